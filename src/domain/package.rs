@@ -1,0 +1,108 @@
+//! Package metadata as createrepo_c models it: everything repodata needs, read once from the header.
+
+use serde::{Deserialize, Serialize};
+
+/// One dependency entry (provides, requires, conflicts, obsoletes and the weak kinds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dependency {
+    /// The capability name, e.g. `libfoo.so.1()(64bit)` or `(a or b)` for rich deps.
+    pub name: String,
+    /// `EQ`, `LT`, `LE`, `GT`, `GE` as createrepo_c writes them; `None` when unversioned.
+    pub flags: Option<String>,
+    /// Epoch as written in the metadata (`None` when the header has no version part).
+    pub epoch: Option<String>,
+    /// Version part.
+    pub version: Option<String>,
+    /// Release part.
+    pub release: Option<String>,
+    /// `pre="1"` (only meaningful for requires).
+    pub pre: bool,
+}
+
+/// The kind of a packaged file, as filelists distinguishes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FileKind {
+    /// A regular file (or symlink, device...).
+    File,
+    /// A directory.
+    Dir,
+    /// A `%ghost` file.
+    Ghost,
+}
+
+/// One file of a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageFile {
+    /// Full path, e.g. `/usr/bin/foo`.
+    pub path: String,
+    /// File, directory or ghost.
+    pub kind: FileKind,
+}
+
+/// One changelog entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changelog {
+    /// Author line, e.g. `Jane Doe <jane@example.org> - 1.0-1`.
+    pub author: String,
+    /// Seconds since the epoch.
+    pub date: i64,
+    /// Entry text.
+    pub text: String,
+}
+
+/// Everything known about one binary RPM, parsed from its header at upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageMeta {
+    /// sha256 of the whole file, hex; createrepo_c's pkgid.
+    pub pkgid: String,
+    pub name: String,
+    pub arch: String,
+    /// Epoch; 0 when the header has none.
+    pub epoch: u64,
+    pub version: String,
+    pub release: String,
+    pub summary: String,
+    pub description: String,
+    pub packager: String,
+    pub url: String,
+    /// File modification time (for us: the upload time).
+    pub time_file: i64,
+    pub time_build: i64,
+    pub license: String,
+    pub vendor: String,
+    pub group: String,
+    pub buildhost: String,
+    /// Source RPM name; empty for a source package.
+    pub sourcerpm: String,
+    pub header_start: u64,
+    pub header_end: u64,
+    pub size_package: u64,
+    pub size_installed: u64,
+    pub size_archive: u64,
+    pub provides: Vec<Dependency>,
+    pub requires: Vec<Dependency>,
+    pub conflicts: Vec<Dependency>,
+    pub obsoletes: Vec<Dependency>,
+    pub suggests: Vec<Dependency>,
+    pub enhances: Vec<Dependency>,
+    pub recommends: Vec<Dependency>,
+    pub supplements: Vec<Dependency>,
+    pub files: Vec<PackageFile>,
+    pub changelogs: Vec<Changelog>,
+}
+
+impl PackageMeta {
+    /// `name-version-release.arch.rpm`, the only file name under which this package is accepted.
+    pub fn canonical_filename(&self) -> String {
+        format!("{}-{}-{}.{}.rpm", self.name, self.version, self.release, self.arch)
+    }
+
+    /// The package's NEVRA.
+    pub fn nevra(&self) -> super::evr::Nevra {
+        super::evr::Nevra {
+            name: self.name.clone(),
+            evr: super::evr::Evr::new(self.epoch, &self.version, &self.release),
+            arch: self.arch.clone(),
+        }
+    }
+}
