@@ -14,7 +14,11 @@ pub struct Evr {
 impl Evr {
     /// Builds an EVR from its parts.
     pub fn new(epoch: u64, version: &str, release: &str) -> Self {
-        Evr { epoch, version: version.to_string(), release: release.to_string() }
+        Evr {
+            epoch,
+            version: version.to_string(),
+            release: release.to_string(),
+        }
     }
 }
 

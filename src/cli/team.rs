@@ -1,0 +1,209 @@
+//! Team commands: `stagerepo upload` and `stagerepo release submit|list|show`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::admin::{str_of, time_of};
+use super::client::{print_json, print_table, Client, ClientError};
+use super::ServerArgs;
+
+/// `stagerepo upload FILE...`.
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// RPM files.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+/// `stagerepo release ...`.
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    #[command(subcommand)]
+    command: ReleaseCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ReleaseCommand {
+    /// Upload the files (skipping those already there) and submit them as a release into beta.
+    Submit {
+        #[arg(long)]
+        dist: String,
+        #[arg(long)]
+        element: String,
+        #[arg(long)]
+        version: String,
+        /// Release notes.
+        #[arg(long, default_value = "")]
+        notes: String,
+        /// RPM files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List releases.
+    List {
+        #[arg(long)]
+        dist: Option<String>,
+    },
+    /// Show one release.
+    Show { id: i64 },
+}
+
+/// Runs `stagerepo upload`.
+pub fn run_upload(args: UploadArgs) -> Result<(), ClientError> {
+    let client = Client::new(&args.server.server, args.server.token.clone());
+    let mut results = Vec::new();
+    for file in &args.files {
+        results.push(upload_one(&client, file)?);
+    }
+    if args.server.json {
+        print_json(&results);
+    } else {
+        print_table(
+            &["file", "sha256", "status"],
+            results
+                .iter()
+                .map(|r| {
+                    vec![
+                        str_of(&r["filename"]),
+                        str_of(&r["sha256"]),
+                        str_of(&r["status"]),
+                    ]
+                })
+                .collect(),
+        );
+    }
+    Ok(())
+}
+
+/// Uploads one file unless the server already has these exact bytes under its name.
+fn upload_one(client: &Client, file: &Path) -> Result<Value, ClientError> {
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| ClientError::Usage(format!("{} has no usable file name", file.display())))?;
+    let sha = sha256_file(file)?;
+    if let Some(existing) = client.get_opt::<Value>(&format!("/api/v1/packages/{name}"))? {
+        if existing["sha256"] == sha.as_str() {
+            return Ok(json!({ "filename": name, "sha256": sha, "status": "already uploaded" }));
+        }
+    }
+    let (status, mut v): (u16, Value) =
+        client.put_file(&format!("/api/v1/upload/{name}"), file, &sha)?;
+    v["status"] = json!(if status == 201 {
+        "uploaded"
+    } else {
+        "already uploaded"
+    });
+    Ok(v)
+}
+
+fn sha256_file(path: &Path) -> Result<String, ClientError> {
+    let err = |source| ClientError::File {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(err)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).map_err(err)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Runs `stagerepo release ...`.
+pub fn run_release(args: ReleaseArgs) -> Result<(), ClientError> {
+    let client = Client::new(&args.server.server, args.server.token.clone());
+    let json_out = args.server.json;
+    match args.command {
+        ReleaseCommand::Submit {
+            dist,
+            element,
+            version,
+            notes,
+            files,
+        } => {
+            let mut names = Vec::new();
+            for file in &files {
+                let v = upload_one(&client, file)?;
+                if !json_out {
+                    eprintln!("{}: {}", str_of(&v["filename"]), str_of(&v["status"]));
+                }
+                names.push(str_of(&v["filename"]));
+            }
+            let body = json!({ "dist": dist, "element": element, "version": version, "packages": names, "notes": notes });
+            let release: Value = client.post("/api/v1/releases", &body)?;
+            if json_out {
+                print_json(&release);
+            } else {
+                println!(
+                    "release {} created: {} {} in {}/{}",
+                    release["id"],
+                    str_of(&release["element"]),
+                    str_of(&release["version"]),
+                    str_of(&release["dist"]),
+                    str_of(&release["state"])
+                );
+            }
+        }
+        ReleaseCommand::List { dist } => {
+            let path = match &dist {
+                Some(d) => format!("/api/v1/releases?dist={d}"),
+                None => "/api/v1/releases".to_string(),
+            };
+            let releases: Vec<Value> = client.get(&path)?;
+            if json_out {
+                print_json(&releases);
+            } else {
+                print_table(
+                    &[
+                        "id", "dist", "element", "version", "state", "team", "created",
+                    ],
+                    releases.iter().map(release_row).collect(),
+                );
+            }
+        }
+        ReleaseCommand::Show { id } => {
+            let r: Value = client.get(&format!("/api/v1/releases/{id}"))?;
+            if json_out {
+                print_json(&r);
+            } else {
+                print_table(
+                    &[
+                        "id", "dist", "element", "version", "state", "team", "created",
+                    ],
+                    vec![release_row(&r)],
+                );
+                println!("\npackages:");
+                for p in r["packages"].as_array().into_iter().flatten() {
+                    println!("  {}", str_of(p));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn release_row(r: &Value) -> Vec<String> {
+    vec![
+        str_of(&r["id"]),
+        str_of(&r["dist"]),
+        str_of(&r["element"]),
+        str_of(&r["version"]),
+        str_of(&r["state"]),
+        str_of(&r["team"]),
+        time_of(&r["created_at"]),
+    ]
+}

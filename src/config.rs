@@ -1,0 +1,170 @@
+//! Configuration: embedded defaults < TOML file < `STAGEREPO_*` environment < command-line flags.
+//!
+//! The file is parsed strictly: an unknown key is an error, so a typo never silently falls back
+//! to a default.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid value for {key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+/// Settings of one distribution (e.g. `el9`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DistConfig {}
+
+/// The daemon's whole configuration, with every default filled in.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Where the database, package store and repositories live.
+    pub data_dir: PathBuf,
+    /// Base URL written into `.repo` files; derived from the request's Host when unset.
+    pub public_url: Option<String>,
+    /// Largest accepted upload, in bytes.
+    pub max_upload_size: u64,
+    /// How many earlier generations of metadata files stay servable after a publication.
+    pub keep_generations: usize,
+    /// Distributions served, by name.
+    pub dist: BTreeMap<String, DistConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".parse().expect("valid default address"),
+            data_dir: PathBuf::from("./stagerepo-data"),
+            public_url: None,
+            max_upload_size: 2 * 1024 * 1024 * 1024,
+            keep_generations: 2,
+            dist: BTreeMap::from([("el9".to_string(), DistConfig::default())]),
+        }
+    }
+}
+
+/// Values given on the command line or in the environment; `None` leaves the file's value.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub public_url: Option<String>,
+    pub max_upload_size: Option<u64>,
+}
+
+impl Config {
+    /// Reads `file` (if any) over the defaults, then applies the overrides.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => Self::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(v) = overrides.listen {
+            config.listen = v;
+        }
+        if let Some(v) = overrides.data_dir {
+            config.data_dir = v;
+        }
+        if let Some(v) = overrides.public_url {
+            config.public_url = Some(v);
+        }
+        if let Some(v) = overrides.max_upload_size {
+            config.max_upload_size = v;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses a TOML file strictly.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parses TOML text; the error names the bad key and its line.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.dist.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "dist".into(),
+                message: "at least one distribution is needed".into(),
+            });
+        }
+        for name in self.dist.keys() {
+            if !crate::domain::names::is_valid_name(name) {
+                return Err(ConfigError::Invalid {
+                    key: format!("dist.{name}"),
+                    message: "distribution names use letters, digits, '.', '_' and '-'".into(),
+                });
+            }
+        }
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::Invalid {
+                    key: "public_url".into(),
+                    message: format!("{url:?} is not an http(s) URL"),
+                });
+            }
+        }
+        if self.keep_generations == 0 {
+            return Err(ConfigError::Invalid {
+                key: "keep_generations".into(),
+                message: "must be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_embedded() {
+        let c = Config::load(None, Overrides::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./stagerepo-data"));
+        assert!(c.dist.contains_key("el9"));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_line() {
+        let err =
+            Config::from_toml("listen = \"127.0.0.1:9000\"\nlisten_adress = 1\n").unwrap_err();
+        assert!(err.contains("listen_adress"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn file_then_overrides() {
+        let c = Config::from_toml("listen = \"127.0.0.1:9000\"\n[dist.el8]\n[dist.el9]\n").unwrap();
+        assert_eq!(c.dist.len(), 2);
+        assert_eq!(c.listen.port(), 9000);
+    }
+}

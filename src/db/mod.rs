@@ -1,0 +1,132 @@
+//! SQLite storage: opening, pragmas, versioned migrations. One file per table group.
+//!
+//! Only this module knows rusqlite. Every method takes the connection lock for one short
+//! statement or transaction; callers run on blocking threads.
+
+mod packages;
+mod releases;
+mod revisions;
+mod teams;
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::Connection;
+use rusqlite_migration::{Migrations, M};
+
+pub use packages::{NewPackage, StoredPackage};
+pub use releases::NewRelease;
+pub use revisions::NewRevision;
+pub use teams::Team;
+
+/// Storage failures. Constraint violations surface as [`DbError::Conflict`].
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database: {0}")]
+    Sqlite(rusqlite::Error),
+    #[error("database migration: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("conflicting record: {0}")]
+    Conflict(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, msg)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                DbError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()))
+            }
+            _ => DbError::Sqlite(e),
+        }
+    }
+}
+
+/// Result of a storage call.
+pub type DbResult<T> = Result<T, DbError>;
+
+/// The migrations, in order; never edit a released one, append a new one.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(include_str!("migrations/001_foundation.sql"))])
+}
+
+/// The database handle shared by the service layer.
+pub struct Db {
+    conn: Mutex<Connection>,
+}
+
+impl Db {
+    /// Opens (creating) the database file, enables WAL and runs pending migrations.
+    pub fn open(path: &Path) -> DbResult<Db> {
+        let mut conn = Connection::open(path)?;
+        Self::init(&mut conn)?;
+        Ok(Db {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// An in-memory database, for unit tests.
+    pub fn open_in_memory() -> DbResult<Db> {
+        let mut conn = Connection::open_in_memory()?;
+        Self::init(&mut conn)?;
+        Ok(Db {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn init(conn: &mut Connection) -> DbResult<()> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrations().to_latest(conn)?;
+        Ok(())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a transaction half-applied (rusqlite
+        // rolls back on drop), so the connection is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` in one transaction, committed only when it returns Ok.
+    pub fn write<T>(&self, f: impl FnOnce(&Connection) -> DbResult<T>) -> DbResult<T> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Reads a setting.
+    pub fn setting(&self, key: &str) -> DbResult<Option<String>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .lock()
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Writes a setting.
+    pub fn set_setting(&self, key: &str, value: &str) -> DbResult<()> {
+        self.lock().execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_valid() {
+        super::migrations().validate().unwrap();
+    }
+}

@@ -1,0 +1,140 @@
+//! Releases and their packages.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{Db, DbError, DbResult};
+use crate::domain::release::{Release, ReleaseState};
+
+/// What a submission stores.
+pub struct NewRelease<'a> {
+    pub dist: &'a str,
+    pub element: &'a str,
+    pub version: &'a str,
+    pub team_id: i64,
+    pub notes: &'a str,
+    pub state: ReleaseState,
+    pub now: i64,
+    pub packages: &'a [String],
+}
+
+impl Db {
+    /// Inserts a release and its package list (inside the caller's transaction); returns its id.
+    pub fn insert_release(tx: &Connection, r: &NewRelease<'_>) -> DbResult<i64> {
+        tx.execute(
+            "INSERT INTO releases (dist, element, version, team_id, notes, state, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                r.dist,
+                r.element,
+                r.version,
+                r.team_id,
+                r.notes,
+                r.state.as_str(),
+                r.now
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        for sha in r.packages {
+            tx.execute(
+                "INSERT INTO release_packages (release_id, sha256) VALUES (?1, ?2)",
+                params![id, sha],
+            )?;
+        }
+        Ok(id)
+    }
+
+    /// Changes a release's state (inside the caller's transaction).
+    pub fn set_release_state(tx: &Connection, id: i64, state: ReleaseState) -> DbResult<()> {
+        tx.execute(
+            "UPDATE releases SET state = ?2 WHERE id = ?1",
+            params![id, state.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// One release with its package file names.
+    pub fn release(&self, id: i64) -> DbResult<Option<Release>> {
+        let conn = self.lock();
+        let release = conn
+            .query_row(
+                "SELECT r.id, r.dist, r.element, r.version, t.name, r.notes, r.state, r.created_at
+                 FROM releases r JOIN teams t ON t.id = r.team_id WHERE r.id = ?1",
+                [id],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, i64>(7)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((id, dist, element, version, team, notes, state, created_at)) = release else {
+            return Ok(None);
+        };
+        let state = ReleaseState::parse(&state)
+            .ok_or_else(|| DbError::Corrupt(format!("release state {state}")))?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT p.filename FROM release_packages rp JOIN packages p ON p.sha256 = rp.sha256
+             WHERE rp.release_id = ?1 ORDER BY p.filename",
+        )?;
+        let packages = stmt
+            .query_map([id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(Some(Release {
+            id,
+            dist,
+            element,
+            version,
+            team,
+            notes,
+            state,
+            created_at,
+            packages,
+        }))
+    }
+
+    /// Ids of all releases, newest first, optionally of one distribution.
+    pub fn release_ids(&self, dist: Option<&str>) -> DbResult<Vec<i64>> {
+        let conn = self.lock();
+        let mut stmt =
+            conn.prepare("SELECT id FROM releases WHERE ?1 IS NULL OR dist = ?1 ORDER BY id DESC")?;
+        let ids = stmt
+            .query_map([dist], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids)
+    }
+
+    /// sha256 sums of a release's packages.
+    pub fn release_package_shas(&self, id: i64) -> DbResult<Vec<String>> {
+        let conn = self.lock();
+        let mut stmt =
+            conn.prepare_cached("SELECT sha256 FROM release_packages WHERE release_id = ?1")?;
+        let shas = stmt
+            .query_map([id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(shas)
+    }
+
+    /// Whether (dist, element, version) is taken.
+    pub fn release_exists(
+        &self,
+        dist: &str,
+        element: &str,
+        version: &str,
+    ) -> DbResult<Option<i64>> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT id FROM releases WHERE dist = ?1 AND element = ?2 AND version = ?3",
+                params![dist, element, version],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+}

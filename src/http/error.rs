@@ -1,0 +1,64 @@
+//! The one place where errors become HTTP statuses and JSON bodies.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::service::ServiceError;
+
+/// An error answered as `{"error": "...", "detail": "..."}`.
+#[derive(Debug)]
+pub struct ApiError(pub ServiceError);
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl ApiError {
+    /// A 400 for a malformed request.
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        ApiError(ServiceError::Invalid(detail.into()))
+    }
+
+    /// The status and short error name of this error.
+    pub fn status(&self) -> (StatusCode, &'static str) {
+        match &self.0 {
+            ServiceError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "not found"),
+            ServiceError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid request"),
+            ServiceError::InvalidPackage(_) => (StatusCode::BAD_REQUEST, "invalid package"),
+            ServiceError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload too large"),
+            ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, error) = self.status();
+        let detail = match &self.0 {
+            ServiceError::Internal(msg) => {
+                tracing::error!(error = %msg, "request failed");
+                "the server failed to complete the request; see its log".to_string()
+            }
+            other => other.to_string(),
+        };
+        let mut response =
+            (status, Json(json!({ "error": error, "detail": detail }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,94 @@
+//! The HTTP adapter: every route in one list, thin handlers over the service layer.
+
+mod admin;
+pub mod error;
+mod extract;
+mod releases;
+mod repo;
+mod upload;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use axum::Router;
+use tower_http::services::ServeDir;
+
+use crate::service::{App, ServiceError, ServiceResult};
+use error::{ApiError, ApiResult};
+
+/// Shared state of every handler.
+pub type AppState = Arc<App>;
+
+/// Builds the router over `app`.
+pub fn router(app: AppState) -> Router {
+    let repos = ServeDir::new(app.repos_dir()).append_index_html_on_directories(false);
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/api/v1/upload/{filename}", put(upload::upload))
+        .route("/api/v1/packages/{filename}", get(upload::package))
+        .route(
+            "/api/v1/releases",
+            post(releases::submit).get(releases::list),
+        )
+        .route("/api/v1/releases/{id}", get(releases::show))
+        .route(
+            "/api/v1/admin/teams",
+            post(admin::add_team).get(admin::list_teams),
+        )
+        .route(
+            "/api/v1/admin/teams/{name}/token-rotate",
+            post(admin::rotate_team_token),
+        )
+        .route("/api/v1/admin/publish", post(admin::publish))
+        .route("/repo/{dist}/{file}", get(repo::repo_file))
+        .nest_service("/repo", repos)
+        .fallback(|| async { ApiError(ServiceError::NotFound("no such endpoint".into())) })
+        .layer(middleware::from_fn(log_request))
+        .with_state(app)
+}
+
+/// Runs a service call on a blocking thread (it may touch the disk and the database).
+pub async fn blocking<T: Send + 'static>(
+    app: &AppState,
+    f: impl FnOnce(&App) -> ServiceResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let app = app.clone();
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(|| f(&app)))
+        .await
+        .map_err(|e| ApiError(ServiceError::Internal(format!("task failed: {e}"))))?
+        .map_err(ApiError)
+}
+
+/// One log line per request: method, path, status, bytes and duration.
+async fn log_request(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string());
+    let response = next.run(req).await;
+    let bytes = response
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    tracing::info!(
+        target: "stagerepo::access",
+        %method,
+        path,
+        route = route.as_deref().unwrap_or(""),
+        status = response.status().as_u16(),
+        bytes,
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}

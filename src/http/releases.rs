@@ -1,0 +1,48 @@
+//! Release endpoints.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+
+use super::error::ApiResult;
+use super::extract::{parse_id, BearerToken, JsonBody};
+use super::{blocking, AppState};
+use crate::domain::release::Release;
+use crate::service::releases::SubmitRelease;
+
+/// `POST /api/v1/releases` (team token).
+pub async fn submit(
+    State(app): State<AppState>,
+    BearerToken(token): BearerToken,
+    JsonBody(req): JsonBody<SubmitRelease>,
+) -> ApiResult<(StatusCode, Json<Release>)> {
+    let release = blocking(&app, move |a| {
+        let actor = a.authenticate(token.as_deref())?;
+        a.submit_release(&actor, &req)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(release)))
+}
+
+/// Filters of the release list.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    dist: Option<String>,
+}
+
+/// `GET /api/v1/releases`.
+pub async fn list(
+    State(app): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Vec<Release>>> {
+    Ok(Json(
+        blocking(&app, move |a| a.releases(q.dist.as_deref())).await?,
+    ))
+}
+
+/// `GET /api/v1/releases/{id}`.
+pub async fn show(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Release>> {
+    let id = parse_id(&id)?;
+    Ok(Json(blocking(&app, move |a| a.release(id)).await?))
+}

@@ -1,0 +1,76 @@
+//! Tokens and the actors they identify. Tokens are random and stored only as sha256 hashes.
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use super::{App, ServiceError, ServiceResult};
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// The release manager.
+    Admin,
+    /// A product team.
+    Team { id: i64, name: String },
+}
+
+impl Actor {
+    /// How the actor appears in logs and records (never the token).
+    pub fn label(&self) -> String {
+        match self {
+            Actor::Admin => "admin".to_string(),
+            Actor::Team { name, .. } => format!("team:{name}"),
+        }
+    }
+
+    /// Refuses anyone but the admin.
+    pub fn require_admin(&self) -> ServiceResult<()> {
+        match self {
+            Actor::Admin => Ok(()),
+            other => Err(ServiceError::Forbidden(format!(
+                "{} may not do this: admin token required",
+                other.label()
+            ))),
+        }
+    }
+
+    /// The team behind a team token, or a refusal for other actors.
+    pub fn require_team(&self) -> ServiceResult<(i64, &str)> {
+        match self {
+            Actor::Team { id, name } => Ok((*id, name)),
+            Actor::Admin => Err(ServiceError::Forbidden(
+                "this needs a product team's token".into(),
+            )),
+        }
+    }
+}
+
+/// A new random token with a prefix telling what it is for.
+pub fn new_token(kind: &str) -> String {
+    let mut bytes = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("sr{kind}_{}", hex::encode(bytes))
+}
+
+/// The stored form of a token.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl App {
+    /// Resolves a bearer token to an actor.
+    pub fn authenticate(&self, token: Option<&str>) -> ServiceResult<Actor> {
+        let token = token.ok_or(ServiceError::Unauthenticated)?;
+        let hash = hash_token(token);
+        if hash == self.admin_token_hash {
+            return Ok(Actor::Admin);
+        }
+        if let Some(team) = self.db.team_by_token_hash(&hash)? {
+            return Ok(Actor::Team {
+                id: team.id,
+                name: team.name,
+            });
+        }
+        Err(ServiceError::Unauthenticated)
+    }
+}

@@ -1,0 +1,59 @@
+//! The errors users of the service layer can act on.
+//!
+//! Policy: every variant but `Internal` is the caller's to fix and maps to a 4xx status in
+//! `http::error`; `Internal` means the server failed (disk, database) and is logged in full.
+
+use crate::db::DbError;
+
+/// A refused or failed use case.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No token, or a token nobody holds.
+    #[error("missing or invalid token")]
+    Unauthenticated,
+    /// A valid token without the right for this action.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The named thing does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is malformed or breaks a rule; the text says which.
+    #[error("{0}")]
+    Invalid(String),
+    /// The upload is not an acceptable RPM.
+    #[error("{0}")]
+    InvalidPackage(String),
+    /// Body larger than the configured limit.
+    #[error("upload larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// The state already holds something else under this identity.
+    #[error("{0}")]
+    Conflict(String),
+    /// The server could not do its part.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<DbError> for ServiceError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Conflict(m) => ServiceError::Conflict(m),
+            other => ServiceError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for ServiceError {
+    fn from(e: std::io::Error) -> Self {
+        ServiceError::Internal(e.to_string())
+    }
+}
+
+impl From<crate::repodata::RepodataError> for ServiceError {
+    fn from(e: crate::repodata::RepodataError) -> Self {
+        ServiceError::Internal(e.to_string())
+    }
+}
+
+/// Result of a use case.
+pub type ServiceResult<T> = Result<T, ServiceError>;

@@ -1,0 +1,130 @@
+//! Use cases: the only place that combines the database, the package store and repodata.
+//!
+//! Everything here is synchronous; the HTTP layer calls it on blocking threads.
+
+pub mod auth;
+mod error;
+pub mod publish;
+pub mod releases;
+pub mod teams;
+pub mod upload;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+pub use error::{ServiceError, ServiceResult};
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::domain::repo::RepoKind;
+use crate::store::PackageStore;
+
+/// The source of "now", injected so that rules depending on time are testable.
+pub trait Clock: Send + Sync {
+    /// Seconds since the Unix epoch.
+    fn now(&self) -> i64;
+}
+
+/// The wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+}
+
+/// The application: configuration plus every store, shared by all requests.
+pub struct App {
+    pub config: Config,
+    pub db: Db,
+    pub store: PackageStore,
+    pub clock: Arc<dyn Clock>,
+    admin_token_hash: String,
+    repos_dir: PathBuf,
+    /// One publisher per repository; its lock is what keeps publications from interleaving.
+    publishers: HashMap<(String, RepoKind), Mutex<publish::Publisher>>,
+}
+
+impl App {
+    /// Opens the data directory (creating it, the database and the admin token on first start)
+    /// and brings every repository's files in line with the database.
+    pub fn open(config: Config, clock: Arc<dyn Clock>) -> ServiceResult<App> {
+        let data_dir = config.data_dir.clone();
+        std::fs::create_dir_all(&data_dir)?;
+        let db = Db::open(&data_dir.join("stagerepo.db"))?;
+        let store = PackageStore::open(&data_dir)?;
+        let admin_token_hash = ensure_admin_token(&db, &data_dir)?;
+        let repos_dir = data_dir.join("repos");
+        let mut publishers = HashMap::new();
+        for dist in config.dist.keys() {
+            for repo in RepoKind::ALL {
+                let dir = repos_dir.join(dist).join(repo.as_str());
+                publishers.insert(
+                    (dist.clone(), repo),
+                    Mutex::new(publish::Publisher::new(dir)),
+                );
+            }
+        }
+        let app = App {
+            config,
+            db,
+            store,
+            clock,
+            admin_token_hash,
+            repos_dir,
+            publishers,
+        };
+        app.reconcile_repositories()?;
+        Ok(app)
+    }
+
+    /// Root of the served repositories (`<data-dir>/repos`).
+    pub fn repos_dir(&self) -> &Path {
+        &self.repos_dir
+    }
+
+    /// Fails with NotFound unless `dist` is configured.
+    pub fn require_dist(&self, dist: &str) -> ServiceResult<()> {
+        if self.config.dist.contains_key(dist) {
+            Ok(())
+        } else {
+            let known: Vec<&str> = self.config.dist.keys().map(String::as_str).collect();
+            Err(ServiceError::NotFound(format!(
+                "no distribution {dist:?}; configured: {}",
+                known.join(", ")
+            )))
+        }
+    }
+
+    /// Path of the file holding the admin token.
+    pub fn admin_token_path(&self) -> PathBuf {
+        self.config.data_dir.join("admin.token")
+    }
+}
+
+/// Creates `<data-dir>/admin.token` (mode 0600) on first start; returns the token's hash.
+fn ensure_admin_token(db: &Db, data_dir: &Path) -> ServiceResult<String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(hash) = db.setting("admin_token_hash")? {
+        return Ok(hash);
+    }
+    let token = auth::new_token("a");
+    let path = data_dir.join("admin.token");
+    let tmp = data_dir.join(".admin.token.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(format!("{token}\n").as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    let hash = auth::hash_token(&token);
+    db.set_setting("admin_token_hash", &hash)?;
+    tracing::info!(path = %path.display(), "created the admin token");
+    Ok(hash)
+}

@@ -1,0 +1,258 @@
+//! Publication: turning a package set into a repository on disk, recorded as a revision.
+//!
+//! A publication links the packages into `Packages/`, writes repodata (new files beside the
+//! old, repomd.xml last), then records the revision in the same database transaction as the
+//! change that caused it. If the database refuses, the previous set is written back, so the
+//! files and the database never disagree for longer than one publication.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rusqlite::Connection;
+
+use super::{App, ServiceError, ServiceResult};
+use crate::db::{Db, DbResult, NewRevision};
+use crate::domain::repo::RepoKind;
+use crate::repodata::{PackageXml, RepoWriter};
+use crate::store::link_into;
+
+/// One package's file name and repodata fragments, cached between publications.
+struct Entry {
+    filename: String,
+    xml: PackageXml,
+}
+
+/// The per-repository publication state; its mutex serialises publications.
+pub struct Publisher {
+    dir: PathBuf,
+    writer: RepoWriter,
+    entries: HashMap<String, Arc<Entry>>,
+    last_revision: u64,
+    last_sha: String,
+}
+
+impl Publisher {
+    /// A publisher for the repository rooted at `dir`.
+    pub fn new(dir: PathBuf) -> Self {
+        Publisher {
+            dir,
+            writer: RepoWriter::default(),
+            entries: HashMap::new(),
+            last_revision: 0,
+            last_sha: String::new(),
+        }
+    }
+
+    fn entry(&mut self, db: &Db, sha: &str) -> ServiceResult<Arc<Entry>> {
+        if let Some(e) = self.entries.get(sha) {
+            return Ok(e.clone());
+        }
+        let filename = db
+            .packages_by_sha(&[sha.to_string()])?
+            .pop()
+            .map(|p| p.filename)
+            .ok_or_else(|| {
+                ServiceError::Internal(format!("package {sha} is not in the database"))
+            })?;
+        let entry = Arc::new(Entry {
+            filename,
+            xml: db.package_xml(sha)?,
+        });
+        self.entries.insert(sha.to_string(), entry.clone());
+        Ok(entry)
+    }
+}
+
+/// What a publication did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PublishOutcome {
+    /// The revision number recorded, or None when the set did not change.
+    pub revision: Option<i64>,
+    pub packages: usize,
+    pub millis: u128,
+}
+
+impl App {
+    /// Publishes `change(current set)` into `dist/repo` under the repository's lock, and runs
+    /// `record` in the transaction that records the revision.
+    pub fn publish_with<T>(
+        &self,
+        dist: &str,
+        repo: RepoKind,
+        actor: &str,
+        reason: &str,
+        change: impl FnOnce(&[String]) -> ServiceResult<Vec<String>>,
+        record: impl FnOnce(&Connection) -> DbResult<T>,
+    ) -> ServiceResult<(T, PublishOutcome)> {
+        let started = Instant::now();
+        let lock = self
+            .publishers
+            .get(&(dist.to_string(), repo))
+            .ok_or_else(|| ServiceError::NotFound(format!("no repository {dist}/{repo}")))?;
+        let mut publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let current_number = self
+            .db
+            .latest_revision(dist, repo)?
+            .map(|r| r.number)
+            .unwrap_or(0);
+        let current = self.db.revision_packages(dist, repo, current_number)?;
+        let mut new_set = change(&current)?;
+        new_set.sort();
+        new_set.dedup();
+        let unchanged = current_number > 0 && {
+            let mut c = current.clone();
+            c.sort();
+            c == new_set
+        };
+        if unchanged {
+            let value = self.db.write(record)?;
+            return Ok((
+                value,
+                PublishOutcome {
+                    revision: None,
+                    packages: new_set.len(),
+                    millis: 0,
+                },
+            ));
+        }
+        if let Err(e) = self.write_repository(&mut publisher, &new_set) {
+            let _ = self.write_repository(&mut publisher, &current);
+            return Err(e);
+        }
+        let repomd_sha = publisher.last_sha.clone();
+        let now = self.clock.now();
+        let result = self.db.write(|tx| {
+            let number = Db::insert_revision(
+                tx,
+                &NewRevision {
+                    dist,
+                    repo,
+                    repomd_revision: publisher.last_revision as i64,
+                    repomd_sha256: &repomd_sha,
+                    now,
+                    actor,
+                    reason,
+                    packages: &new_set,
+                },
+            )?;
+            Ok((number, record(tx)?))
+        });
+        let (number, value) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = self.write_repository(&mut publisher, &current);
+                return Err(e.into());
+            }
+        };
+        self.prune_packages(&mut publisher, dist, repo)?;
+        let outcome = PublishOutcome {
+            revision: Some(number),
+            packages: new_set.len(),
+            millis: started.elapsed().as_millis(),
+        };
+        tracing::info!(dist, %repo, revision = number, packages = new_set.len(), ms = outcome.millis as u64, actor, reason, "published");
+        Ok((value, outcome))
+    }
+
+    /// Links packages and writes repodata for exactly `set`.
+    fn write_repository(&self, publisher: &mut Publisher, set: &[String]) -> ServiceResult<()> {
+        let mut entries = Vec::with_capacity(set.len());
+        for sha in set {
+            entries.push(publisher.entry(&self.db, sha)?);
+        }
+        entries.sort_by(|a, b| a.filename.cmp(&b.filename));
+        let packages_dir = publisher.dir.join("Packages");
+        std::fs::create_dir_all(&packages_dir)?;
+        for e in &entries {
+            link_into(
+                &self.store.path(&e.xml.pkgid),
+                &packages_dir.join(&e.filename),
+            )?;
+        }
+        let xmls: Vec<&PackageXml> = entries.iter().map(|e| &e.xml).collect();
+        let published = publisher.writer.publish(
+            &publisher.dir,
+            &xmls,
+            self.config.keep_generations,
+            self.clock.now(),
+        )?;
+        publisher.last_revision = published.revision;
+        publisher.last_sha = published.repomd_sha256;
+        Ok(())
+    }
+
+    /// Removes package links no longer named by any kept generation of metadata.
+    fn prune_packages(
+        &self,
+        publisher: &mut Publisher,
+        dist: &str,
+        repo: RepoKind,
+    ) -> ServiceResult<()> {
+        let mut keep: HashSet<String> = HashSet::new();
+        for rev in self
+            .db
+            .revisions(dist, repo, self.config.keep_generations as i64 + 1)?
+        {
+            for sha in self.db.revision_packages(dist, repo, rev.number)? {
+                let e = publisher.entry(&self.db, &sha)?;
+                keep.insert(e.filename.clone());
+            }
+        }
+        let packages_dir = publisher.dir.join("Packages");
+        for item in std::fs::read_dir(&packages_dir)? {
+            let item = item?;
+            let name = item.file_name().to_string_lossy().into_owned();
+            if !keep.contains(&name) {
+                std::fs::remove_file(item.path())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// On start: publish an empty repository where none exists yet, and rewrite repodata
+    /// whose repomd.xml is not the one the database recorded (a crash mid-publication).
+    pub(super) fn reconcile_repositories(&self) -> ServiceResult<()> {
+        for (dist, repo) in self.publishers.keys() {
+            let latest = self.db.latest_revision(dist, *repo)?;
+            let repomd = self
+                .repos_dir
+                .join(dist)
+                .join(repo.as_str())
+                .join("repodata/repomd.xml");
+            match latest {
+                None => {
+                    self.publish_with(
+                        dist,
+                        *repo,
+                        "stagerepo",
+                        "initial empty repository",
+                        |_| Ok(Vec::new()),
+                        |_| Ok(()),
+                    )?;
+                }
+                Some(rev) => {
+                    let on_disk = std::fs::read(&repomd)
+                        .ok()
+                        .map(|b| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&b)));
+                    if on_disk.as_deref() != Some(rev.repomd_sha256.as_str()) {
+                        tracing::warn!(dist, %repo, revision = rev.number, "repository files differ from the database; rewriting them");
+                        let lock = &self.publishers[&(dist.clone(), *repo)];
+                        let mut publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
+                        let set = self.db.revision_packages(dist, *repo, rev.number)?;
+                        self.write_repository(&mut publisher, &set)?;
+                        self.db.update_revision_repomd(
+                            dist,
+                            *repo,
+                            rev.number,
+                            publisher.last_revision as i64,
+                            &publisher.last_sha,
+                        )?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,60 @@
+//! Product teams: creation, listing, token rotation (admin only).
+
+use serde::Serialize;
+
+use super::auth::{hash_token, new_token, Actor};
+use super::{App, ServiceError, ServiceResult};
+use crate::db::Team;
+use crate::domain::names::is_valid_name;
+
+/// A team with its freshly issued token (shown once).
+#[derive(Debug, Serialize)]
+pub struct TeamWithToken {
+    pub name: String,
+    pub token: String,
+}
+
+impl App {
+    /// Creates a team and issues its token.
+    pub fn add_team(&self, actor: &Actor, name: &str) -> ServiceResult<TeamWithToken> {
+        actor.require_admin()?;
+        if !is_valid_name(name) {
+            return Err(ServiceError::Invalid(format!(
+                "team name {name:?} is invalid: use 1-64 letters, digits, '.', '_' or '-'"
+            )));
+        }
+        if self.db.team_by_name(name)?.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "team {name} already exists"
+            )));
+        }
+        let token = new_token("t");
+        self.db
+            .insert_team(name, &hash_token(&token), self.clock.now())?;
+        tracing::info!(team = name, actor = %actor.label(), "team created");
+        Ok(TeamWithToken {
+            name: name.to_string(),
+            token,
+        })
+    }
+
+    /// All teams.
+    pub fn teams(&self, actor: &Actor) -> ServiceResult<Vec<Team>> {
+        actor.require_admin()?;
+        Ok(self.db.teams()?)
+    }
+
+    /// Replaces a team's token; the old one stops working at once.
+    pub fn rotate_team_token(&self, actor: &Actor, name: &str) -> ServiceResult<TeamWithToken> {
+        actor.require_admin()?;
+        let token = new_token("t");
+        if !self.db.set_team_token(name, &hash_token(&token))? {
+            return Err(ServiceError::NotFound(format!("no team named {name}")));
+        }
+        tracing::info!(team = name, actor = %actor.label(), "team token rotated");
+        Ok(TeamWithToken {
+            name: name.to_string(),
+            token,
+        })
+    }
+}
