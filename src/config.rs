@@ -42,6 +42,10 @@ pub struct Config {
     pub max_upload_size: u64,
     /// How many earlier generations of metadata files stay servable after a publication.
     pub keep_generations: usize,
+    /// Announce every new release to its rollout sites at once.
+    pub auto_announce: bool,
+    /// Promote a release as soon as its gate opens.
+    pub auto_promote: bool,
     /// Distributions served, by name.
     pub dist: BTreeMap<String, DistConfig>,
 }
@@ -54,6 +58,8 @@ impl Default for Config {
             public_url: None,
             max_upload_size: 2 * 1024 * 1024 * 1024,
             keep_generations: 2,
+            auto_announce: false,
+            auto_promote: true,
             dist: BTreeMap::from([("el9".to_string(), DistConfig::default())]),
         }
     }

@@ -38,9 +38,13 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let workers = tokio::spawn(crate::workers::run(app.clone(), stop_rx));
     axum::serve(listener, crate::http::router(app))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    let _ = stop_tx.send(true);
+    let _ = workers.await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -12,8 +12,21 @@ fn rpm(rel: &str) -> PathBuf {
     shared_testdata().join("rpms").join(rel)
 }
 
-fn put(server: &TestServer, name: &str, token: Option<&str>, body: Vec<u8>, headers: &[(&str, &str)]) -> (u16, serde_json::Value) {
-    let (status, body) = http(Method::PUT, &format!("{}/api/v1/upload/{name}", server.url), token, Some(body), headers).unwrap();
+fn put(
+    server: &TestServer,
+    name: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+    headers: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let (status, body) = http(
+        Method::PUT,
+        &format!("{}/api/v1/upload/{name}", server.url),
+        token,
+        Some(body),
+        headers,
+    )
+    .unwrap();
     (status, json(&body))
 }
 
@@ -32,47 +45,205 @@ fn bad_uploads_are_refused_and_change_nothing() {
     assert_eq!(v["nevra"], "rpm-basic-1:2.3.4-5.el9.noarch");
     let (s, _) = put(&server, basic_name, Some(&team), basic.clone(), &[]);
     assert_eq!(s, 200, "re-uploading identical bytes is idempotent");
-    server.cli_ok(Some(&team), &["release", "submit", "--dist", "el9", "--element", "basic", "--version", "1.0.0", &rpm("rpm-rs/RPMS/v4/rpm-basic-2.3.4-5.el9.noarch.rpm").display().to_string()]);
+    server.cli_ok(
+        Some(&team),
+        &[
+            "release",
+            "submit",
+            "--dist",
+            "el9",
+            "--element",
+            "basic",
+            "--version",
+            "1.0.0",
+            &rpm("rpm-rs/RPMS/v4/rpm-basic-2.3.4-5.el9.noarch.rpm")
+                .display()
+                .to_string(),
+        ],
+    );
 
     let data = server.data_dir();
-    let before = (snapshot_tree(&data.join("store")), snapshot_tree(&data.join("repos")));
+    let before = (
+        snapshot_tree(&data.join("store")),
+        snapshot_tree(&data.join("repos")),
+    );
 
-    let signed = std::fs::read(rpm("rpm-rs/RPMS/v4/signed/rpm-basic-with-rsa4096-2.3.4-5.el9.noarch.rpm")).unwrap();
+    let signed = std::fs::read(rpm(
+        "rpm-rs/RPMS/v4/signed/rpm-basic-with-rsa4096-2.3.4-5.el9.noarch.rpm",
+    ))
+    .unwrap();
     let empty = std::fs::read(rpm("createrepo_c/empty-0-0.x86_64.rpm")).unwrap();
     let srpm = std::fs::read(rpm("createrepo_c/empty-0-0.src.rpm")).unwrap();
-    let random: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let random: Vec<u8> = (0..5000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     let wrong_sha = "0".repeat(64);
-    let cases: Vec<(&str, String, Option<&str>, Vec<u8>, Vec<(&str, &str)>, u16, &str)> = vec![
-        ("truncated", "empty-0-0.x86_64.rpm".into(), Some(&team), empty[..empty.len() / 3].to_vec(), vec![], 400, "invalid package"),
-        ("random bytes", "random-1-1.x86_64.rpm".into(), Some(&team), random, vec![], 400, "invalid package"),
-        ("source rpm", "empty-0-0.src.rpm".into(), Some(&team), srpm, vec![], 400, "invalid package"),
-        ("wrong checksum", "empty-0-0.x86_64.rpm".into(), Some(&team), empty.clone(), vec![("X-Checksum-Sha256", wrong_sha.as_str())], 400, "invalid request"),
-        ("bad checksum header", "empty-0-0.x86_64.rpm".into(), Some(&team), empty.clone(), vec![("X-Checksum-Sha256", "xyz")], 400, "invalid request"),
-        ("dot-dot", "..%2Fempty-0-0.x86_64.rpm".into(), Some(&team), empty.clone(), vec![], 400, "invalid request"),
-        ("slash", "sub%2Fempty-0-0.x86_64.rpm".into(), Some(&team), empty.clone(), vec![], 400, "invalid request"),
-        ("name not from header", "other-0-0.x86_64.rpm".into(), Some(&team), empty.clone(), vec![], 400, "invalid request"),
-        ("oversized", "big-1-1.x86_64.rpm".into(), Some(&team), vec![0u8; 300_000], vec![], 413, "payload too large"),
-        ("no token", "empty-0-0.x86_64.rpm".into(), None, empty.clone(), vec![], 401, "unauthorized"),
-        ("invalid token", "empty-0-0.x86_64.rpm".into(), Some("srt_forged"), empty.clone(), vec![], 401, "unauthorized"),
-        ("admin token", "empty-0-0.x86_64.rpm".into(), Some(&server.admin_token), empty.clone(), vec![], 403, "forbidden"),
-        ("same NEVRA, other bytes", basic_name.into(), Some(&team), signed, vec![], 409, "conflict"),
+    let cases: Vec<(
+        &str,
+        String,
+        Option<&str>,
+        Vec<u8>,
+        Vec<(&str, &str)>,
+        u16,
+        &str,
+    )> = vec![
+        (
+            "truncated",
+            "empty-0-0.x86_64.rpm".into(),
+            Some(&team),
+            empty[..empty.len() / 3].to_vec(),
+            vec![],
+            400,
+            "invalid package",
+        ),
+        (
+            "random bytes",
+            "random-1-1.x86_64.rpm".into(),
+            Some(&team),
+            random,
+            vec![],
+            400,
+            "invalid package",
+        ),
+        (
+            "source rpm",
+            "empty-0-0.src.rpm".into(),
+            Some(&team),
+            srpm,
+            vec![],
+            400,
+            "invalid package",
+        ),
+        (
+            "wrong checksum",
+            "empty-0-0.x86_64.rpm".into(),
+            Some(&team),
+            empty.clone(),
+            vec![("X-Checksum-Sha256", wrong_sha.as_str())],
+            400,
+            "invalid request",
+        ),
+        (
+            "bad checksum header",
+            "empty-0-0.x86_64.rpm".into(),
+            Some(&team),
+            empty.clone(),
+            vec![("X-Checksum-Sha256", "xyz")],
+            400,
+            "invalid request",
+        ),
+        (
+            "dot-dot",
+            "..%2Fempty-0-0.x86_64.rpm".into(),
+            Some(&team),
+            empty.clone(),
+            vec![],
+            400,
+            "invalid request",
+        ),
+        (
+            "slash",
+            "sub%2Fempty-0-0.x86_64.rpm".into(),
+            Some(&team),
+            empty.clone(),
+            vec![],
+            400,
+            "invalid request",
+        ),
+        (
+            "name not from header",
+            "other-0-0.x86_64.rpm".into(),
+            Some(&team),
+            empty.clone(),
+            vec![],
+            400,
+            "invalid request",
+        ),
+        (
+            "oversized",
+            "big-1-1.x86_64.rpm".into(),
+            Some(&team),
+            vec![0u8; 300_000],
+            vec![],
+            413,
+            "payload too large",
+        ),
+        (
+            "no token",
+            "empty-0-0.x86_64.rpm".into(),
+            None,
+            empty.clone(),
+            vec![],
+            401,
+            "unauthorized",
+        ),
+        (
+            "invalid token",
+            "empty-0-0.x86_64.rpm".into(),
+            Some("srt_forged"),
+            empty.clone(),
+            vec![],
+            401,
+            "unauthorized",
+        ),
+        (
+            "admin token",
+            "empty-0-0.x86_64.rpm".into(),
+            Some(&server.admin_token),
+            empty.clone(),
+            vec![],
+            403,
+            "forbidden",
+        ),
+        (
+            "same NEVRA, other bytes",
+            basic_name.into(),
+            Some(&team),
+            signed,
+            vec![],
+            409,
+            "conflict",
+        ),
     ];
     for (what, name, token, body, headers, status, error) in cases {
         let (s, v) = put(&server, &name, token, body, &headers);
         assert_eq!(s, status, "{what}: {v}");
         assert_eq!(v["error"], error, "{what}: {v}");
-        assert!(!v["detail"].as_str().unwrap_or("").is_empty(), "{what}: detail says what is wrong: {v}");
+        assert!(
+            !v["detail"].as_str().unwrap_or("").is_empty(),
+            "{what}: detail says what is wrong: {v}"
+        );
         if what == "source rpm" {
             assert!(v["detail"].as_str().unwrap().contains("source RPM"), "{v}");
         }
         if what == "same NEVRA, other bytes" {
-            assert!(v["detail"].as_str().unwrap().contains(&hex::encode(Sha256::digest(&basic))), "names the stored sha256: {v}");
+            assert!(
+                v["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&hex::encode(Sha256::digest(&basic))),
+                "names the stored sha256: {v}"
+            );
         }
-        let after = (snapshot_tree(&data.join("store")), snapshot_tree(&data.join("repos")));
-        assert!(before == after, "{what}: the store and the repositories must be unchanged");
-        assert_eq!(std::fs::read_dir(data.join("tmp")).unwrap().count(), 0, "{what}: no partial file left");
+        let after = (
+            snapshot_tree(&data.join("store")),
+            snapshot_tree(&data.join("repos")),
+        );
+        assert!(
+            before == after,
+            "{what}: the store and the repositories must be unchanged"
+        );
+        assert_eq!(
+            std::fs::read_dir(data.join("tmp")).unwrap().count(),
+            0,
+            "{what}: no partial file left"
+        );
     }
-    assert!(!server.log().contains("panicked"), "no panic:\n{}", server.log());
+    assert!(
+        !server.log().contains("panicked"),
+        "no panic:\n{}",
+        server.log()
+    );
 }
 
 #[test]
@@ -92,12 +263,33 @@ fn bad_release_requests_get_json_errors() {
         let v = json(&b);
         assert!(v["error"].is_string() && v["detail"].is_string(), "{v}");
     }
-    let (s, b) = http(Method::GET, &format!("{}/api/v1/releases/abc", server.url), None, None, &[]).unwrap();
+    let (s, b) = http(
+        Method::GET,
+        &format!("{}/api/v1/releases/abc", server.url),
+        None,
+        None,
+        &[],
+    )
+    .unwrap();
     assert_eq!(s, 400, "{}", String::from_utf8_lossy(&b));
-    let (s, b) = http(Method::GET, &format!("{}/api/v1/releases/999", server.url), None, None, &[]).unwrap();
+    let (s, b) = http(
+        Method::GET,
+        &format!("{}/api/v1/releases/999", server.url),
+        None,
+        None,
+        &[],
+    )
+    .unwrap();
     assert_eq!(s, 404);
     assert_eq!(json(&b)["error"], "not found");
-    let (s, b) = http(Method::GET, &format!("{}/api/v1/nothing", server.url), None, None, &[]).unwrap();
+    let (s, b) = http(
+        Method::GET,
+        &format!("{}/api/v1/nothing", server.url),
+        None,
+        None,
+        &[],
+    )
+    .unwrap();
     assert_eq!(s, 404);
     assert_eq!(json(&b)["error"], "not found");
 }

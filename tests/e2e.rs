@@ -30,7 +30,17 @@ fn upload_release_and_install_with_dnf_from_beta_then_production() {
     .unwrap();
     assert_eq!(status, 201);
 
-    let mut args = vec!["release", "submit", "--dist", "el9", "--element", "demo", "--version", "1.0.0", "--json"];
+    let mut args = vec![
+        "release",
+        "submit",
+        "--dist",
+        "el9",
+        "--element",
+        "demo",
+        "--version",
+        "1.0.0",
+        "--json",
+    ];
     let paths: Vec<String> = rpms.iter().map(|p| p.display().to_string()).collect();
     args.extend(paths.iter().map(String::as_str));
     let out = server.cli_ok(Some(&team), &args);
@@ -41,25 +51,53 @@ fn upload_release_and_install_with_dnf_from_beta_then_production() {
     // Beta: dnf resolves the dependency and installs exactly the released versions.
     let root = DnfRoot::new(&[format!("{}/repo/el9/beta.repo", server.url)]);
     root.dnf_ok(&["install", "sr-demo-app"]);
-    assert_eq!(root.installed("sr-demo-app").as_deref(), Some("sr-demo-app-1.0-1.noarch"));
-    assert_eq!(root.installed("sr-demo-lib").as_deref(), Some("sr-demo-lib-1.0-1.noarch"));
+    assert_eq!(
+        root.installed("sr-demo-app").as_deref(),
+        Some("sr-demo-app-1.0-1.noarch")
+    );
+    assert_eq!(
+        root.installed("sr-demo-lib").as_deref(),
+        Some("sr-demo-lib-1.0-1.noarch")
+    );
 
     // Production does not have it yet.
     let prod = DnfRoot::new(&[format!("{}/repo/el9/production.repo", server.url)]);
     let (ok, text) = prod.dnf(&["install", "sr-demo-app"]);
-    assert!(!ok, "production must not offer an unpublished release:\n{text}");
+    assert!(
+        !ok,
+        "production must not offer an unpublished release:\n{text}"
+    );
 
-    server.cli_ok(None, &["admin", "publish", "--dist", "el9", "--release", &id.to_string()]);
+    server.cli_ok(
+        None,
+        &[
+            "admin",
+            "publish",
+            "--dist",
+            "el9",
+            "--release",
+            &id.to_string(),
+        ],
+    );
     prod.dnf_ok(&["install", "sr-demo-app"]);
-    assert_eq!(prod.installed("sr-demo-app").as_deref(), Some("sr-demo-app-1.0-1.noarch"));
-    assert_eq!(prod.installed("sr-demo-lib").as_deref(), Some("sr-demo-lib-1.0-1.noarch"));
+    assert_eq!(
+        prod.installed("sr-demo-app").as_deref(),
+        Some("sr-demo-app-1.0-1.noarch")
+    );
+    assert_eq!(
+        prod.installed("sr-demo-lib").as_deref(),
+        Some("sr-demo-lib-1.0-1.noarch")
+    );
 
     // The release shows as promoted; the .repo file points at this server.
     let (_, body) = ureq_get(&format!("{}/api/v1/releases/{id}", server.url)).unwrap();
     assert_eq!(json(&body)["state"], "promoted");
     let (_, repo_file) = ureq_get(&format!("{}/repo/el9/production.repo", server.url)).unwrap();
     let repo_file = String::from_utf8(repo_file).unwrap();
-    assert!(repo_file.contains(&format!("baseurl={}/repo/el9/production/", server.url)), "{repo_file}");
+    assert!(
+        repo_file.contains(&format!("baseurl={}/repo/el9/production/", server.url)),
+        "{repo_file}"
+    );
 }
 
 #[test]
@@ -71,18 +109,74 @@ fn release_submit_is_idempotent_for_uploads_and_refuses_duplicates() {
     let file = rpms[0].display().to_string();
     server.cli_ok(Some(&team), &["upload", &file]);
     // Submitting uploads again (skipped: identical bytes already stored), then creates the release.
-    let out = server.cli_ok(Some(&team), &["release", "submit", "--dist", "el9", "--element", "idem", "--version", "1.0.0", "--json", &file]);
+    let out = server.cli_ok(
+        Some(&team),
+        &[
+            "release",
+            "submit",
+            "--dist",
+            "el9",
+            "--element",
+            "idem",
+            "--version",
+            "1.0.0",
+            "--json",
+            &file,
+        ],
+    );
     let v: Value = serde_json::from_str(&out).unwrap();
     assert!(v["id"].as_i64().is_some());
     // Same element and version again: refused with a clear one-line error.
-    let (ok, _, err) = server.cli(Some(&team), &["release", "submit", "--dist", "el9", "--element", "idem", "--version", "1.0.0", &file]);
+    let (ok, _, err) = server.cli(
+        Some(&team),
+        &[
+            "release",
+            "submit",
+            "--dist",
+            "el9",
+            "--element",
+            "idem",
+            "--version",
+            "1.0.0",
+            &file,
+        ],
+    );
     assert!(!ok);
-    assert!(err.contains("409") && err.contains("already exists"), "{err}");
+    assert!(
+        err.contains("409") && err.contains("already exists"),
+        "{err}"
+    );
     // Not semver.
-    let (ok, _, err) = server.cli(Some(&team), &["release", "submit", "--dist", "el9", "--element", "idem", "--version", "1.0", &file]);
+    let (ok, _, err) = server.cli(
+        Some(&team),
+        &[
+            "release",
+            "submit",
+            "--dist",
+            "el9",
+            "--element",
+            "idem",
+            "--version",
+            "1.0",
+            &file,
+        ],
+    );
     assert!(!ok && err.contains("semantic"), "{err}");
     // Unknown distribution.
-    let (ok, _, err) = server.cli(Some(&team), &["release", "submit", "--dist", "el7", "--element", "idem", "--version", "2.0.0", &file]);
+    let (ok, _, err) = server.cli(
+        Some(&team),
+        &[
+            "release",
+            "submit",
+            "--dist",
+            "el7",
+            "--element",
+            "idem",
+            "--version",
+            "2.0.0",
+            &file,
+        ],
+    );
     assert!(!ok && err.contains("404"), "{err}");
 }
 
@@ -91,7 +185,10 @@ fn admin_tokens_teams_and_rights() {
     let server = TestServer::start();
     // The admin token file is private.
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(server.data_dir().join("admin.token")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(server.data_dir().join("admin.token"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 
     let token = server.add_team("alpha");
@@ -115,16 +212,36 @@ fn admin_tokens_teams_and_rights() {
 
     // Rotation: the old token stops working, the new one works.
     let out = server.cli_ok(None, &["admin", "team", "token-rotate", "alpha", "--json"]);
-    let new_token = serde_json::from_str::<Value>(&out).unwrap()["token"].as_str().unwrap().to_string();
+    let new_token = serde_json::from_str::<Value>(&out).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let up = format!("{}/api/v1/upload/x-1-1.noarch.rpm", server.url);
-    let (s, _) = http(reqwest::Method::PUT, &up, Some(&token), Some(b"x".to_vec()), &[]).unwrap();
+    let (s, _) = http(
+        reqwest::Method::PUT,
+        &up,
+        Some(&token),
+        Some(b"x".to_vec()),
+        &[],
+    )
+    .unwrap();
     assert_eq!(s, 401);
-    let (s, _) = http(reqwest::Method::PUT, &up, Some(&new_token), Some(b"x".to_vec()), &[]).unwrap();
+    let (s, _) = http(
+        reqwest::Method::PUT,
+        &up,
+        Some(&new_token),
+        Some(b"x".to_vec()),
+        &[],
+    )
+    .unwrap();
     assert_eq!(s, 400, "a valid team token reaches validation");
 
     // Duplicate team: 409, one clear line from the CLI.
     let (ok, _, err) = server.cli(None, &["admin", "team", "add", "alpha"]);
-    assert!(!ok && err.starts_with("error: 409") && err.lines().count() == 1, "{err}");
+    assert!(
+        !ok && err.starts_with("error: 409") && err.lines().count() == 1,
+        "{err}"
+    );
 }
 
 #[test]
@@ -133,11 +250,30 @@ fn restart_keeps_everything_and_repodata_is_byte_identical() {
     let team = server.add_team("t");
     let work = tempfile::tempdir().unwrap();
     let rpms = build_rpms(work.path(), &[SpecPackage::new("sr-restart", "1.0", "1")]);
-    server.cli_ok(Some(&team), &["release", "submit", "--dist", "el9", "--element", "r", "--version", "1.0.0", &rpms[0].display().to_string()]);
+    server.cli_ok(
+        Some(&team),
+        &[
+            "release",
+            "submit",
+            "--dist",
+            "el9",
+            "--element",
+            "r",
+            "--version",
+            "1.0.0",
+            &rpms[0].display().to_string(),
+        ],
+    );
     let repomd_url = format!("{}/repo/el9/beta/repodata/repomd.xml", server.url);
     let before = ureq_get(&repomd_url).unwrap().1;
     server.restart();
     let after = ureq_get(&repomd_url).unwrap().1;
-    assert_eq!(before, after, "an unchanged repository keeps its repomd.xml byte for byte");
-    assert!(server.log().contains("shutting down"), "SIGTERM shuts down gracefully");
+    assert_eq!(
+        before, after,
+        "an unchanged repository keeps its repomd.xml byte for byte"
+    );
+    assert!(
+        server.log().contains("shutting down"),
+        "SIGTERM shuts down gracefully"
+    );
 }

@@ -14,7 +14,12 @@ pub struct AdminArgs {
     #[command(flatten)]
     server: ServerArgs,
     /// Data directory whose admin.token is read when no token is given.
-    #[arg(long, env = "STAGEREPO_DATA_DIR", default_value = "./stagerepo-data")]
+    #[arg(
+        long,
+        env = "STAGEREPO_DATA_DIR",
+        default_value = "./stagerepo-data",
+        global = true
+    )]
     data_dir: PathBuf,
     #[command(subcommand)]
     command: AdminCommand,
@@ -25,13 +30,31 @@ enum AdminCommand {
     /// Product teams and their tokens.
     #[command(subcommand)]
     Team(TeamCommand),
-    /// Publish a beta release into production directly.
-    Publish {
+    /// Elements (products) and their owning teams.
+    #[command(subcommand)]
+    Element(ElementCommand),
+    /// Grid sites and their tokens.
+    #[command(subcommand)]
+    Site(SiteCommand),
+    /// Which sites roll out which element, with what SLA.
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
+    /// Releases: announce, show the gate, promote, reject.
+    #[command(subcommand)]
+    Release(ReleaseCommand),
+    /// Problems reported by sites: list, triage, close.
+    #[command(subcommand)]
+    Problem(ProblemCommand),
+    /// The audit log.
+    Audit {
         #[arg(long)]
-        dist: String,
+        release: Option<i64>,
+        /// Only entries newer than this (e.g. 7d).
         #[arg(long)]
-        release: i64,
+        since: Option<String>,
     },
+    /// Recent webhook delivery attempts.
+    Webhooks,
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,6 +67,110 @@ enum TeamCommand {
     TokenRotate { name: String },
 }
 
+#[derive(Debug, Subcommand)]
+enum ElementCommand {
+    /// Create an element owned by a team.
+    Add {
+        name: String,
+        #[arg(long)]
+        team: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List elements with their package names.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum SiteCommand {
+    /// Create a site and print its token and webhook secret (shown once).
+    Add {
+        name: String,
+        #[arg(long)]
+        contact: Option<String>,
+        #[arg(long)]
+        webhook: Option<String>,
+    },
+    /// List sites.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum RolloutCommand {
+    /// Make a site a rollout site of an element.
+    Add {
+        #[arg(long)]
+        element: String,
+        #[arg(long)]
+        site: String,
+        /// SLA period: 30s, 12h, 5d...
+        #[arg(long)]
+        sla: String,
+    },
+    /// List rollout assignments.
+    List {
+        #[arg(long)]
+        element: Option<String>,
+    },
+    /// Remove a rollout assignment.
+    Remove {
+        #[arg(long)]
+        element: String,
+        #[arg(long)]
+        site: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReleaseCommand {
+    /// List releases.
+    List {
+        #[arg(long)]
+        dist: Option<String>,
+    },
+    /// Show a release with its gate.
+    Show { id: i64 },
+    /// Announce a beta release to its rollout sites.
+    Announce { id: i64 },
+    /// Promote a release whose gate is open (or, with --force and --reason, before).
+    Promote {
+        id: i64,
+        #[arg(long)]
+        force: bool,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Take a release out of beta.
+    Reject {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProblemCommand {
+    /// List problems.
+    List {
+        #[arg(long)]
+        open: bool,
+    },
+    /// Set a problem's criticality (and priority).
+    Triage {
+        id: i64,
+        #[arg(long, value_parser = ["critical", "major", "minor"])]
+        criticality: String,
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=5))]
+        priority: Option<i64>,
+    },
+    /// Close a problem.
+    Close {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
 /// Runs an admin command.
 pub fn run(args: AdminArgs) -> Result<(), ClientError> {
     let token = match args.server.token.clone() {
@@ -52,79 +179,355 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
             .ok()
             .map(|t| t.trim().to_string()),
     };
-    let client = Client::new(&args.server.server, token);
+    let c = Client::new(&args.server.server, token);
     let json_out = args.server.json;
+    let out = |v: &Value, table: &dyn Fn(&Value)| if json_out { print_json(v) } else { table(v) };
     match args.command {
         AdminCommand::Team(TeamCommand::Add { name }) => {
-            let v: Value = client.post("/api/v1/admin/teams", &json!({ "name": name }))?;
-            print_token(&v, json_out);
+            out(
+                &c.post("/api/v1/admin/teams", &json!({ "name": name }))?,
+                &print_secret,
+            );
         }
         AdminCommand::Team(TeamCommand::TokenRotate { name }) => {
-            let v: Value = client.post(
-                &format!("/api/v1/admin/teams/{name}/token-rotate"),
-                &json!({}),
-            )?;
-            print_token(&v, json_out);
+            out(
+                &c.post(
+                    &format!("/api/v1/admin/teams/{name}/token-rotate"),
+                    &json!({}),
+                )?,
+                &print_secret,
+            );
         }
-        AdminCommand::Team(TeamCommand::List) => {
-            let v: Vec<Value> = client.get("/api/v1/admin/teams")?;
-            if json_out {
-                print_json(&v);
-            } else {
-                print_table(
-                    &["name", "created"],
-                    v.iter()
-                        .map(|t| vec![str_of(&t["name"]), time_of(&t["created_at"])])
-                        .collect(),
-                );
-            }
-        }
-        AdminCommand::Publish { dist, release } => {
-            let v: Value = client.post(
-                "/api/v1/admin/publish",
-                &json!({ "dist": dist, "release": release }),
+        AdminCommand::Team(TeamCommand::List) => out(&c.get("/api/v1/admin/teams")?, &|v| {
+            table(v, &["name", "created"], |t| {
+                vec![s(&t["name"]), time_of(&t["created_at"])]
+            })
+        }),
+        AdminCommand::Element(ElementCommand::Add {
+            name,
+            team,
+            description,
+        }) => {
+            let v = c.post(
+                "/api/v1/admin/elements",
+                &json!({ "name": name, "team": team, "description": description }),
             )?;
-            if json_out {
-                print_json(&v);
-            } else {
+            out(&v, &|v| {
                 println!(
-                    "release {} ({} {}) is in {}/production",
-                    v["id"],
-                    str_of(&v["element"]),
-                    str_of(&v["version"]),
-                    dist
-                );
-            }
+                    "element {} created, owned by {}",
+                    s(&v["name"]),
+                    s(&v["team"])
+                )
+            });
         }
+        AdminCommand::Element(ElementCommand::List) => out(&c.get("/api/v1/elements")?, &|v| {
+            table(v, &["element", "team", "packages", "description"], |e| {
+                vec![
+                    s(&e["name"]),
+                    s(&e["team"]),
+                    join(&e["packages"]),
+                    s(&e["description"]),
+                ]
+            })
+        }),
+        AdminCommand::Site(SiteCommand::Add {
+            name,
+            contact,
+            webhook,
+        }) => {
+            out(
+                &c.post(
+                    "/api/v1/admin/sites",
+                    &json!({ "name": name, "contact": contact, "webhook": webhook }),
+                )?,
+                &print_secret,
+            );
+        }
+        AdminCommand::Site(SiteCommand::List) => out(&c.get("/api/v1/admin/sites")?, &|v| {
+            table(v, &["site", "contact", "webhook", "created"], |x| {
+                vec![
+                    s(&x["name"]),
+                    s(&x["contact"]),
+                    s(&x["webhook"]),
+                    time_of(&x["created_at"]),
+                ]
+            })
+        }),
+        AdminCommand::Rollout(RolloutCommand::Add { element, site, sla }) => {
+            let v = c.post(
+                "/api/v1/admin/rollouts",
+                &json!({ "element": element, "site": site, "sla": sla }),
+            )?;
+            out(&v, &|v| {
+                println!(
+                    "{} is a rollout site of {} (SLA {})",
+                    s(&v["site"]),
+                    s(&v["element"]),
+                    duration_of(&v["sla_seconds"])
+                )
+            });
+        }
+        AdminCommand::Rollout(RolloutCommand::List { element }) => {
+            let path = element.map_or("/api/v1/rollouts".to_string(), |e| {
+                format!("/api/v1/rollouts?element={e}")
+            });
+            out(&c.get(&path)?, &|v| {
+                table(v, &["element", "site", "sla"], |r| {
+                    vec![
+                        s(&r["element"]),
+                        s(&r["site"]),
+                        duration_of(&r["sla_seconds"]),
+                    ]
+                })
+            })
+        }
+        AdminCommand::Rollout(RolloutCommand::Remove { element, site }) => {
+            c.delete(&format!("/api/v1/admin/rollouts/{element}/{site}"))?;
+            out(
+                &json!({ "removed": { "element": element, "site": site } }),
+                &|_| println!("{site} is no longer a rollout site of {element}"),
+            );
+        }
+        AdminCommand::Release(ReleaseCommand::List { dist }) => {
+            let path = dist.map_or("/api/v1/releases".to_string(), |d| {
+                format!("/api/v1/releases?dist={d}")
+            });
+            out(&c.get(&path)?, &|v| super::team::print_releases(v));
+        }
+        AdminCommand::Release(ReleaseCommand::Show { id }) => out(
+            &c.get(&format!("/api/v1/releases/{id}"))?,
+            &print_release_detail,
+        ),
+        AdminCommand::Release(ReleaseCommand::Announce { id }) => out(
+            &c.post(&format!("/api/v1/admin/releases/{id}/announce"), &json!({}))?,
+            &print_release_detail,
+        ),
+        AdminCommand::Release(ReleaseCommand::Promote { id, force, reason }) => {
+            let v = c.post(
+                &format!("/api/v1/admin/releases/{id}/promote"),
+                &json!({ "force": force, "reason": reason }),
+            )?;
+            out(&v, &print_release_detail)
+        }
+        AdminCommand::Release(ReleaseCommand::Reject { id, reason }) => out(
+            &c.post(
+                &format!("/api/v1/admin/releases/{id}/reject"),
+                &json!({ "reason": reason }),
+            )?,
+            &print_release_detail,
+        ),
+        AdminCommand::Problem(ProblemCommand::List { open }) => out(
+            &c.get(&format!("/api/v1/admin/problems?open={open}"))?,
+            &|v| print_problems(v),
+        ),
+        AdminCommand::Problem(ProblemCommand::Triage {
+            id,
+            criticality,
+            priority,
+        }) => {
+            let v = c.post(
+                &format!("/api/v1/admin/problems/{id}/triage"),
+                &json!({ "criticality": criticality, "priority": priority }),
+            )?;
+            out(&v, &|v| print_problems(&json!([v])))
+        }
+        AdminCommand::Problem(ProblemCommand::Close { id, reason }) => {
+            let v = c.post(
+                &format!("/api/v1/admin/problems/{id}/close"),
+                &json!({ "reason": reason }),
+            )?;
+            out(&v, &|v| print_problems(&json!([v])))
+        }
+        AdminCommand::Audit { release, since } => {
+            let mut q = Vec::new();
+            if let Some(r) = release {
+                q.push(format!("release={r}"));
+            }
+            if let Some(s) = since {
+                q.push(format!("since={s}"));
+            }
+            out(&c.get(&format!("/api/v1/audit?{}", q.join("&")))?, &|v| {
+                table(v, &["time", "actor", "action", "object", "reason"], |e| {
+                    vec![
+                        time_of(&e["at"]),
+                        s(&e["actor"]),
+                        s(&e["action"]),
+                        s(&e["object"]),
+                        s(&e["reason"]),
+                    ]
+                })
+            })
+        }
+        AdminCommand::Webhooks => out(&c.get("/api/v1/admin/webhooks")?, &|v| {
+            table(
+                v,
+                &["time", "site", "event", "delivery", "status", "error"],
+                |a| {
+                    vec![
+                        time_of(&a["at"]),
+                        s(&a["site"]),
+                        s(&a["event"]),
+                        s(&a["delivery"]),
+                        s(&a["status"]),
+                        s(&a["error"]),
+                    ]
+                },
+            )
+        }),
     }
     Ok(())
 }
 
-fn print_token(v: &Value, json_out: bool) {
-    if json_out {
-        print_json(v);
-    } else {
+fn print_secret(v: &Value) {
+    for key in ["name", "token", "webhook_secret"] {
+        if !v[key].is_null() {
+            println!("{:<15} {}", format!("{key}:"), s(&v[key]));
+        }
+    }
+    println!("(store the token now: it is not shown again)");
+}
+
+fn print_problems(v: &Value) {
+    table(
+        v,
+        &[
+            "id",
+            "release",
+            "site",
+            "criticality",
+            "priority",
+            "state",
+            "text",
+        ],
+        |p| {
+            vec![
+                s(&p["id"]),
+                s(&p["release"]),
+                s(&p["site"]),
+                if p["criticality"].is_null() {
+                    "untriaged".into()
+                } else {
+                    s(&p["criticality"])
+                },
+                s(&p["priority"]),
+                if p["open"] == true {
+                    "open".into()
+                } else {
+                    format!("closed: {}", s(&p["closed_reason"]))
+                },
+                s(&p["text"]),
+            ]
+        },
+    )
+}
+
+/// Prints a release with its gate, reports, problems and history.
+pub fn print_release_detail(v: &Value) {
+    super::team::print_releases(&json!([v]));
+    println!("packages: {}", join(&v["packages"]));
+    if v["forced"] == true {
+        println!("promotion was forced");
+    }
+    if let Some(gate) = v.get("gate").filter(|g| !g.is_null()) {
+        let verdict = if gate["open"] == true {
+            "OPEN"
+        } else {
+            "closed"
+        };
         println!(
-            "team:  {}\ntoken: {}\n(store the token now: it is not shown again)",
-            str_of(&v["name"]),
-            str_of(&v["token"])
+            "\ngate: {verdict}{}",
+            if gate["fast_track"] == true {
+                " (fast track)"
+            } else {
+                ""
+            }
         );
+        table(
+            &gate["conditions"],
+            &["condition", "result", "detail"],
+            |c| {
+                vec![
+                    s(&c["name"]),
+                    if c["passed"] == true {
+                        "pass".into()
+                    } else {
+                        "FAIL".into()
+                    },
+                    s(&c["detail"]),
+                ]
+            },
+        );
+        println!();
+        table(
+            &gate["sites"],
+            &["site", "sla", "deadline", "time left", "report"],
+            |x| {
+                vec![
+                    s(&x["site"]),
+                    duration_of(&x["sla_seconds"]),
+                    time_of(&x["deadline"]),
+                    duration_of(&x["seconds_left"]),
+                    s(&x["report"]),
+                ]
+            },
+        );
+    }
+    if v["problems"].as_array().is_some_and(|a| !a.is_empty()) {
+        println!("\nproblems:");
+        print_problems(&v["problems"]);
+    }
+    if let Some(events) = v["events"].as_array() {
+        println!("\nhistory:");
+        for e in events {
+            println!(
+                "  {}  {:<10} {:<20} {}",
+                time_of(&e["at"]),
+                s(&e["to"]),
+                s(&e["actor"]),
+                s(&e["reason"])
+            );
+        }
     }
 }
 
-/// A JSON string field as plain text.
-pub fn str_of(v: &Value) -> String {
+/// Prints a JSON array as a table, one row per element.
+pub fn table(v: &Value, header: &[&str], row: impl Fn(&Value) -> Vec<String>) {
+    print_table(
+        header,
+        v.as_array()
+            .map(|a| a.iter().map(&row).collect())
+            .unwrap_or_default(),
+    );
+}
+
+fn join(v: &Value) -> String {
+    v.as_array()
+        .map(|a| a.iter().map(s).collect::<Vec<_>>().join(", "))
+        .unwrap_or_default()
+}
+
+/// A JSON value as plain text.
+pub fn s(v: &Value) -> String {
     match v {
-        Value::String(s) => s.clone(),
+        Value::String(x) => x.clone(),
         Value::Null => String::new(),
         other => other.to_string(),
     }
 }
 
-/// A Unix time field as an RFC 3339 UTC time.
+/// A Unix time field as a UTC time.
 pub fn time_of(v: &Value) -> String {
     v.as_i64()
         .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
         .map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+/// Seconds as a human duration.
+pub fn duration_of(v: &Value) -> String {
+    v.as_i64()
+        .map(|n| {
+            humantime::format_duration(std::time::Duration::from_secs(n.max(0) as u64)).to_string()
+        })
         .unwrap_or_default()
 }

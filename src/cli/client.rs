@@ -113,6 +113,27 @@ impl Client {
             .1)
     }
 
+    /// DELETE a resource.
+    pub fn delete(&self, path: &str) -> Result<(), ClientError> {
+        let resp = self
+            .request(reqwest::Method::DELETE, path)
+            .send()
+            .map_err(|e| ClientError::Unreachable {
+                url: self.base.clone(),
+                message: e.to_string(),
+            })?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        let status = resp.status().as_u16();
+        let v: Value = resp.json().unwrap_or(Value::Null);
+        Err(ClientError::Refused {
+            status,
+            error: v["error"].as_str().unwrap_or("error").to_string(),
+            detail: v["detail"].as_str().unwrap_or("").to_string(),
+        })
+    }
+
     /// PUT a file, streamed from disk, with its sha256 for the server to verify.
     pub fn put_file<T: DeserializeOwned>(
         &self,

@@ -2,6 +2,7 @@
 
 mod admin;
 mod client;
+mod site;
 mod team;
 
 use std::net::SocketAddr;
@@ -30,6 +31,8 @@ pub enum Command {
     Release(team::ReleaseArgs),
     /// Upload RPMs without releasing them (team token).
     Upload(team::UploadArgs),
+    /// Site commands: reports and problems (site token).
+    Site(site::SiteArgs),
 }
 
 /// Options of `stagerepo serve`; each overrides the configuration file.
@@ -77,6 +80,7 @@ pub fn run_client(command: Command) -> Result<(), ClientError> {
         Command::Admin(args) => admin::run(args),
         Command::Release(args) => team::run_release(args),
         Command::Upload(args) => team::run_upload(args),
+        Command::Site(args) => site::run(args),
         Command::Serve(_) => unreachable!("serve is handled by main"),
     }
 }

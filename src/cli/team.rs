@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::admin::{str_of, time_of};
+use super::admin::{print_release_detail, s as str_of, time_of};
 use super::client::{print_json, print_table, Client, ClientError};
 use super::ServerArgs;
 
@@ -163,16 +163,11 @@ pub fn run_release(args: ReleaseArgs) -> Result<(), ClientError> {
                 Some(d) => format!("/api/v1/releases?dist={d}"),
                 None => "/api/v1/releases".to_string(),
             };
-            let releases: Vec<Value> = client.get(&path)?;
+            let releases: Value = client.get(&path)?;
             if json_out {
                 print_json(&releases);
             } else {
-                print_table(
-                    &[
-                        "id", "dist", "element", "version", "state", "team", "created",
-                    ],
-                    releases.iter().map(release_row).collect(),
-                );
+                print_releases(&releases);
             }
         }
         ReleaseCommand::Show { id } => {
@@ -180,20 +175,24 @@ pub fn run_release(args: ReleaseArgs) -> Result<(), ClientError> {
             if json_out {
                 print_json(&r);
             } else {
-                print_table(
-                    &[
-                        "id", "dist", "element", "version", "state", "team", "created",
-                    ],
-                    vec![release_row(&r)],
-                );
-                println!("\npackages:");
-                for p in r["packages"].as_array().into_iter().flatten() {
-                    println!("  {}", str_of(p));
-                }
+                print_release_detail(&r);
             }
         }
     }
     Ok(())
+}
+
+/// Prints releases as a table.
+pub fn print_releases(releases: &Value) {
+    print_table(
+        &[
+            "id", "dist", "element", "version", "state", "team", "created",
+        ],
+        releases
+            .as_array()
+            .map(|a| a.iter().map(release_row).collect())
+            .unwrap_or_default(),
+    );
 }
 
 fn release_row(r: &Value) -> Vec<String> {

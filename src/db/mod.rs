@@ -3,10 +3,15 @@
 //! Only this module knows rusqlite. Every method takes the connection lock for one short
 //! statement or transaction; callers run on blocking threads.
 
-mod packages;
+mod audit;
+mod elements;
+pub(crate) mod packages;
 mod releases;
+mod reports;
 mod revisions;
+mod sites;
 mod teams;
+mod webhooks;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -14,10 +19,15 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
+pub use audit::{AuditEntry, FeedEntry};
+pub use elements::{Element, RolloutAssignment};
 pub use packages::{NewPackage, StoredPackage};
 pub use releases::NewRelease;
+pub use reports::Report;
 pub use revisions::NewRevision;
+pub use sites::Site;
 pub use teams::Team;
+pub use webhooks::{DeliveryAttempt, PendingDelivery};
 
 /// Storage failures. Constraint violations surface as [`DbError::Conflict`].
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +60,10 @@ pub type DbResult<T> = Result<T, DbError>;
 
 /// The migrations, in order; never edit a released one, append a new one.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("migrations/001_foundation.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("migrations/001_foundation.sql")),
+        M::up(include_str!("migrations/002_rollout.sql")),
+    ])
 }
 
 /// The database handle shared by the service layer.

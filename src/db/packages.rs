@@ -31,7 +31,7 @@ pub struct NewPackage<'a> {
 
 const COLUMNS: &str = "sha256, filename, name, epoch, version, release, arch, size, uploaded_at";
 
-fn row_to_package(r: &Row<'_>) -> rusqlite::Result<StoredPackage> {
+pub(crate) fn row_to_package(r: &Row<'_>) -> rusqlite::Result<StoredPackage> {
     Ok(StoredPackage {
         sha256: r.get(0)?,
         filename: r.get(1)?,

@@ -3,7 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{Db, DbError, DbResult};
-use crate::domain::release::{Release, ReleaseState};
+use crate::domain::release::{Release, ReleaseEvent, ReleaseState};
 
 /// What a submission stores.
 pub struct NewRelease<'a> {
@@ -52,12 +52,138 @@ impl Db {
         Ok(())
     }
 
+    /// Records a state change and its event (inside the caller's transaction).
+    pub fn transition_release(tx: &Connection, id: i64, ev: &ReleaseEvent) -> DbResult<()> {
+        tx.execute(
+            "UPDATE releases SET state = ?2 WHERE id = ?1",
+            params![id, ev.to.as_str()],
+        )?;
+        tx.execute(
+            "INSERT INTO release_events (release_id, at, actor, from_state, to_state, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                id,
+                ev.at,
+                ev.actor,
+                ev.from.map(|f| f.as_str()),
+                ev.to.as_str(),
+                ev.reason
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a release as announced at `at` to these (site id, SLA seconds).
+    pub fn set_announced(tx: &Connection, id: i64, at: i64, sites: &[(i64, i64)]) -> DbResult<()> {
+        tx.execute(
+            "UPDATE releases SET announced_at = ?2 WHERE id = ?1",
+            params![id, at],
+        )?;
+        for (site, sla) in sites {
+            tx.execute(
+                "INSERT INTO release_sites (release_id, site_id, sla_seconds) VALUES (?1, ?2, ?3)",
+                params![id, site, sla],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Marks a release's promotion as forced past the gate.
+    pub fn set_forced(tx: &Connection, id: i64) -> DbResult<()> {
+        tx.execute("UPDATE releases SET forced = 1 WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// The transitions of a release, oldest first.
+    pub fn release_events(&self, id: i64) -> DbResult<Vec<ReleaseEvent>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT at, actor, from_state, to_state, reason FROM release_events WHERE release_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at, actor, from, to, reason) = row?;
+            let parse = |s: &str| {
+                ReleaseState::parse(s).ok_or_else(|| DbError::Corrupt(format!("state {s}")))
+            };
+            out.push(ReleaseEvent {
+                at,
+                actor,
+                from: from.as_deref().map(parse).transpose()?,
+                to: parse(&to)?,
+                reason,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The rollout sites (name, SLA seconds) a release was announced to.
+    pub fn release_sites(&self, id: i64) -> DbResult<Vec<(String, i64)>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT s.name, rs.sla_seconds FROM release_sites rs JOIN sites s ON s.id = rs.site_id
+             WHERE rs.release_id = ?1 ORDER BY s.name",
+        )?;
+        let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Ids of the releases in `state`, oldest first.
+    pub fn releases_in_state(&self, state: ReleaseState) -> DbResult<Vec<i64>> {
+        let conn = self.lock();
+        let mut stmt =
+            conn.prepare_cached("SELECT id FROM releases WHERE state = ?1 ORDER BY id")?;
+        let ids = stmt
+            .query_map([state.as_str()], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids)
+    }
+
+    /// The releases of an element in a distribution, oldest first.
+    pub fn element_releases(
+        &self,
+        dist: &str,
+        element: &str,
+    ) -> DbResult<Vec<(i64, String, ReleaseState)>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, version, state FROM releases WHERE dist = ?1 AND element = ?2 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([dist, element], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, v, st) = row?;
+            out.push((
+                id,
+                v,
+                ReleaseState::parse(&st).ok_or_else(|| DbError::Corrupt(format!("state {st}")))?,
+            ));
+        }
+        Ok(out)
+    }
+
     /// One release with its package file names.
     pub fn release(&self, id: i64) -> DbResult<Option<Release>> {
         let conn = self.lock();
         let release = conn
             .query_row(
-                "SELECT r.id, r.dist, r.element, r.version, t.name, r.notes, r.state, r.created_at
+                "SELECT r.id, r.dist, r.element, r.version, t.name, r.notes, r.state, r.created_at,
+                        r.announced_at, r.forced
                  FROM releases r JOIN teams t ON t.id = r.team_id WHERE r.id = ?1",
                 [id],
                 |r| {
@@ -70,11 +196,25 @@ impl Db {
                         r.get::<_, String>(5)?,
                         r.get::<_, String>(6)?,
                         r.get::<_, i64>(7)?,
+                        r.get::<_, Option<i64>>(8)?,
+                        r.get::<_, bool>(9)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((id, dist, element, version, team, notes, state, created_at)) = release else {
+        let Some((
+            id,
+            dist,
+            element,
+            version,
+            team,
+            notes,
+            state,
+            created_at,
+            announced_at,
+            forced,
+        )) = release
+        else {
             return Ok(None);
         };
         let state = ReleaseState::parse(&state)
@@ -95,6 +235,8 @@ impl Db {
             notes,
             state,
             created_at,
+            announced_at,
+            forced,
             packages,
         }))
     }

@@ -119,3 +119,25 @@ impl Db {
         Ok(())
     }
 }
+
+impl Db {
+    /// The packages of revision `number`, with their identities, in one query.
+    pub fn revision_package_rows(
+        &self,
+        dist: &str,
+        repo: RepoKind,
+        number: i64,
+    ) -> DbResult<Vec<crate::db::StoredPackage>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT p.sha256, p.filename, p.name, p.epoch, p.version, p.release, p.arch, p.size, p.uploaded_at
+             FROM revisions v JOIN revision_packages rp ON rp.revision_id = v.id JOIN packages p ON p.sha256 = rp.sha256
+             WHERE v.dist = ?1 AND v.repo = ?2 AND v.number = ?3",
+        )?;
+        let rows = stmt.query_map(
+            params![dist, repo.as_str(), number],
+            crate::db::packages::row_to_package,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

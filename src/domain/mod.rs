@@ -3,5 +3,8 @@
 pub mod evr;
 pub mod names;
 pub mod package;
+pub mod problem;
 pub mod release;
 pub mod repo;
+pub mod rollout;
+pub mod versions;

@@ -1,15 +1,15 @@
-//! Admin endpoints (admin token only).
+//! Admin endpoints (admin token only): teams, elements, sites, rollout assignments, audit.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::extract::{BearerToken, JsonBody};
 use super::{blocking, AppState};
-use crate::db::Team;
-use crate::domain::release::Release;
+use crate::db::{AuditEntry, DeliveryAttempt, Element, RolloutAssignment, Site, Team};
+use crate::service::elements::SiteWithToken;
 use crate::service::teams::TeamWithToken;
 
 /// Body of `POST /api/v1/admin/teams`.
@@ -56,23 +56,179 @@ pub async fn rotate_team_token(
     ))
 }
 
-/// Body of `POST /api/v1/admin/publish`.
+/// Body of `POST /api/v1/admin/elements`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PublishRequest {
-    dist: String,
-    release: i64,
+pub struct NewElement {
+    name: String,
+    team: String,
+    #[serde(default)]
+    description: String,
 }
 
-/// `POST /api/v1/admin/publish`: puts a beta release into production.
-pub async fn publish(
+/// `POST /api/v1/admin/elements`.
+pub async fn add_element(
     State(app): State<AppState>,
     BearerToken(token): BearerToken,
-    JsonBody(req): JsonBody<PublishRequest>,
-) -> ApiResult<Json<Release>> {
+    JsonBody(req): JsonBody<NewElement>,
+) -> ApiResult<(StatusCode, Json<Element>)> {
+    let e = blocking(&app, move |a| {
+        a.add_element(
+            &a.authenticate(token.as_deref())?,
+            &req.name,
+            &req.team,
+            &req.description,
+        )
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(e)))
+}
+
+/// `GET /api/v1/elements`: public, like the repositories.
+pub async fn list_elements(State(app): State<AppState>) -> ApiResult<Json<Vec<Element>>> {
+    Ok(Json(blocking(&app, |a| a.elements()).await?))
+}
+
+/// Body of `POST /api/v1/admin/sites`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSite {
+    name: String,
+    contact: Option<String>,
+    webhook: Option<String>,
+}
+
+/// `POST /api/v1/admin/sites`: the token and webhook secret are in this answer only.
+pub async fn add_site(
+    State(app): State<AppState>,
+    BearerToken(token): BearerToken,
+    JsonBody(req): JsonBody<NewSite>,
+) -> ApiResult<(StatusCode, Json<SiteWithToken>)> {
+    let s = blocking(&app, move |a| {
+        a.add_site(
+            &a.authenticate(token.as_deref())?,
+            &req.name,
+            req.contact.as_deref(),
+            req.webhook.as_deref(),
+        )
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(s)))
+}
+
+/// `GET /api/v1/admin/sites`.
+pub async fn list_sites(
+    State(app): State<AppState>,
+    BearerToken(token): BearerToken,
+) -> ApiResult<Json<Vec<Site>>> {
+    Ok(Json(
+        blocking(&app, move |a| a.sites(&a.authenticate(token.as_deref())?)).await?,
+    ))
+}
+
+/// Body of `POST /api/v1/admin/rollouts`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRollout {
+    element: String,
+    site: String,
+    /// A human duration: `30s`, `12h`, `5d`.
+    sla: String,
+}
+
+/// Parses a human duration into seconds.
+pub fn parse_duration(s: &str) -> Result<i64, ApiError> {
+    humantime::parse_duration(s.trim())
+        .map(|d| d.as_secs() as i64)
+        .map_err(|e| {
+            ApiError::invalid(format!(
+                "duration {s:?} is not valid ({e}); use e.g. 30s, 12h, 5d"
+            ))
+        })
+}
+
+/// `POST /api/v1/admin/rollouts`.
+pub async fn add_rollout(
+    State(app): State<AppState>,
+    BearerToken(token): BearerToken,
+    JsonBody(req): JsonBody<NewRollout>,
+) -> ApiResult<(StatusCode, Json<RolloutAssignment>)> {
+    let sla = parse_duration(&req.sla)?;
+    let r = blocking(&app, move |a| {
+        a.add_rollout(
+            &a.authenticate(token.as_deref())?,
+            &req.element,
+            &req.site,
+            sla,
+        )
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+/// Filter by element.
+#[derive(Debug, Deserialize)]
+pub struct ElementQuery {
+    element: Option<String>,
+}
+
+/// `GET /api/v1/rollouts`: public, so sites can see whom a release waits for.
+pub async fn list_rollouts(
+    State(app): State<AppState>,
+    Query(q): Query<ElementQuery>,
+) -> ApiResult<Json<Vec<RolloutAssignment>>> {
+    Ok(Json(
+        blocking(&app, move |a| a.rollouts(q.element.as_deref())).await?,
+    ))
+}
+
+/// `DELETE /api/v1/admin/rollouts/{element}/{site}`.
+pub async fn remove_rollout(
+    State(app): State<AppState>,
+    BearerToken(token): BearerToken,
+    Path((element, site)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    blocking(&app, move |a| {
+        a.remove_rollout(&a.authenticate(token.as_deref())?, &element, &site)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Filters of the audit log.
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    release: Option<i64>,
+    /// A human duration, e.g. `7d`.
+    since: Option<String>,
+}
+
+/// `GET /api/v1/audit` (admin).
+pub async fn audit(
+    State(app): State<AppState>,
+    BearerToken(token): BearerToken,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Vec<AuditEntry>>> {
+    let since = q.since.as_deref().map(parse_duration).transpose()?;
     Ok(Json(
         blocking(&app, move |a| {
-            a.publish_to_production(&a.authenticate(token.as_deref())?, &req.dist, req.release)
+            a.authenticate(token.as_deref())?.require_admin()?;
+            let since = since.map(|s| a.clock.now() - s);
+            Ok(a.db.audit_entries(q.release, since)?)
+        })
+        .await?,
+    ))
+}
+
+/// `GET /api/v1/admin/webhooks`: the latest delivery attempts.
+pub async fn webhook_attempts(
+    State(app): State<AppState>,
+    BearerToken(token): BearerToken,
+) -> ApiResult<Json<Vec<DeliveryAttempt>>> {
+    Ok(Json(
+        blocking(&app, move |a| {
+            a.authenticate(token.as_deref())?.require_admin()?;
+            Ok(a.db.delivery_attempts(200)?)
         })
         .await?,
     ))

@@ -3,8 +3,10 @@
 mod admin;
 pub mod error;
 mod extract;
+pub mod feed;
 mod releases;
 mod repo;
+mod rollout;
 mod upload;
 
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use tower_http::services::ServeDir;
 
@@ -35,6 +37,11 @@ pub fn router(app: AppState) -> Router {
             post(releases::submit).get(releases::list),
         )
         .route("/api/v1/releases/{id}", get(releases::show))
+        .route("/api/v1/releases/{id}/reports", post(rollout::report))
+        .route("/api/v1/problems", post(rollout::problem))
+        .route("/api/v1/elements", get(admin::list_elements))
+        .route("/api/v1/rollouts", get(admin::list_rollouts))
+        .route("/api/v1/audit", get(admin::audit))
         .route(
             "/api/v1/admin/teams",
             post(admin::add_team).get(admin::list_teams),
@@ -43,7 +50,30 @@ pub fn router(app: AppState) -> Router {
             "/api/v1/admin/teams/{name}/token-rotate",
             post(admin::rotate_team_token),
         )
-        .route("/api/v1/admin/publish", post(admin::publish))
+        .route("/api/v1/admin/elements", post(admin::add_element))
+        .route(
+            "/api/v1/admin/sites",
+            post(admin::add_site).get(admin::list_sites),
+        )
+        .route("/api/v1/admin/rollouts", post(admin::add_rollout))
+        .route(
+            "/api/v1/admin/rollouts/{element}/{site}",
+            delete(admin::remove_rollout),
+        )
+        .route(
+            "/api/v1/admin/releases/{id}/announce",
+            post(rollout::announce),
+        )
+        .route(
+            "/api/v1/admin/releases/{id}/promote",
+            post(rollout::promote),
+        )
+        .route("/api/v1/admin/releases/{id}/reject", post(rollout::reject))
+        .route("/api/v1/admin/problems", get(rollout::problems))
+        .route("/api/v1/admin/problems/{id}/triage", post(rollout::triage))
+        .route("/api/v1/admin/problems/{id}/close", post(rollout::close))
+        .route("/api/v1/admin/webhooks", get(admin::webhook_attempts))
+        .route("/feed.atom", get(feed::feed))
         .route("/repo/{dist}/{file}", get(repo::repo_file))
         .nest_service("/repo", repos)
         .fallback(|| async { ApiError(ServiceError::NotFound("no such endpoint".into())) })

@@ -10,6 +10,7 @@ use super::extract::{parse_id, BearerToken, JsonBody};
 use super::{blocking, AppState};
 use crate::domain::release::Release;
 use crate::service::releases::SubmitRelease;
+use crate::service::rollout::ReleaseDetail;
 
 /// `POST /api/v1/releases` (team token).
 pub async fn submit(
@@ -42,7 +43,10 @@ pub async fn list(
 }
 
 /// `GET /api/v1/releases/{id}`.
-pub async fn show(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Release>> {
+pub async fn show(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ReleaseDetail>> {
     let id = parse_id(&id)?;
-    Ok(Json(blocking(&app, move |a| a.release(id)).await?))
+    Ok(Json(blocking(&app, move |a| a.release_detail(id)).await?))
 }

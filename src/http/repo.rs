@@ -34,7 +34,7 @@ pub async fn repo_file(
 }
 
 /// The URL clients reach us at: `public_url` when configured, else the request's Host.
-fn base_url(app: &AppState, headers: &HeaderMap) -> String {
+pub fn base_url(app: &AppState, headers: &HeaderMap) -> String {
     if let Some(url) = &app.config.public_url {
         return url.trim_end_matches('/').to_string();
     }

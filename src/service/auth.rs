@@ -12,6 +12,10 @@ pub enum Actor {
     Admin,
     /// A product team.
     Team { id: i64, name: String },
+    /// A grid site.
+    Site { id: i64, name: String },
+    /// The daemon itself (the SLA timer).
+    System,
 }
 
 impl Actor {
@@ -20,6 +24,8 @@ impl Actor {
         match self {
             Actor::Admin => "admin".to_string(),
             Actor::Team { name, .. } => format!("team:{name}"),
+            Actor::Site { name, .. } => format!("site:{name}"),
+            Actor::System => "stagerepo".to_string(),
         }
     }
 
@@ -38,9 +44,21 @@ impl Actor {
     pub fn require_team(&self) -> ServiceResult<(i64, &str)> {
         match self {
             Actor::Team { id, name } => Ok((*id, name)),
-            Actor::Admin => Err(ServiceError::Forbidden(
-                "this needs a product team's token".into(),
-            )),
+            other => Err(ServiceError::Forbidden(format!(
+                "{} may not do this: a product team's token is required",
+                other.label()
+            ))),
+        }
+    }
+
+    /// The site behind a site token, or a refusal for other actors.
+    pub fn require_site(&self) -> ServiceResult<(i64, &str)> {
+        match self {
+            Actor::Site { id, name } => Ok((*id, name)),
+            other => Err(ServiceError::Forbidden(format!(
+                "{} may not do this: a site's token is required",
+                other.label()
+            ))),
         }
     }
 }
@@ -69,6 +87,12 @@ impl App {
             return Ok(Actor::Team {
                 id: team.id,
                 name: team.name,
+            });
+        }
+        if let Some(site) = self.db.site_by_token_hash(&hash)? {
+            return Ok(Actor::Site {
+                id: site.id,
+                name: site.name,
             });
         }
         Err(ServiceError::Unauthenticated)

@@ -3,9 +3,12 @@
 //! Everything here is synchronous; the HTTP layer calls it on blocking threads.
 
 pub mod auth;
+pub mod elements;
 mod error;
+pub mod notify;
 pub mod publish;
 pub mod releases;
+pub mod rollout;
 pub mod teams;
 pub mod upload;
 
@@ -45,6 +48,8 @@ pub struct App {
     repos_dir: PathBuf,
     /// One publisher per repository; its lock is what keeps publications from interleaving.
     publishers: HashMap<(String, RepoKind), Mutex<publish::Publisher>>,
+    /// Signalled when something may have changed a gate or queued a webhook.
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 impl App {
@@ -75,6 +80,7 @@ impl App {
             admin_token_hash,
             repos_dir,
             publishers,
+            wake: Arc::new(tokio::sync::Notify::new()),
         };
         app.reconcile_repositories()?;
         Ok(app)

@@ -1,13 +1,11 @@
-//! Releases: submission into beta, listing, and (until the staged rollout) direct publication
-//! into production.
+//! Releases: submission into beta and listing.
 
 use serde::Deserialize;
 
 use super::auth::Actor;
 use super::{App, ServiceError, ServiceResult};
 use crate::db::{Db, NewRelease};
-use crate::domain::names::is_valid_name;
-use crate::domain::release::{Release, ReleaseState};
+use crate::domain::release::{Release, ReleaseEvent, ReleaseState};
 use crate::domain::repo::RepoKind;
 
 /// A team's request to release packages as a version of an element.
@@ -27,12 +25,13 @@ impl App {
     /// Validates a submission, records the release and publishes its packages into beta,
     /// all or nothing.
     pub fn submit_release(&self, actor: &Actor, req: &SubmitRelease) -> ServiceResult<Release> {
-        let (team_id, _) = actor.require_team()?;
+        let (team_id, team) = actor.require_team()?;
         self.require_dist(&req.dist)?;
-        if !is_valid_name(&req.element) {
-            return Err(ServiceError::Invalid(format!(
-                "element name {:?} is invalid: use 1-64 letters, digits, '.', '_' or '-'",
-                req.element
+        let element = self.element(&req.element)?;
+        if element.team_id != team_id {
+            return Err(ServiceError::Forbidden(format!(
+                "element {} belongs to team {}, not {team}",
+                element.name, element.team
             )));
         }
         semver::Version::parse(&req.version).map_err(|e| {
@@ -46,11 +45,11 @@ impl App {
                 "a release needs at least one package".into(),
             ));
         }
-        let mut shas = Vec::with_capacity(req.packages.len());
+        let mut packages = Vec::with_capacity(req.packages.len());
         let mut missing = Vec::new();
         for filename in &req.packages {
             match self.db.package_by_filename(filename)? {
-                Some(p) => shas.push(p.sha256),
+                Some(p) => packages.push(p),
                 None => missing.push(filename.as_str()),
             }
         }
@@ -60,7 +59,21 @@ impl App {
                 missing.join(", ")
             )));
         }
+        for p in &packages {
+            if let Some((owner_element, owner_team)) = self.db.package_owner(&p.name)? {
+                if owner_element != element.name {
+                    return Err(ServiceError::Forbidden(format!(
+                        "package name {} belongs to element {owner_element} of team {owner_team}",
+                        p.name
+                    )));
+                }
+            }
+        }
+        let mut shas: Vec<String> = packages.iter().map(|p| p.sha256.clone()).collect();
+        let mut names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
         shas.sort();
+        names.sort();
+        names.dedup();
         if shas.windows(2).any(|w| w[0] == w[1]) {
             return Err(ServiceError::Invalid("a package is listed twice".into()));
         }
@@ -74,15 +87,16 @@ impl App {
             )));
         }
         let now = self.clock.now();
+        let label = actor.label();
         let reason = format!("release of {} {}", req.element, req.version);
         let (id, _) = self.publish_with(
             &req.dist,
             RepoKind::Beta,
-            &actor.label(),
+            &label,
             &reason,
             |current| Ok(current.iter().chain(&shas).cloned().collect()),
             |tx| {
-                Db::insert_release(
+                let id = Db::insert_release(
                     tx,
                     &NewRelease {
                         dist: &req.dist,
@@ -94,10 +108,32 @@ impl App {
                         now,
                         packages: &shas,
                     },
-                )
+                )?;
+                Db::bind_packages(tx, element.id, &names)?;
+                let event = ReleaseEvent {
+                    at: now,
+                    actor: label.clone(),
+                    from: None,
+                    to: ReleaseState::Beta,
+                    reason: "submitted".into(),
+                };
+                Db::transition_release(tx, id, &event)?;
+                Db::audit(
+                    tx,
+                    now,
+                    &label,
+                    "release.submit",
+                    &format!("release:{id}"),
+                    &reason,
+                    Some(id),
+                )?;
+                Ok(id)
             },
         )?;
-        tracing::info!(release = id, dist = %req.dist, element = %req.element, version = %req.version, actor = %actor.label(), "release submitted");
+        tracing::info!(release = id, dist = %req.dist, element = %req.element, version = %req.version, actor = %label, "release submitted");
+        if self.config.auto_announce && !self.db.rollout_site_ids(element.id)?.is_empty() {
+            self.announce(&Actor::System, id)?;
+        }
         self.release(id)
     }
 
@@ -112,43 +148,5 @@ impl App {
     pub fn releases(&self, dist: Option<&str>) -> ServiceResult<Vec<Release>> {
         let ids = self.db.release_ids(dist)?;
         ids.into_iter().map(|id| self.release(id)).collect()
-    }
-
-    /// Publishes a beta release into production directly (admin only; the staged rollout
-    /// replaces this shortcut).
-    pub fn publish_to_production(
-        &self,
-        actor: &Actor,
-        dist: &str,
-        id: i64,
-    ) -> ServiceResult<Release> {
-        actor.require_admin()?;
-        let release = self.release(id)?;
-        if release.dist != dist {
-            return Err(ServiceError::Invalid(format!(
-                "release {id} belongs to {}, not {dist}",
-                release.dist
-            )));
-        }
-        if release.state != ReleaseState::Beta {
-            return Err(ServiceError::Conflict(format!(
-                "release {id} is {}, not beta",
-                release.state.as_str()
-            )));
-        }
-        let shas = self.db.release_package_shas(id)?;
-        let reason = format!(
-            "publication of release {id} ({} {})",
-            release.element, release.version
-        );
-        self.publish_with(
-            dist,
-            RepoKind::Production,
-            &actor.label(),
-            &reason,
-            |current| Ok(current.iter().chain(&shas).cloned().collect()),
-            |tx| Db::set_release_state(tx, id, ReleaseState::Promoted),
-        )?;
-        self.release(id)
     }
 }

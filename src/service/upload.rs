@@ -62,7 +62,7 @@ impl App {
         size: u64,
         expected_sha256: Option<&str>,
     ) -> ServiceResult<UploadOutcome> {
-        let (team_id, _) = actor.require_team()?;
+        let (team_id, team) = actor.require_team()?;
         check_upload_filename(filename)?;
         if let Some(expected) = expected_sha256 {
             if expected != sha256 {
@@ -92,6 +92,7 @@ impl App {
             HeaderError::Io(io) => ServiceError::Internal(io.to_string()),
             other => ServiceError::InvalidPackage(other.to_string()),
         })?;
+        self.check_package_owner(team, &meta.name)?;
         let canonical = meta.canonical_filename();
         if canonical != filename {
             return Err(ServiceError::Invalid(format!(

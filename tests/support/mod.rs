@@ -20,7 +20,10 @@ pub fn require_tool(tool: &str) {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    assert!(found, "{tool} is not installed: run ./scripts/test, which installs what the tests need");
+    assert!(
+        found,
+        "{tool} is not installed: run ./scripts/test, which installs what the tests need"
+    );
 }
 
 /// Path to the shared test data (`../shared/testdata` next to the project).
@@ -42,7 +45,11 @@ pub struct TestServer {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl TestServer {
@@ -65,7 +72,10 @@ impl TestServer {
             port,
         };
         s.spawn();
-        s.admin_token = std::fs::read_to_string(s.data_dir().join("admin.token")).unwrap().trim().to_string();
+        s.admin_token = std::fs::read_to_string(s.data_dir().join("admin.token"))
+            .unwrap()
+            .trim()
+            .to_string();
         s
     }
 
@@ -75,7 +85,11 @@ impl TestServer {
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_stagerepo"))
             .arg("serve")
             .arg("--listen")
@@ -99,13 +113,19 @@ impl TestServer {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("server did not start; log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+        panic!(
+            "server did not start; log:\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
     }
 
     /// Stops the server with SIGTERM and waits for it.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
                 if child.try_wait().unwrap().is_some() {
@@ -127,19 +147,28 @@ impl TestServer {
     /// Runs the CLI against this server; returns (success, stdout, stderr).
     pub fn cli(&self, token: Option<&str>, args: &[&str]) -> (bool, String, String) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_stagerepo"));
-        cmd.args(args).env("STAGEREPO_SERVER", &self.url).env("STAGEREPO_DATA_DIR", self.data_dir());
+        cmd.args(args)
+            .env("STAGEREPO_SERVER", &self.url)
+            .env("STAGEREPO_DATA_DIR", self.data_dir());
         cmd.env_remove("STAGEREPO_TOKEN");
         if let Some(t) = token {
             cmd.env("STAGEREPO_TOKEN", t);
         }
         let out = cmd.output().unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// Runs the CLI and requires success.
     pub fn cli_ok(&self, token: Option<&str>, args: &[&str]) -> String {
         let (ok, out, err) = self.cli(token, args);
-        assert!(ok, "stagerepo {args:?} failed:\nstdout: {out}\nstderr: {err}");
+        assert!(
+            ok,
+            "stagerepo {args:?} failed:\nstdout: {out}\nstderr: {err}"
+        );
         out
     }
 
@@ -175,7 +204,10 @@ pub fn http(
     body: Option<Vec<u8>>,
     headers: &[(&str, &str)],
 ) -> Result<(u16, Vec<u8>), String> {
-    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
     let mut req = client.request(method, url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -237,11 +269,16 @@ pub fn build_rpms(out: &Path, pkgs: &[SpecPackage]) -> Vec<PathBuf> {
     let mut paths = Vec::new();
     for p in pkgs {
         let mut spec = String::new();
-        spec.push_str(&format!("Name: {}\nVersion: {}\nRelease: {}\n", p.name, p.version, p.release));
+        spec.push_str(&format!(
+            "Name: {}\nVersion: {}\nRelease: {}\n",
+            p.name, p.version, p.release
+        ));
         if let Some(e) = p.epoch {
             spec.push_str(&format!("Epoch: {e}\n"));
         }
-        spec.push_str("Summary: stagerepo test package\nLicense: MIT\nBuildArch: noarch\nAutoReqProv: no\n");
+        spec.push_str(
+            "Summary: stagerepo test package\nLicense: MIT\nBuildArch: noarch\nAutoReqProv: no\n",
+        );
         for r in &p.requires {
             spec.push_str(&format!("Requires: {r}\n"));
         }
@@ -321,16 +358,26 @@ impl DnfRoot {
     pub fn dnf(&self, args: &[&str]) -> (bool, String) {
         let out = Command::new("dnf")
             .arg("-y")
-            .arg(format!("--installroot={}", self.dir.path().join("root").display()))
+            .arg(format!(
+                "--installroot={}",
+                self.dir.path().join("root").display()
+            ))
             .arg("--disableplugin=local")
             .arg("--releasever=9")
-            .arg(format!("--setopt=reposdir={}", self.dir.path().join("repos").display()))
+            .arg(format!(
+                "--setopt=reposdir={}",
+                self.dir.path().join("repos").display()
+            ))
             .arg("--setopt=install_weak_deps=False")
             .arg("--refresh")
             .args(args)
             .output()
             .unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         (out.status.success(), text)
     }
 
@@ -352,27 +399,35 @@ impl DnfRoot {
             .arg(name)
             .output()
             .unwrap();
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 }
 
 /// Parses a JSON body.
 pub fn json(body: &[u8]) -> Value {
-    serde_json::from_slice(body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
 }
 
 /// Reads every file under `dir` into a sorted map (path -> bytes), for before/after comparison.
 pub fn snapshot_tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut out = std::collections::BTreeMap::new();
     fn walk(base: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, Vec<u8>>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in entries {
             let e = e.unwrap();
             let p = e.path();
             if p.is_dir() {
                 walk(base, &p, out);
             } else {
-                out.insert(p.strip_prefix(base).unwrap().display().to_string(), std::fs::read(&p).unwrap());
+                out.insert(
+                    p.strip_prefix(base).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                );
             }
         }
     }

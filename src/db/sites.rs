@@ -1,0 +1,104 @@
+//! Sites: every grid site that reports problems and deployments.
+
+use rusqlite::{params, OptionalExtension, Row};
+use serde::Serialize;
+
+use super::{Db, DbResult};
+
+/// A site as stored (never with its token).
+#[derive(Debug, Clone, Serialize)]
+pub struct Site {
+    pub id: i64,
+    pub name: String,
+    pub contact: Option<String>,
+    pub webhook: Option<String>,
+    #[serde(skip)]
+    pub webhook_secret: String,
+    pub created_at: i64,
+}
+
+fn row(r: &Row<'_>) -> rusqlite::Result<Site> {
+    Ok(Site {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        contact: r.get(2)?,
+        webhook: r.get(3)?,
+        webhook_secret: r.get(4)?,
+        created_at: r.get(5)?,
+    })
+}
+
+const COLUMNS: &str = "id, name, contact, webhook, webhook_secret, created_at";
+
+impl Db {
+    /// Creates a site.
+    pub fn insert_site(
+        &self,
+        name: &str,
+        contact: Option<&str>,
+        webhook: Option<&str>,
+        token_hash: &str,
+        secret: &str,
+        now: i64,
+    ) -> DbResult<Site> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO sites (name, contact, webhook, token_hash, webhook_secret, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![name, contact, webhook, token_hash, secret, now],
+        )?;
+        Ok(Site {
+            id: conn.last_insert_rowid(),
+            name: name.into(),
+            contact: contact.map(Into::into),
+            webhook: webhook.map(Into::into),
+            webhook_secret: secret.into(),
+            created_at: now,
+        })
+    }
+
+    /// All sites.
+    pub fn sites(&self) -> DbResult<Vec<Site>> {
+        let conn = self.lock();
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM sites ORDER BY name"))?;
+        let rows = stmt.query_map([], row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A site by name.
+    pub fn site_by_name(&self, name: &str) -> DbResult<Option<Site>> {
+        Ok(self
+            .lock()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM sites WHERE name = ?1"),
+                [name],
+                row,
+            )
+            .optional()?)
+    }
+
+    /// A site by id.
+    pub fn site_by_id(&self, id: i64) -> DbResult<Option<Site>> {
+        Ok(self
+            .lock()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM sites WHERE id = ?1"),
+                [id],
+                row,
+            )
+            .optional()?)
+    }
+
+    /// The site holding a token.
+    pub fn site_by_token_hash(&self, hash: &str) -> DbResult<Option<Site>> {
+        Ok(self
+            .lock()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM sites WHERE token_hash = ?1"),
+                [hash],
+                row,
+            )
+            .optional()?)
+    }
+}

@@ -1,0 +1,631 @@
+//! The staged rollout: announce, reports and problems, the gate, promotion and rejection.
+
+use rusqlite::Connection;
+use serde::Serialize;
+use serde_json::json;
+
+use super::auth::Actor;
+use super::{App, ServiceError, ServiceResult};
+use crate::db::{Db, DbResult, Report};
+use crate::domain::problem::{Criticality, Problem};
+use crate::domain::release::{Release, ReleaseEvent, ReleaseState, Transition};
+use crate::domain::repo::RepoKind;
+use crate::domain::rollout::{self, Assignment, Gate, GateInput, ReportResult};
+use crate::domain::versions::{downgrades, element_version_check, VersionedPackage};
+
+/// A release with everything the admin needs to decide on it.
+#[derive(Debug, Serialize)]
+pub struct ReleaseDetail {
+    #[serde(flatten)]
+    pub release: Release,
+    /// The gate, for releases in rollout.
+    pub gate: Option<Gate>,
+    /// In rollout with the gate open, waiting for promotion.
+    pub ready: bool,
+    pub reports: Vec<Report>,
+    pub problems: Vec<Problem>,
+    pub events: Vec<ReleaseEvent>,
+}
+
+fn to_versioned(p: &crate::db::StoredPackage) -> VersionedPackage {
+    VersionedPackage {
+        name: p.name.clone(),
+        arch: p.arch.clone(),
+        evr: crate::domain::evr::Evr::new(p.epoch, &p.version, &p.release),
+    }
+}
+
+impl App {
+    /// A release with its gate, reports, problems and history.
+    pub fn release_detail(&self, id: i64) -> ServiceResult<ReleaseDetail> {
+        let release = self.release(id)?;
+        let gate = self.gate(&release)?;
+        Ok(ReleaseDetail {
+            ready: gate.as_ref().is_some_and(|g| g.open) && release.state == ReleaseState::Rollout,
+            gate,
+            reports: self.db.reports(id)?,
+            problems: self.db.problems(Some(id), false)?,
+            events: self.db.release_events(id)?,
+            release,
+        })
+    }
+
+    /// The gate of a release in rollout, evaluated now.
+    pub fn gate(&self, release: &Release) -> ServiceResult<Option<Gate>> {
+        let Some(announced_at) = release
+            .announced_at
+            .filter(|_| release.state == ReleaseState::Rollout)
+        else {
+            return Ok(None);
+        };
+        let assignments: Vec<Assignment> = self
+            .db
+            .release_sites(release.id)?
+            .into_iter()
+            .map(|(site, sla_seconds)| Assignment { site, sla_seconds })
+            .collect();
+        let reports = self.db.site_reports(release.id)?;
+        let problems = self.db.problems(Some(release.id), false)?;
+        let failures = self.consistency_failures(release)?;
+        let input = GateInput {
+            announced_at,
+            assignments: &assignments,
+            reports: &reports,
+            problems: &problems,
+            consistency_failures: &failures,
+            fast_track_seconds: None,
+        };
+        Ok(Some(rollout::evaluate(&input, self.clock.now())))
+    }
+
+    /// Why production plus this release would not be consistent; empty when it would.
+    pub fn consistency_failures(&self, release: &Release) -> ServiceResult<Vec<String>> {
+        let prod_number = self
+            .db
+            .latest_revision(&release.dist, RepoKind::Production)?
+            .map_or(0, |r| r.number);
+        let production =
+            self.db
+                .revision_package_rows(&release.dist, RepoKind::Production, prod_number)?;
+        let shas = self.db.release_package_shas(release.id)?;
+        let mine = self.db.packages_by_sha(&shas)?;
+        let production: Vec<VersionedPackage> = production
+            .iter()
+            .filter(|p| !shas.contains(&p.sha256))
+            .map(to_versioned)
+            .collect();
+        let mut failures = downgrades(
+            &mine.iter().map(to_versioned).collect::<Vec<_>>(),
+            &production,
+        );
+        let latest = self.latest_promoted_version(&release.dist, &release.element, release.id)?;
+        failures.extend(element_version_check(&release.version, latest.as_deref()));
+        Ok(failures)
+    }
+
+    fn latest_promoted_version(
+        &self,
+        dist: &str,
+        element: &str,
+        except: i64,
+    ) -> ServiceResult<Option<String>> {
+        Ok(self
+            .db
+            .element_releases(dist, element)?
+            .into_iter()
+            .filter(|(id, _, st)| *id != except && *st == ReleaseState::Promoted)
+            .filter_map(|(_, v, _)| semver::Version::parse(&v).ok())
+            .max()
+            .map(|v| v.to_string()))
+    }
+
+    /// Records a transition with its audit entry (inside the caller's transaction).
+    fn record_transition(
+        tx: &Connection,
+        release: &Release,
+        t: Transition,
+        actor: &str,
+        reason: &str,
+        now: i64,
+    ) -> DbResult<()> {
+        let to = release.state.apply(t).expect("checked by the caller");
+        Db::transition_release(
+            tx,
+            release.id,
+            &ReleaseEvent {
+                at: now,
+                actor: actor.into(),
+                from: Some(release.state),
+                to,
+                reason: reason.into(),
+            },
+        )?;
+        Db::audit(
+            tx,
+            now,
+            actor,
+            &format!("release.{}", to.as_str()),
+            &format!("release:{}", release.id),
+            reason,
+            Some(release.id),
+        )
+    }
+
+    fn check_transition(release: &Release, t: Transition) -> ServiceResult<()> {
+        release
+            .state
+            .apply(t)
+            .map(|_| ())
+            .map_err(|e| ServiceError::Conflict(format!("release {}: {e}", release.id)))
+    }
+
+    /// Announces a beta release to its element's rollout sites; their SLA clocks start now.
+    pub fn announce(&self, actor: &Actor, id: i64) -> ServiceResult<ReleaseDetail> {
+        if *actor != Actor::System {
+            actor.require_admin()?;
+        }
+        let release = self.release(id)?;
+        Self::check_transition(&release, Transition::Announce)?;
+        let element = self.element(&release.element)?;
+        let sites = self.db.rollout_site_ids(element.id)?;
+        if sites.is_empty() {
+            return Err(ServiceError::Conflict(format!(
+                "element {} has no rollout site: add one with `stagerepo admin rollout add --element {} --site SITE --sla 5d`",
+                element.name, element.name
+            )));
+        }
+        let now = self.clock.now();
+        let mut notified = Vec::new();
+        for (site_id, sla) in &sites {
+            let site = self
+                .db
+                .site_by_id(*site_id)?
+                .ok_or_else(|| ServiceError::Internal(format!("site {site_id} vanished")))?;
+            let deadline = now + sla;
+            let iso = chrono::DateTime::from_timestamp(deadline, 0)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default();
+            notified.push((
+                site,
+                json!({ "deadline": deadline, "deadline_iso": iso, "sla_seconds": sla }),
+            ));
+        }
+        let names: Vec<&str> = notified.iter().map(|(s, _)| s.name.as_str()).collect();
+        let title = format!(
+            "{} {} ({}) announced for rollout",
+            release.element, release.version, release.dist
+        );
+        let content = format!(
+            "Release {} of {} {} is in {}/beta for its staged rollout. Rollout sites: {}. Install from beta: {}",
+            release.id,
+            release.element,
+            release.version,
+            release.dist,
+            names.join(", "),
+            self.repo_file_url(&release.dist, RepoKind::Beta)
+        );
+        self.db.write(|tx| {
+            Db::set_announced(tx, id, now, &sites)?;
+            Self::record_transition(
+                tx,
+                &release,
+                Transition::Announce,
+                &actor.label(),
+                "announced to the rollout sites",
+                now,
+            )?;
+            let mut announced = release.clone();
+            announced.state = ReleaseState::Rollout;
+            self.notify(tx, "announce", &announced, &title, &content, &notified, now)
+        })?;
+        self.wake();
+        tracing::info!(release = id, sites = ?names, "release announced");
+        self.release_detail(id)
+    }
+
+    /// A rollout site's verdict on a release.
+    pub fn report(
+        &self,
+        actor: &Actor,
+        id: i64,
+        result: ReportResult,
+        text: &str,
+    ) -> ServiceResult<Report> {
+        let (site_id, site) = actor.require_site()?;
+        let release = self.release(id)?;
+        let sites = self.db.release_sites(id)?;
+        let Some((_, sla)) = sites.iter().find(|(s, _)| s == site) else {
+            return Err(ServiceError::Forbidden(format!(
+                "site {site} is not a rollout site of release {id}; any site reports problems with POST /api/v1/problems"
+            )));
+        };
+        if release.state != ReleaseState::Rollout && release.announced_at.is_none() {
+            return Err(ServiceError::Conflict(format!(
+                "release {id} has not been announced"
+            )));
+        }
+        if result == ReportResult::Problem && text.trim().is_empty() {
+            return Err(ServiceError::Invalid(
+                "a problem report needs a text that describes the problem".into(),
+            ));
+        }
+        let now = self.clock.now();
+        let late = now > release.announced_at.unwrap_or(now) + sla;
+        let label = actor.label();
+        let (report_id, problem) = self.db.write(|tx| {
+            let rid = Db::insert_report(tx, id, site_id, result, text, now, late)?;
+            let what = match result {
+                ReportResult::Ok => "ok",
+                ReportResult::Problem => "problem",
+            };
+            Db::audit(
+                tx,
+                now,
+                &label,
+                &format!("report.{what}"),
+                &format!("release:{id}"),
+                text,
+                Some(id),
+            )?;
+            let problem = if result == ReportResult::Problem {
+                let pid = Db::insert_problem(tx, id, site_id, text, now)?;
+                Db::audit(
+                    tx,
+                    now,
+                    &label,
+                    "problem.open",
+                    &format!("problem:{pid}"),
+                    text,
+                    Some(id),
+                )?;
+                Some(pid)
+            } else {
+                None
+            };
+            Ok((rid, problem))
+        })?;
+        self.wake();
+        let mut report = self
+            .db
+            .reports(id)?
+            .into_iter()
+            .find(|r| r.id == report_id)
+            .expect("just inserted");
+        report.problem = problem;
+        Ok(report)
+    }
+
+    /// A problem from any site, against any release.
+    pub fn report_problem(&self, actor: &Actor, id: i64, text: &str) -> ServiceResult<Problem> {
+        let (site_id, _) = actor.require_site()?;
+        self.release(id)?;
+        if text.trim().is_empty() {
+            return Err(ServiceError::Invalid(
+                "the problem needs a text that describes it".into(),
+            ));
+        }
+        let now = self.clock.now();
+        let pid = self.db.write(|tx| {
+            let pid = Db::insert_problem(tx, id, site_id, text, now)?;
+            Db::audit(
+                tx,
+                now,
+                &actor.label(),
+                "problem.open",
+                &format!("problem:{pid}"),
+                text,
+                Some(id),
+            )?;
+            Ok(pid)
+        })?;
+        self.wake();
+        self.problem(pid)
+    }
+
+    /// One problem.
+    pub fn problem(&self, pid: i64) -> ServiceResult<Problem> {
+        self.db
+            .problem(pid)?
+            .ok_or_else(|| ServiceError::NotFound(format!("no problem {pid}")))
+    }
+
+    /// Problems, newest first (admin).
+    pub fn problems(&self, actor: &Actor, open_only: bool) -> ServiceResult<Vec<Problem>> {
+        actor.require_admin()?;
+        Ok(self.db.problems(None, open_only)?)
+    }
+
+    /// The admin's judgement of a problem.
+    pub fn triage(
+        &self,
+        actor: &Actor,
+        pid: i64,
+        c: Criticality,
+        priority: Option<i64>,
+    ) -> ServiceResult<Problem> {
+        actor.require_admin()?;
+        if let Some(p) = priority {
+            if !(1..=5).contains(&p) {
+                return Err(ServiceError::Invalid(format!(
+                    "priority {p} is out of range 1-5"
+                )));
+            }
+        }
+        let problem = self.problem(pid)?;
+        let now = self.clock.now();
+        self.db.write(|tx| {
+            Db::triage_problem(tx, pid, c, priority)?;
+            let detail = format!(
+                "{}{}",
+                c.as_str(),
+                priority
+                    .map(|p| format!(", priority {p}"))
+                    .unwrap_or_default()
+            );
+            Db::audit(
+                tx,
+                now,
+                &actor.label(),
+                "problem.triage",
+                &format!("problem:{pid}"),
+                &detail,
+                Some(problem.release),
+            )
+        })?;
+        self.wake();
+        self.problem(pid)
+    }
+
+    /// Closes a problem with a reason.
+    pub fn close_problem(&self, actor: &Actor, pid: i64, reason: &str) -> ServiceResult<Problem> {
+        actor.require_admin()?;
+        let problem = self.problem(pid)?;
+        if !problem.open {
+            return Err(ServiceError::Conflict(format!(
+                "problem {pid} is already closed"
+            )));
+        }
+        let now = self.clock.now();
+        self.db.write(|tx| {
+            Db::close_problem(tx, pid, reason, now)?;
+            Db::audit(
+                tx,
+                now,
+                &actor.label(),
+                "problem.close",
+                &format!("problem:{pid}"),
+                reason,
+                Some(problem.release),
+            )
+        })?;
+        self.wake();
+        self.problem(pid)
+    }
+
+    /// Promotes a release into production: through the open gate, or `force`d before it
+    /// opens (never past a failing consistency check).
+    pub fn promote(
+        &self,
+        actor: &Actor,
+        id: i64,
+        force: bool,
+        reason: &str,
+    ) -> ServiceResult<ReleaseDetail> {
+        if *actor != Actor::System {
+            actor.require_admin()?;
+        }
+        let release = self.release(id)?;
+        Self::check_transition(&release, Transition::Promote)?;
+        if force {
+            if reason.trim().is_empty() {
+                return Err(ServiceError::Invalid(
+                    "a forced promotion needs --reason".into(),
+                ));
+            }
+        } else {
+            match self.gate(&release)? {
+                None => {
+                    return Err(ServiceError::Conflict(format!(
+                    "release {id} is {}: announce it first, or force the promotion with a reason",
+                    release.state.as_str()
+                )))
+                }
+                Some(g) if !g.open => {
+                    let why: Vec<String> = g
+                        .conditions
+                        .iter()
+                        .filter(|c| !c.passed)
+                        .map(|c| format!("{}: {}", c.name, c.detail))
+                        .collect();
+                    return Err(ServiceError::Conflict(format!(
+                        "the gate of release {id} is closed: {}",
+                        why.join("; ")
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        let shas = self.db.release_package_shas(id)?;
+        let label = actor.label();
+        let now = self.clock.now();
+        let older: Vec<Release> = self
+            .db
+            .element_releases(&release.dist, &release.element)?
+            .into_iter()
+            .filter(|(rid, v, st)| {
+                *rid != id
+                    && matches!(st, ReleaseState::Beta | ReleaseState::Rollout | ReleaseState::Promoted)
+                    && matches!((semver::Version::parse(v), semver::Version::parse(&release.version)), (Ok(a), Ok(b)) if a < b)
+            })
+            .map(|(rid, _, _)| self.release(rid))
+            .collect::<ServiceResult<_>>()?;
+        let all_sites: Vec<_> = self
+            .db
+            .sites()?
+            .into_iter()
+            .map(|s| (s, json!({})))
+            .collect();
+        let why = if force {
+            format!("forced: {reason}")
+        } else if reason.is_empty() {
+            "the gate is open".to_string()
+        } else {
+            reason.to_string()
+        };
+        let title = format!(
+            "{} {} ({}) promoted to production",
+            release.element, release.version, release.dist
+        );
+        let content = format!(
+            "Release {} of {} {} is in {}/production{}. Update with `dnf upgrade` ({}).",
+            release.id,
+            release.element,
+            release.version,
+            release.dist,
+            if force {
+                " (forced before the end of its rollout)"
+            } else {
+                ""
+            },
+            self.repo_file_url(&release.dist, RepoKind::Production)
+        );
+        // The consistency check runs under the production lock, on the set being published.
+        self.publish_with(
+            &release.dist,
+            RepoKind::Production,
+            &label,
+            &format!(
+                "promotion of release {id} ({} {})",
+                release.element, release.version
+            ),
+            |current| {
+                let failures = self.consistency_failures(&release)?;
+                if !failures.is_empty() {
+                    return Err(ServiceError::Conflict(format!(
+                        "release {id} fails the consistency checks{}: {}",
+                        if force {
+                            " (a forced promotion never passes them)"
+                        } else {
+                            ""
+                        },
+                        failures.join("; ")
+                    )));
+                }
+                Ok(current.iter().chain(&shas).cloned().collect())
+            },
+            |tx| {
+                Self::record_transition(tx, &release, Transition::Promote, &label, &why, now)?;
+                if force {
+                    Db::set_forced(tx, id)?;
+                }
+                for old in &older {
+                    Self::record_transition(
+                        tx,
+                        old,
+                        Transition::Supersede,
+                        &label,
+                        &format!("{} {} was promoted", release.element, release.version),
+                        now,
+                    )?;
+                }
+                let mut promoted = release.clone();
+                promoted.state = ReleaseState::Promoted;
+                self.notify(tx, "promote", &promoted, &title, &content, &all_sites, now)
+            },
+        )?;
+        tracing::info!(release = id, forced = force, "release promoted");
+        self.release_detail(id)
+    }
+
+    /// Takes a release out of beta and tells its rollout sites.
+    pub fn reject(&self, actor: &Actor, id: i64, reason: &str) -> ServiceResult<ReleaseDetail> {
+        actor.require_admin()?;
+        if reason.trim().is_empty() {
+            return Err(ServiceError::Invalid("a rejection needs --reason".into()));
+        }
+        let release = self.release(id)?;
+        Self::check_transition(&release, Transition::Reject)?;
+        let shas = self.db.release_package_shas(id)?;
+        // Packages another release still in beta also ships stay.
+        let mut still_needed = std::collections::HashSet::new();
+        for other in self.db.release_ids(Some(&release.dist))? {
+            if other != id && self.release(other)?.state.in_beta() {
+                still_needed.extend(self.db.release_package_shas(other)?);
+            }
+        }
+        let rollout_sites: Vec<_> = self
+            .db
+            .release_sites(id)?
+            .into_iter()
+            .filter_map(|(name, _)| self.db.site_by_name(&name).ok().flatten())
+            .map(|s| (s, json!({ "reason": reason })))
+            .collect();
+        let label = actor.label();
+        let now = self.clock.now();
+        let title = format!(
+            "{} {} ({}) rejected",
+            release.element, release.version, release.dist
+        );
+        let content = format!(
+            "Release {} of {} {} was taken out of {}/beta: {reason}. Hosts that installed it from beta should return to production's version (`dnf distro-sync`).",
+            release.id, release.element, release.version, release.dist
+        );
+        self.publish_with(
+            &release.dist,
+            RepoKind::Beta,
+            &label,
+            &format!("rejection of release {id}"),
+            |current| {
+                Ok(current
+                    .iter()
+                    .filter(|s| !shas.contains(s) || still_needed.contains(*s))
+                    .cloned()
+                    .collect())
+            },
+            |tx| {
+                Self::record_transition(tx, &release, Transition::Reject, &label, reason, now)?;
+                let mut rejected = release.clone();
+                rejected.state = ReleaseState::Rejected;
+                self.notify(
+                    tx,
+                    "reject",
+                    &rejected,
+                    &title,
+                    &content,
+                    &rollout_sites,
+                    now,
+                )
+            },
+        )?;
+        self.wake();
+        self.release_detail(id)
+    }
+
+    /// The SLA timer's work: promotes every release in rollout whose gate is open (when
+    /// `auto_promote` is on); returns the next deadline worth waking up for.
+    pub fn run_due(&self) -> ServiceResult<Option<i64>> {
+        let mut next: Option<i64> = None;
+        for id in self.db.releases_in_state(ReleaseState::Rollout)? {
+            let release = self.release(id)?;
+            let Some(gate) = self.gate(&release)? else {
+                continue;
+            };
+            if gate.open && self.config.auto_promote {
+                match self.promote(&Actor::System, id, false, "") {
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(release = id, error = %e, "automatic promotion failed")
+                    }
+                }
+            } else if let Some(d) = gate.next_deadline {
+                next = Some(next.map_or(d, |n: i64| n.min(d)));
+            }
+        }
+        Ok(next)
+    }
+
+    /// Wakes the SLA timer to re-evaluate now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}

@@ -1,0 +1,123 @@
+//! Background work of the daemon: the SLA timer and webhook delivery.
+//!
+//! Neither polls in a busy loop: each sleeps until its next deadline or until the service
+//! signals a change (`App::wake`), whichever comes first.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::service::notify::{backoff_seconds, sign, RETRY_FOR_SECONDS};
+use crate::service::App;
+
+/// Longest sleep when nothing is scheduled: a safety net, not the mechanism.
+const IDLE: Duration = Duration::from_secs(300);
+
+/// Runs the SLA timer and the webhook sender until `shutdown` turns true.
+pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .user_agent(concat!("stagerepo/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("building the webhook client");
+    loop {
+        // Registered before the work so that a wake during the work is not lost.
+        let notified = app.wake.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+
+        let timer_app = app.clone();
+        let next_gate = match tokio::task::spawn_blocking(move || timer_app.run_due()).await {
+            Ok(Ok(next)) => next,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "SLA timer failed; retrying");
+                Some(app.clock.now() + 5)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "SLA timer panicked; retrying");
+                Some(app.clock.now() + 5)
+            }
+        };
+        let next_delivery = deliver_due(&app, &http).await;
+
+        let now = app.clock.now();
+        let next = [next_gate, next_delivery].into_iter().flatten().min();
+        let sleep = next.map_or(IDLE, |t| {
+            Duration::from_secs((t - now).max(0) as u64).min(IDLE)
+        });
+        // Deadlines are whole seconds; waking a little after guarantees `now >= deadline`.
+        let sleep = sleep + Duration::from_millis(50);
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = &mut notified => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Attempts every due webhook delivery; returns when the next retry is due.
+async fn deliver_due(app: &Arc<App>, http: &reqwest::Client) -> Option<i64> {
+    let pending = {
+        let a = app.clone();
+        match tokio::task::spawn_blocking(move || a.db.pending_deliveries()).await {
+            Ok(Ok(p)) => p,
+            _ => return Some(app.clock.now() + 30),
+        }
+    };
+    let mut next: Option<i64> = None;
+    for d in pending {
+        let now = app.clock.now();
+        if d.next_attempt_at > now {
+            next = Some(next.map_or(d.next_attempt_at, |n| n.min(d.next_attempt_at)));
+            continue;
+        }
+        let secret = {
+            let a = app.clone();
+            let site = d.site_id;
+            tokio::task::spawn_blocking(move || a.db.site_by_id(site))
+                .await
+                .ok()
+                .and_then(|r| r.ok())
+                .flatten()
+        };
+        let Some(site) = secret else { continue };
+        let result = http
+            .post(&d.url)
+            .header("Content-Type", "application/json")
+            .header("X-Stagerepo-Event", &d.event)
+            .header("X-Stagerepo-Delivery", d.id.to_string())
+            .header(
+                "X-Stagerepo-Signature",
+                sign(&site.webhook_secret, d.payload.as_bytes()),
+            )
+            .body(d.payload.clone())
+            .send()
+            .await;
+        let (status, error) = match result {
+            Ok(r) if r.status().is_success() => (Some(r.status().as_u16()), None),
+            Ok(r) => (
+                Some(r.status().as_u16()),
+                Some(format!("answered {}", r.status())),
+            ),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        let delivered = error.is_none();
+        let retry_at = now + backoff_seconds(d.attempts);
+        let next_attempt =
+            (!delivered && retry_at <= d.created_at + RETRY_FOR_SECONDS).then_some(retry_at);
+        if let Some(t) = next_attempt {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        if let Some(e) = &error {
+            tracing::warn!(site = %site.name, event = %d.event, attempt = d.attempts + 1, error = %e, "webhook delivery failed");
+        }
+        let a = app.clone();
+        let err = error.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            a.db.record_attempt(d.id, now, status, err.as_deref(), delivered, next_attempt)
+        })
+        .await;
+    }
+    next
+}
