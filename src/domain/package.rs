@@ -109,3 +109,35 @@ impl PackageMeta {
         }
     }
 }
+
+/// Whether a file path belongs in primary.xml (and so is visible to dependency resolution
+/// without downloading filelists): createrepo_c's (and yum's) historical rule, which tools on
+/// both sides rely on, so it is kept as is, substring match on `bin/` included.
+pub fn is_primary_file(path: &str) -> bool {
+    is_primary_path_bytes(path.as_bytes())
+}
+
+/// [`is_primary_file`] over raw header bytes.
+pub fn is_primary_path_bytes(path: &[u8]) -> bool {
+    path.starts_with(b"/etc/")
+        || path == b"/usr/lib/sendmail"
+        || path.windows(4).any(|w| w == b"bin/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn primary_file_rule() {
+        assert!(is_primary_file("/etc/foo.conf"));
+        assert!(is_primary_file("/usr/bin/foo"));
+        assert!(is_primary_file("/usr/sbin/foo"));
+        assert!(is_primary_file("/opt/robin/x"));
+        assert!(is_primary_file("/usr/lib/sendmail"));
+        assert!(!is_primary_file("/usr/lib/sendmail.x"));
+        assert!(!is_primary_file("/etc"));
+        assert!(!is_primary_file("/usr/bin"));
+        assert!(!is_primary_file("/usr/share/doc/foo"));
+    }
+}

@@ -1,0 +1,151 @@
+//! Which metadata files recent repomd.xml generations referenced, so that a client holding an
+//! older repomd.xml can still fetch every file it names while a publication replaces it (the
+//! classic 404 of repositories that delete the old files at once).
+
+use std::collections::HashSet;
+use std::io;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use super::fsutil::{sync_dir, write_atomic, TMP_PREFIX};
+
+/// The tracking file, inside repodata/.
+pub(crate) const FILE_NAME: &str = "generations.json";
+
+/// Metadata kinds whose files this writer owns (and may therefore delete).
+const MANAGED_KINDS: &[&str] = &["primary", "filelists", "other"];
+
+/// A temporary file older than this is a leftover of an interrupted publication.
+const STALE_TMP: Duration = Duration::from_secs(3600);
+
+/// One published repomd.xml.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Generation {
+    pub revision: String,
+    /// File names inside repodata/.
+    pub files: Vec<String>,
+}
+
+/// The generations, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Generations {
+    pub generations: Vec<Generation>,
+}
+
+impl Generations {
+    /// Reads the tracking file; a missing or unreadable one starts an empty history (the
+    /// current repomd.xml is then added by the caller, so nothing it names is deleted).
+    pub(crate) fn load(repodata: &Path) -> Generations {
+        std::fs::read(repodata.join(FILE_NAME))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// Appends a generation unless it references exactly the files of the newest one.
+    pub(crate) fn push(&mut self, generation: Generation) {
+        let same = |last: &Generation| {
+            let a: HashSet<&String> = last.files.iter().collect();
+            let b: HashSet<&String> = generation.files.iter().collect();
+            a == b
+        };
+        match self.generations.last_mut() {
+            Some(last) if same(last) => last.revision = generation.revision,
+            _ => self.generations.push(generation),
+        }
+    }
+
+    /// Keeps the newest `total` generations.
+    pub(crate) fn truncate(&mut self, total: usize) {
+        let excess = self.generations.len().saturating_sub(total.max(1));
+        self.generations.drain(..excess);
+    }
+
+    /// Every file any kept generation references.
+    pub(crate) fn referenced(&self) -> HashSet<String> {
+        self.generations.iter().flat_map(|g| g.files.iter().cloned()).collect()
+    }
+
+    /// Writes the tracking file atomically.
+    pub(crate) fn save(&self, repodata: &Path) -> io::Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
+        write_atomic(repodata, FILE_NAME, &json, None)?;
+        sync_dir(repodata)
+    }
+}
+
+/// Whether `name` is a metadata file this writer produces: `<sha256 hex>-<kind>.xml.gz`.
+pub(crate) fn is_managed_name(name: &str) -> bool {
+    let Some((hash, rest)) = name.split_once('-') else {
+        return false;
+    };
+    hash.len() == 64
+        && hash.bytes().all(|b| b.is_ascii_hexdigit())
+        && MANAGED_KINDS.iter().any(|k| rest.strip_suffix(".xml.gz") == Some(*k))
+}
+
+/// Deletes managed files that no kept generation references, and stale temporary files.
+/// Returns the names deleted. Files of other kinds (signatures, updateinfo) are left alone.
+pub(crate) fn prune(repodata: &Path, keep: &HashSet<String>) -> io::Result<Vec<String>> {
+    let mut deleted = Vec::new();
+    for entry in std::fs::read_dir(repodata)? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        let remove = if name.starts_with(TMP_PREFIX) {
+            let modified = entry.metadata().and_then(|m| m.modified()).ok();
+            let age = modified.and_then(|m| SystemTime::now().duration_since(m).ok());
+            age.is_some_and(|a| a > STALE_TMP)
+        } else {
+            is_managed_name(&name) && !keep.contains(&name)
+        };
+        if remove {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => deleted.push(name),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    if !deleted.is_empty() {
+        sync_dir(repodata)?;
+    }
+    deleted.sort();
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn managed_names() {
+        let h = "a".repeat(64);
+        assert!(is_managed_name(&format!("{h}-primary.xml.gz")));
+        assert!(is_managed_name(&format!("{h}-other.xml.gz")));
+        assert!(!is_managed_name(&format!("{h}-updateinfo.xml.gz")));
+        assert!(!is_managed_name(&format!("{h}-primary.sqlite.bz2")));
+        assert!(!is_managed_name("repomd.xml"));
+        assert!(!is_managed_name("x-primary.xml.gz"));
+    }
+
+    #[test]
+    fn push_and_truncate() {
+        let g = |r: &str, f: &[&str]| Generation {
+            revision: r.into(),
+            files: f.iter().map(|s| s.to_string()).collect(),
+        };
+        let mut gens = Generations::default();
+        gens.push(g("1", &["a"]));
+        gens.push(g("2", &["a"]));
+        gens.push(g("3", &["b"]));
+        gens.push(g("4", &["c"]));
+        assert_eq!(gens.generations.len(), 3);
+        assert_eq!(gens.generations[0].revision, "2");
+        gens.truncate(2);
+        assert_eq!(gens.referenced(), ["b", "c"].iter().map(|s| s.to_string()).collect());
+        gens.truncate(0);
+        assert_eq!(gens.generations.len(), 1);
+    }
+}

@@ -1,0 +1,175 @@
+//! One publication: streams -> compressed files beside the old ones -> repomd.xml by rename ->
+//! generation bookkeeping -> pruning. The order is what keeps every repomd.xml a client may
+//! hold resolvable: data files are durable before the repomd.xml naming them appears, and
+//! nothing a kept generation names is deleted.
+
+use std::path::Path;
+use std::time::{Duration, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+
+use super::fsutil::{sync_dir, write_atomic};
+use super::generations::{prune, Generation, Generations};
+use super::gzip_blocks::{self, block_ranges, BlockCache, Stream, StreamDigest};
+use super::repomd::{Record, Repomd};
+use super::{filelists, other, primary, PackageXml, Published, RepodataError};
+
+/// The data types, in createrepo_c's repomd order.
+const KINDS: [&str; 3] = ["primary", "filelists", "other"];
+
+pub(crate) fn publish(
+    cache: &mut BlockCache,
+    repo_dir: &Path,
+    packages: &[&PackageXml],
+    keep: usize,
+    now: i64,
+) -> Result<Published, RepodataError> {
+    let repodata = repo_dir.join("repodata");
+    std::fs::create_dir_all(&repodata)?;
+    let now = u64::try_from(now).unwrap_or(0);
+
+    let ranges = block_ranges(packages.iter().map(|p| p.pkgid.as_str()));
+    let n = packages.len();
+    let stream = |header: String, footer, pick: fn(&PackageXml) -> &str| Stream {
+        header,
+        blocks: ranges.iter().map(|r| packages[r.clone()].iter().map(|p| pick(p)).collect()).collect(),
+        footer,
+    };
+    let streams = [
+        stream(primary::header(n), primary::FOOTER, |p| &p.primary),
+        stream(filelists::header(n), filelists::FOOTER, |p| &p.filelists),
+        stream(other::header(n), other::FOOTER, |p| &p.other),
+    ];
+    let digests = digest_all(&streams);
+
+    let current_text = match std::fs::read_to_string(repodata.join("repomd.xml")) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e.into()),
+    };
+    let current = current_text.as_deref().and_then(Repomd::parse);
+    if let (Some(text), Some(cur)) = (&current_text, &current) {
+        if let Some(files) = unchanged(repo_dir, cur, &digests) {
+            return Ok(Published {
+                revision: cur.revision_number().unwrap_or(0),
+                repomd_sha256: hex::encode(Sha256::digest(text.as_bytes())),
+                changed: false,
+                files,
+                blocks_total: 0,
+                blocks_compressed: 0,
+            });
+        }
+    }
+
+    let pairs: Vec<(&Stream<'_>, &StreamDigest)> = streams.iter().zip(&digests).collect();
+    let (compressed, stats) = cache.assemble(repo_dir, &pairs);
+    let mut records = Vec::with_capacity(KINDS.len());
+    let mut files = Vec::with_capacity(KINDS.len());
+    for ((kind, file), digest) in KINDS.iter().zip(&compressed).zip(&digests) {
+        let checksum = hex::encode(file.sha256);
+        let name = format!("{checksum}-{kind}.xml.gz");
+        let timestamp = place_file(&repodata, &name, &file.bytes, now)?;
+        records.push(Record {
+            kind: (*kind).to_owned(),
+            checksum,
+            open_checksum: Some(hex::encode(digest.open_sha256)),
+            href: format!("repodata/{name}"),
+            timestamp,
+            size: file.bytes.len() as u64,
+            open_size: Some(digest.open_size),
+        });
+        files.push(name);
+    }
+    sync_dir(&repodata)?;
+
+    // Never backwards: old yum refuses a repomd.xml older than the one it has.
+    let revision = match current.as_ref().and_then(Repomd::revision_number) {
+        Some(prev) => now.max(prev.saturating_add(1)),
+        None => now,
+    };
+    let repomd = Repomd { revision: revision.to_string(), records }.render();
+    write_atomic(&repodata, "repomd.xml", repomd.as_bytes(), None)?;
+    sync_dir(&repodata)?;
+
+    let mut generations = Generations::load(&repodata);
+    if let Some(cur) = &current {
+        generations.push(Generation { revision: cur.revision.clone(), files: file_names(cur) });
+    }
+    generations.push(Generation { revision: revision.to_string(), files: files.clone() });
+    generations.truncate(keep.saturating_add(1));
+    generations.save(&repodata)?;
+    prune(&repodata, &generations.referenced())?;
+
+    Ok(Published {
+        revision,
+        repomd_sha256: hex::encode(Sha256::digest(repomd.as_bytes())),
+        changed: true,
+        files,
+        blocks_total: stats.blocks_total,
+        blocks_compressed: stats.blocks_compressed,
+    })
+}
+
+/// Hashes the three streams, in parallel when there are cores for it.
+fn digest_all(streams: &[Stream<'_>; 3]) -> Vec<StreamDigest> {
+    std::thread::scope(|scope| {
+        let [a, b, c] = streams;
+        let first = scope.spawn(|| gzip_blocks::digest(a));
+        let second = scope.spawn(|| gzip_blocks::digest(b));
+        let third = gzip_blocks::digest(c);
+        vec![
+            first.join().expect("digest worker panicked"),
+            second.join().expect("digest worker panicked"),
+            third,
+        ]
+    })
+}
+
+/// Writes a content-addressed file unless a complete copy exists; returns its timestamp,
+/// which like createrepo_c's is the file's mtime (`now` for a file written now).
+fn place_file(repodata: &Path, name: &str, bytes: &[u8], now: u64) -> Result<i64, RepodataError> {
+    let path = repodata.join(name);
+    if let Ok(meta) = std::fs::metadata(&path) {
+        if meta.len() == bytes.len() as u64 {
+            if let Some(secs) = meta.modified().ok().and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+            {
+                return Ok(secs.as_secs() as i64);
+            }
+        }
+    }
+    let mtime = UNIX_EPOCH + Duration::from_secs(now);
+    write_atomic(repodata, name, bytes, Some(mtime))?;
+    Ok(now as i64)
+}
+
+/// The file names (inside repodata/) a repomd.xml references.
+fn file_names(repomd: &Repomd) -> Vec<String> {
+    repomd
+        .records
+        .iter()
+        .filter_map(|r| r.href.strip_prefix("repodata/"))
+        .filter(|name| !name.contains('/'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// When the current repomd.xml already describes exactly this content (same three data types,
+/// same uncompressed checksums and sizes, files present), returns its file names.
+fn unchanged(repo_dir: &Path, current: &Repomd, digests: &[StreamDigest]) -> Option<Vec<String>> {
+    if current.records.len() != KINDS.len() {
+        return None;
+    }
+    let mut files = Vec::with_capacity(KINDS.len());
+    for (kind, digest) in KINDS.iter().zip(digests) {
+        let rec = current.records.iter().find(|r| r.kind == *kind)?;
+        let same = rec.open_checksum.as_deref() == Some(hex::encode(digest.open_sha256).as_str())
+            && rec.open_size == Some(digest.open_size);
+        let name = rec.href.strip_prefix("repodata/").filter(|n| !n.contains('/'))?;
+        let on_disk = std::fs::metadata(repo_dir.join("repodata").join(name)).ok()?;
+        if !same || on_disk.len() != rec.size {
+            return None;
+        }
+        files.push(name.to_owned());
+    }
+    Some(files)
+}
