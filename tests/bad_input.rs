@@ -33,7 +33,7 @@ fn put(
 #[test]
 fn bad_uploads_are_refused_and_change_nothing() {
     let server = TestServer::start_with(&["--max-upload-size", "200000"]);
-    let team = server.add_team("bad-input");
+    let team = server.team_with_element("bad-input", "basic");
     let basic = std::fs::read(rpm("rpm-rs/RPMS/v4/rpm-basic-2.3.4-5.el9.noarch.rpm")).unwrap();
     let basic_name = "rpm-basic-2.3.4-5.el9.noarch.rpm";
 
@@ -249,13 +249,13 @@ fn bad_uploads_are_refused_and_change_nothing() {
 #[test]
 fn bad_release_requests_get_json_errors() {
     let server = TestServer::start();
-    let team = server.add_team("t");
+    let team = server.team_with_element("t", "x");
     let url = format!("{}/api/v1/releases", server.url);
     for (body, status) in [
         (&b"{not json"[..], 400),
         (br#"{"dist":"el9","element":"x","version":"1.0.0","packages":["missing-1-1.noarch.rpm"]}"#, 400),
         (br#"{"dist":"el9","element":"x","version":"1.0.0","packages":[]}"#, 400),
-        (br#"{"dist":"el9","element":"../x","version":"1.0.0","packages":["a"]}"#, 400),
+        (br#"{"dist":"el9","element":"../x","version":"1.0.0","packages":["a"]}"#, 404),
         (br#"{"dist":"nope","element":"x","version":"1.0.0","packages":["a"]}"#, 404),
     ] {
         let (s, b) = http(Method::POST, &url, Some(&team), Some(body.to_vec()), &[("content-type", "application/json")]).unwrap();

@@ -9,7 +9,7 @@ use support::*;
 fn upload_release_and_install_with_dnf_from_beta_then_production() {
     require_tool("dnf");
     let server = TestServer::start();
-    let team = server.add_team("demo-team");
+    let team = server.team_with_element("demo-team", "demo");
     let work = tempfile::tempdir().unwrap();
     let rpms = build_rpms(
         work.path(),
@@ -68,15 +68,17 @@ fn upload_release_and_install_with_dnf_from_beta_then_production() {
         "production must not offer an unpublished release:\n{text}"
     );
 
+    let id = id.to_string();
     server.cli_ok(
         None,
         &[
             "admin",
-            "publish",
-            "--dist",
-            "el9",
-            "--release",
-            &id.to_string(),
+            "release",
+            "promote",
+            &id,
+            "--force",
+            "--reason",
+            "end-to-end test",
         ],
     );
     prod.dnf_ok(&["install", "sr-demo-app"]);
@@ -90,7 +92,7 @@ fn upload_release_and_install_with_dnf_from_beta_then_production() {
     );
 
     // The release shows as promoted; the .repo file points at this server.
-    let (_, body) = ureq_get(&format!("{}/api/v1/releases/{id}", server.url)).unwrap();
+    let (_, body) = ureq_get(&format!("{}/api/v1/releases/{}", server.url, id)).unwrap();
     assert_eq!(json(&body)["state"], "promoted");
     let (_, repo_file) = ureq_get(&format!("{}/repo/el9/production.repo", server.url)).unwrap();
     let repo_file = String::from_utf8(repo_file).unwrap();
@@ -103,7 +105,7 @@ fn upload_release_and_install_with_dnf_from_beta_then_production() {
 #[test]
 fn release_submit_is_idempotent_for_uploads_and_refuses_duplicates() {
     let server = TestServer::start();
-    let team = server.add_team("t1");
+    let team = server.team_with_element("t1", "idem");
     let work = tempfile::tempdir().unwrap();
     let rpms = build_rpms(work.path(), &[SpecPackage::new("sr-idem", "1.0", "1")]);
     let file = rpms[0].display().to_string();
@@ -247,7 +249,7 @@ fn admin_tokens_teams_and_rights() {
 #[test]
 fn restart_keeps_everything_and_repodata_is_byte_identical() {
     let mut server = TestServer::start();
-    let team = server.add_team("t");
+    let team = server.team_with_element("t", "r");
     let work = tempfile::tempdir().unwrap();
     let rpms = build_rpms(work.path(), &[SpecPackage::new("sr-restart", "1.0", "1")]);
     server.cli_ok(

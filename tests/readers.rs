@@ -31,6 +31,9 @@ fn repomd_entries(xml: &str) -> Vec<(String, String)> {
 fn readers_during_publication_never_see_404_or_checksum_mismatch() {
     let server = TestServer::start();
     let team = server.add_team("readers");
+    for i in 0..12 {
+        server.add_element(&format!("reader{i}"), "readers");
+    }
     let work = tempfile::tempdir().unwrap();
     let specs: Vec<SpecPackage> = (0..12)
         .map(|i| SpecPackage::new(&format!("sr-reader-{i}"), "1.0", "1"))

@@ -17,7 +17,6 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
-use tower_http::services::ServeDir;
 
 use crate::service::{App, ServiceError, ServiceResult};
 use error::{ApiError, ApiResult};
@@ -27,7 +26,6 @@ pub type AppState = Arc<App>;
 
 /// Builds the router over `app`.
 pub fn router(app: AppState) -> Router {
-    let repos = ServeDir::new(app.repos_dir()).append_index_html_on_directories(false);
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/v1/upload/{filename}", put(upload::upload))
@@ -74,8 +72,7 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/admin/problems/{id}/close", post(rollout::close))
         .route("/api/v1/admin/webhooks", get(admin::webhook_attempts))
         .route("/feed.atom", get(feed::feed))
-        .route("/repo/{dist}/{file}", get(repo::repo_file))
-        .nest_service("/repo", repos)
+        .route("/repo/{*path}", get(repo::serve))
         .fallback(|| async { ApiError(ServiceError::NotFound("no such endpoint".into())) })
         .layer(middleware::from_fn(log_request))
         .with_state(app)

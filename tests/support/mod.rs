@@ -179,6 +179,69 @@ impl TestServer {
         v["token"].as_str().unwrap().to_string()
     }
 
+    /// Creates an element owned by `team` through the admin CLI.
+    pub fn add_element(&self, name: &str, team: &str) {
+        self.cli_ok(None, &["admin", "element", "add", name, "--team", team]);
+    }
+
+    /// Creates a team and an element it owns; returns the team's token.
+    pub fn team_with_element(&self, team: &str, element: &str) -> String {
+        let token = self.add_team(team);
+        self.add_element(element, team);
+        token
+    }
+
+    /// Creates a site; returns (token, webhook secret).
+    pub fn add_site(&self, name: &str, webhook: Option<&str>) -> (String, String) {
+        let mut args = vec!["admin", "site", "add", name, "--json"];
+        if let Some(w) = webhook {
+            args.extend(["--webhook", w]);
+        }
+        let v: Value = serde_json::from_str(&self.cli_ok(None, &args)).unwrap();
+        (
+            v["token"].as_str().unwrap().to_string(),
+            v["webhook_secret"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Uploads and submits files as a release; returns the release id.
+    pub fn submit(&self, token: &str, element: &str, version: &str, files: &[PathBuf]) -> i64 {
+        let mut args = vec![
+            "release".to_string(),
+            "submit".into(),
+            "--dist".into(),
+            "el9".into(),
+            "--element".into(),
+            element.into(),
+            "--version".into(),
+            version.into(),
+            "--json".into(),
+        ];
+        args.extend(files.iter().map(|f| f.display().to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let v: Value = serde_json::from_str(&self.cli_ok(Some(token), &args)).unwrap();
+        v["id"].as_i64().expect("release id")
+    }
+
+    /// GET a JSON API path.
+    pub fn get_json(&self, path: &str) -> Value {
+        let (status, body) = http(
+            reqwest::Method::GET,
+            &format!("{}{path}", self.url),
+            Some(&self.admin_token),
+            None,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            status,
+            200,
+            "GET {path}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        json(&body)
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
