@@ -13,10 +13,7 @@ use serde::Deserialize;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid value for {key}: {message}")]
@@ -161,8 +158,7 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors_with_line() {
-        let err =
-            Config::from_toml("listen = \"127.0.0.1:9000\"\nlisten_adress = 1\n").unwrap_err();
+        let err = Config::from_toml("listen = \"127.0.0.1:9000\"\nlisten_adress = 1\n").unwrap_err();
         assert!(err.contains("listen_adress"), "{err}");
         assert!(err.contains("line 2"), "{err}");
     }

@@ -43,9 +43,7 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
 
         let now = app.clock.now();
         let next = [next_gate, next_delivery].into_iter().flatten().min();
-        let sleep = next.map_or(IDLE, |t| {
-            Duration::from_secs((t - now).max(0) as u64).min(IDLE)
-        });
+        let sleep = next.map_or(IDLE, |t| Duration::from_secs((t - now).max(0) as u64).min(IDLE));
         // Deadlines are whole seconds; waking a little after guarantees `now >= deadline`.
         let sleep = sleep + Duration::from_millis(50);
         tokio::select! {
@@ -96,16 +94,12 @@ async fn deliver_due(app: &Arc<App>, http: &reqwest::Client) -> Option<i64> {
             .await;
         let (status, error) = match result {
             Ok(r) if r.status().is_success() => (Some(r.status().as_u16()), None),
-            Ok(r) => (
-                Some(r.status().as_u16()),
-                Some(format!("answered {}", r.status())),
-            ),
+            Ok(r) => (Some(r.status().as_u16()), Some(format!("answered {}", r.status()))),
             Err(e) => (None, Some(e.to_string())),
         };
         let delivered = error.is_none();
         let retry_at = now + backoff_seconds(d.attempts);
-        let next_attempt =
-            (!delivered && retry_at <= d.created_at + RETRY_FOR_SECONDS).then_some(retry_at);
+        let next_attempt = (!delivered && retry_at <= d.created_at + RETRY_FOR_SECONDS).then_some(retry_at);
         if let Some(t) = next_attempt {
             next = Some(next.map_or(t, |n| n.min(t)));
         }

@@ -63,10 +63,7 @@ fn bad_uploads_are_refused_and_change_nothing() {
     );
 
     let data = server.data_dir();
-    let before = (
-        snapshot_tree(&data.join("store")),
-        snapshot_tree(&data.join("repos")),
-    );
+    let before = (snapshot_tree(&data.join("store")), snapshot_tree(&data.join("repos")));
 
     let signed = std::fs::read(rpm(
         "rpm-rs/RPMS/v4/signed/rpm-basic-with-rsa4096-2.3.4-5.el9.noarch.rpm",
@@ -74,19 +71,9 @@ fn bad_uploads_are_refused_and_change_nothing() {
     .unwrap();
     let empty = std::fs::read(rpm("createrepo_c/empty-0-0.x86_64.rpm")).unwrap();
     let srpm = std::fs::read(rpm("createrepo_c/empty-0-0.src.rpm")).unwrap();
-    let random: Vec<u8> = (0..5000u32)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect();
+    let random: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
     let wrong_sha = "0".repeat(64);
-    let cases: Vec<(
-        &str,
-        String,
-        Option<&str>,
-        Vec<u8>,
-        Vec<(&str, &str)>,
-        u16,
-        &str,
-    )> = vec![
+    let cases: Vec<(&str, String, Option<&str>, Vec<u8>, Vec<(&str, &str)>, u16, &str)> = vec![
         (
             "truncated",
             "empty-0-0.x86_64.rpm".into(),
@@ -225,10 +212,7 @@ fn bad_uploads_are_refused_and_change_nothing() {
                 "names the stored sha256: {v}"
             );
         }
-        let after = (
-            snapshot_tree(&data.join("store")),
-            snapshot_tree(&data.join("repos")),
-        );
+        let after = (snapshot_tree(&data.join("store")), snapshot_tree(&data.join("repos")));
         assert!(
             before == after,
             "{what}: the store and the repositories must be unchanged"
@@ -239,11 +223,7 @@ fn bad_uploads_are_refused_and_change_nothing() {
             "{what}: no partial file left"
         );
     }
-    assert!(
-        !server.log().contains("panicked"),
-        "no panic:\n{}",
-        server.log()
-    );
+    assert!(!server.log().contains("panicked"), "no panic:\n{}", server.log());
 }
 
 #[test]
@@ -253,12 +233,28 @@ fn bad_release_requests_get_json_errors() {
     let url = format!("{}/api/v1/releases", server.url);
     for (body, status) in [
         (&b"{not json"[..], 400),
-        (br#"{"dist":"el9","element":"x","version":"1.0.0","packages":["missing-1-1.noarch.rpm"]}"#, 400),
+        (
+            br#"{"dist":"el9","element":"x","version":"1.0.0","packages":["missing-1-1.noarch.rpm"]}"#,
+            400,
+        ),
         (br#"{"dist":"el9","element":"x","version":"1.0.0","packages":[]}"#, 400),
-        (br#"{"dist":"el9","element":"../x","version":"1.0.0","packages":["a"]}"#, 404),
-        (br#"{"dist":"nope","element":"x","version":"1.0.0","packages":["a"]}"#, 404),
+        (
+            br#"{"dist":"el9","element":"../x","version":"1.0.0","packages":["a"]}"#,
+            404,
+        ),
+        (
+            br#"{"dist":"nope","element":"x","version":"1.0.0","packages":["a"]}"#,
+            404,
+        ),
     ] {
-        let (s, b) = http(Method::POST, &url, Some(&team), Some(body.to_vec()), &[("content-type", "application/json")]).unwrap();
+        let (s, b) = http(
+            Method::POST,
+            &url,
+            Some(&team),
+            Some(body.to_vec()),
+            &[("content-type", "application/json")],
+        )
+        .unwrap();
         assert_eq!(s, status, "{}", String::from_utf8_lossy(&b));
         let v = json(&b);
         assert!(v["error"].is_string() && v["detail"].is_string(), "{v}");
@@ -282,14 +278,7 @@ fn bad_release_requests_get_json_errors() {
     .unwrap();
     assert_eq!(s, 404);
     assert_eq!(json(&b)["error"], "not found");
-    let (s, b) = http(
-        Method::GET,
-        &format!("{}/api/v1/nothing", server.url),
-        None,
-        None,
-        &[],
-    )
-    .unwrap();
+    let (s, b) = http(Method::GET, &format!("{}/api/v1/nothing", server.url), None, None, &[]).unwrap();
     assert_eq!(s, 404);
     assert_eq!(json(&b)["error"], "not found");
 }

@@ -63,10 +63,7 @@ fn upload_release_and_install_with_dnf_from_beta_then_production() {
     // Production does not have it yet.
     let prod = DnfRoot::new(&[format!("{}/repo/el9/production.repo", server.url)]);
     let (ok, text) = prod.dnf(&["install", "sr-demo-app"]);
-    assert!(
-        !ok,
-        "production must not offer an unpublished release:\n{text}"
-    );
+    assert!(!ok, "production must not offer an unpublished release:\n{text}");
 
     let id = id.to_string();
     server.cli_ok(
@@ -144,10 +141,7 @@ fn release_submit_is_idempotent_for_uploads_and_refuses_duplicates() {
         ],
     );
     assert!(!ok);
-    assert!(
-        err.contains("409") && err.contains("already exists"),
-        "{err}"
-    );
+    assert!(err.contains("409") && err.contains("already exists"), "{err}");
     // Not semver.
     let (ok, _, err) = server.cli(
         Some(&team),
@@ -219,23 +213,9 @@ fn admin_tokens_teams_and_rights() {
         .unwrap()
         .to_string();
     let up = format!("{}/api/v1/upload/x-1-1.noarch.rpm", server.url);
-    let (s, _) = http(
-        reqwest::Method::PUT,
-        &up,
-        Some(&token),
-        Some(b"x".to_vec()),
-        &[],
-    )
-    .unwrap();
+    let (s, _) = http(reqwest::Method::PUT, &up, Some(&token), Some(b"x".to_vec()), &[]).unwrap();
     assert_eq!(s, 401);
-    let (s, _) = http(
-        reqwest::Method::PUT,
-        &up,
-        Some(&new_token),
-        Some(b"x".to_vec()),
-        &[],
-    )
-    .unwrap();
+    let (s, _) = http(reqwest::Method::PUT, &up, Some(&new_token), Some(b"x".to_vec()), &[]).unwrap();
     assert_eq!(s, 400, "a valid team token reaches validation");
 
     // Duplicate team: 409, one clear line from the CLI.
@@ -274,8 +254,5 @@ fn restart_keeps_everything_and_repodata_is_byte_identical() {
         before, after,
         "an unchanged repository keeps its repomd.xml byte for byte"
     );
-    assert!(
-        server.log().contains("shutting down"),
-        "SIGTERM shuts down gracefully"
-    );
+    assert!(server.log().contains("shutting down"), "SIGTERM shuts down gracefully");
 }

@@ -56,11 +56,7 @@ fn readers_during_publication_never_see_404_or_checksum_mismatch() {
                     for (href, checksum) in repomd_entries(&repomd) {
                         let (status, body) = ureq_get(&format!("{base}{href}")).unwrap();
                         assert_eq!(status, 200, "GET {href} after reading repomd.xml");
-                        assert_eq!(
-                            hex::encode(Sha256::digest(&body)),
-                            checksum,
-                            "checksum of {href}"
-                        );
+                        assert_eq!(hex::encode(Sha256::digest(&body)), checksum, "checksum of {href}");
                     }
                     rounds.fetch_add(1, Ordering::Relaxed);
                 }
@@ -86,19 +82,11 @@ fn readers_during_publication_never_see_404_or_checksum_mismatch() {
     }
     stop.store(true, Ordering::Relaxed);
     for r in readers {
-        r.join()
-            .expect("a reader saw a missing file or a bad checksum");
+        r.join().expect("a reader saw a missing file or a bad checksum");
     }
-    assert!(
-        rounds.load(Ordering::Relaxed) >= 12,
-        "readers made progress"
-    );
+    assert!(rounds.load(Ordering::Relaxed) >= 12, "readers made progress");
     // All twelve packages are in the final metadata.
     let root = DnfRoot::new(&[format!("{}/repo/el9/beta.repo", server.url)]);
     let out = root.dnf_ok(&["repoquery", "--available", "sr-reader-*"]);
-    assert_eq!(
-        out.lines().filter(|l| l.starts_with("sr-reader-")).count(),
-        12,
-        "{out}"
-    );
+    assert_eq!(out.lines().filter(|l| l.starts_with("sr-reader-")).count(), 12, "{out}");
 }

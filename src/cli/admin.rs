@@ -14,12 +14,7 @@ pub struct AdminArgs {
     #[command(flatten)]
     server: ServerArgs,
     /// Data directory whose admin.token is read when no token is given.
-    #[arg(
-        long,
-        env = "STAGEREPO_DATA_DIR",
-        default_value = "./stagerepo-data",
-        global = true
-    )]
+    #[arg(long, env = "STAGEREPO_DATA_DIR", default_value = "./stagerepo-data", global = true)]
     data_dir: PathBuf,
     #[command(subcommand)]
     command: AdminCommand,
@@ -184,17 +179,11 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
     let out = |v: &Value, table: &dyn Fn(&Value)| if json_out { print_json(v) } else { table(v) };
     match args.command {
         AdminCommand::Team(TeamCommand::Add { name }) => {
-            out(
-                &c.post("/api/v1/admin/teams", &json!({ "name": name }))?,
-                &print_secret,
-            );
+            out(&c.post("/api/v1/admin/teams", &json!({ "name": name }))?, &print_secret);
         }
         AdminCommand::Team(TeamCommand::TokenRotate { name }) => {
             out(
-                &c.post(
-                    &format!("/api/v1/admin/teams/{name}/token-rotate"),
-                    &json!({}),
-                )?,
+                &c.post(&format!("/api/v1/admin/teams/{name}/token-rotate"), &json!({}))?,
                 &print_secret,
             );
         }
@@ -213,28 +202,15 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
                 &json!({ "name": name, "team": team, "description": description }),
             )?;
             out(&v, &|v| {
-                println!(
-                    "element {} created, owned by {}",
-                    s(&v["name"]),
-                    s(&v["team"])
-                )
+                println!("element {} created, owned by {}", s(&v["name"]), s(&v["team"]))
             });
         }
         AdminCommand::Element(ElementCommand::List) => out(&c.get("/api/v1/elements")?, &|v| {
             table(v, &["element", "team", "packages", "description"], |e| {
-                vec![
-                    s(&e["name"]),
-                    s(&e["team"]),
-                    join(&e["packages"]),
-                    s(&e["description"]),
-                ]
+                vec![s(&e["name"]), s(&e["team"]), join(&e["packages"]), s(&e["description"])]
             })
         }),
-        AdminCommand::Site(SiteCommand::Add {
-            name,
-            contact,
-            webhook,
-        }) => {
+        AdminCommand::Site(SiteCommand::Add { name, contact, webhook }) => {
             out(
                 &c.post(
                     "/api/v1/admin/sites",
@@ -273,31 +249,23 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
             });
             out(&c.get(&path)?, &|v| {
                 table(v, &["element", "site", "sla"], |r| {
-                    vec![
-                        s(&r["element"]),
-                        s(&r["site"]),
-                        duration_of(&r["sla_seconds"]),
-                    ]
+                    vec![s(&r["element"]), s(&r["site"]), duration_of(&r["sla_seconds"])]
                 })
             })
         }
         AdminCommand::Rollout(RolloutCommand::Remove { element, site }) => {
             c.delete(&format!("/api/v1/admin/rollouts/{element}/{site}"))?;
-            out(
-                &json!({ "removed": { "element": element, "site": site } }),
-                &|_| println!("{site} is no longer a rollout site of {element}"),
-            );
+            out(&json!({ "removed": { "element": element, "site": site } }), &|_| {
+                println!("{site} is no longer a rollout site of {element}")
+            });
         }
         AdminCommand::Release(ReleaseCommand::List { dist }) => {
-            let path = dist.map_or("/api/v1/releases".to_string(), |d| {
-                format!("/api/v1/releases?dist={d}")
-            });
+            let path = dist.map_or("/api/v1/releases".to_string(), |d| format!("/api/v1/releases?dist={d}"));
             out(&c.get(&path)?, &|v| super::team::print_releases(v));
         }
-        AdminCommand::Release(ReleaseCommand::Show { id }) => out(
-            &c.get(&format!("/api/v1/releases/{id}"))?,
-            &print_release_detail,
-        ),
+        AdminCommand::Release(ReleaseCommand::Show { id }) => {
+            out(&c.get(&format!("/api/v1/releases/{id}"))?, &print_release_detail)
+        }
         AdminCommand::Release(ReleaseCommand::Announce { id }) => out(
             &c.post(&format!("/api/v1/admin/releases/{id}/announce"), &json!({}))?,
             &print_release_detail,
@@ -316,10 +284,11 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
             )?,
             &print_release_detail,
         ),
-        AdminCommand::Problem(ProblemCommand::List { open }) => out(
-            &c.get(&format!("/api/v1/admin/problems?open={open}"))?,
-            &|v| print_problems(v),
-        ),
+        AdminCommand::Problem(ProblemCommand::List { open }) => {
+            out(&c.get(&format!("/api/v1/admin/problems?open={open}"))?, &|v| {
+                print_problems(v)
+            })
+        }
         AdminCommand::Problem(ProblemCommand::Triage {
             id,
             criticality,
@@ -359,20 +328,16 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
             })
         }
         AdminCommand::Webhooks => out(&c.get("/api/v1/admin/webhooks")?, &|v| {
-            table(
-                v,
-                &["time", "site", "event", "delivery", "status", "error"],
-                |a| {
-                    vec![
-                        time_of(&a["at"]),
-                        s(&a["site"]),
-                        s(&a["event"]),
-                        s(&a["delivery"]),
-                        s(&a["status"]),
-                        s(&a["error"]),
-                    ]
-                },
-            )
+            table(v, &["time", "site", "event", "delivery", "status", "error"], |a| {
+                vec![
+                    time_of(&a["at"]),
+                    s(&a["site"]),
+                    s(&a["event"]),
+                    s(&a["delivery"]),
+                    s(&a["status"]),
+                    s(&a["error"]),
+                ]
+            })
         }),
     }
     Ok(())
@@ -390,15 +355,7 @@ fn print_secret(v: &Value) {
 fn print_problems(v: &Value) {
     table(
         v,
-        &[
-            "id",
-            "release",
-            "site",
-            "criticality",
-            "priority",
-            "state",
-            "text",
-        ],
+        &["id", "release", "site", "criticality", "priority", "state", "text"],
         |p| {
             vec![
                 s(&p["id"]),
@@ -429,11 +386,7 @@ pub fn print_release_detail(v: &Value) {
         println!("promotion was forced");
     }
     if let Some(gate) = v.get("gate").filter(|g| !g.is_null()) {
-        let verdict = if gate["open"] == true {
-            "OPEN"
-        } else {
-            "closed"
-        };
+        let verdict = if gate["open"] == true { "OPEN" } else { "closed" };
         println!(
             "\ngate: {verdict}{}",
             if gate["fast_track"] == true {
@@ -442,21 +395,17 @@ pub fn print_release_detail(v: &Value) {
                 ""
             }
         );
-        table(
-            &gate["conditions"],
-            &["condition", "result", "detail"],
-            |c| {
-                vec![
-                    s(&c["name"]),
-                    if c["passed"] == true {
-                        "pass".into()
-                    } else {
-                        "FAIL".into()
-                    },
-                    s(&c["detail"]),
-                ]
-            },
-        );
+        table(&gate["conditions"], &["condition", "result", "detail"], |c| {
+            vec![
+                s(&c["name"]),
+                if c["passed"] == true {
+                    "pass".into()
+                } else {
+                    "FAIL".into()
+                },
+                s(&c["detail"]),
+            ]
+        });
         println!();
         table(
             &gate["sites"],
@@ -494,9 +443,7 @@ pub fn print_release_detail(v: &Value) {
 pub fn table(v: &Value, header: &[&str], row: impl Fn(&Value) -> Vec<String>) {
     print_table(
         header,
-        v.as_array()
-            .map(|a| a.iter().map(&row).collect())
-            .unwrap_or_default(),
+        v.as_array().map(|a| a.iter().map(&row).collect()).unwrap_or_default(),
     );
 }
 
@@ -526,8 +473,6 @@ pub fn time_of(v: &Value) -> String {
 /// Seconds as a human duration.
 pub fn duration_of(v: &Value) -> String {
     v.as_i64()
-        .map(|n| {
-            humantime::format_duration(std::time::Duration::from_secs(n.max(0) as u64)).to_string()
-        })
+        .map(|n| humantime::format_duration(std::time::Duration::from_secs(n.max(0) as u64)).to_string())
         .unwrap_or_default()
 }

@@ -12,21 +12,14 @@ use serde_json::Value;
 pub enum ClientError {
     /// The server refused the request.
     #[error("{status} {error}: {detail}")]
-    Refused {
-        status: u16,
-        error: String,
-        detail: String,
-    },
+    Refused { status: u16, error: String, detail: String },
     /// The server could not be reached.
     #[error("cannot reach {url}: {message}")]
     Unreachable { url: String, message: String },
     #[error("{0}")]
     Usage(String),
     #[error("{path}: {source}")]
-    File {
-        path: String,
-        source: std::io::Error,
-    },
+    File { path: String, source: std::io::Error },
 }
 
 /// The CLI's connection to a stagerepo server.
@@ -59,10 +52,7 @@ impl Client {
         req
     }
 
-    fn send<T: DeserializeOwned>(
-        &self,
-        req: reqwest::blocking::RequestBuilder,
-    ) -> Result<(u16, T), ClientError> {
+    fn send<T: DeserializeOwned>(&self, req: reqwest::blocking::RequestBuilder) -> Result<(u16, T), ClientError> {
         let resp = req.send().map_err(|e| ClientError::Unreachable {
             url: self.base.clone(),
             message: e.to_string(),
@@ -103,14 +93,8 @@ impl Client {
     }
 
     /// POST JSON, expecting JSON back.
-    pub fn post<B: Serialize, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, ClientError> {
-        Ok(self
-            .send(self.request(reqwest::Method::POST, path).json(body))?
-            .1)
+    pub fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
+        Ok(self.send(self.request(reqwest::Method::POST, path).json(body))?.1)
     }
 
     /// DELETE a resource.
@@ -163,10 +147,7 @@ impl Client {
 
 /// Prints a value as pretty JSON.
 pub fn print_json<T: Serialize>(value: &T) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("serialisable")
-    );
+    println!("{}", serde_json::to_string_pretty(value).expect("serialisable"));
 }
 
 /// Prints rows as a table with a header.

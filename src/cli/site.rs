@@ -37,12 +37,7 @@ enum SiteCommand {
 pub fn run(args: SiteArgs) -> Result<(), ClientError> {
     let c = Client::new(&args.server.server, args.server.token.clone());
     match args.command {
-        SiteCommand::Report {
-            id,
-            ok,
-            problem,
-            text,
-        } => {
+        SiteCommand::Report { id, ok, problem, text } => {
             let body = if ok {
                 json!({ "result": "ok", "text": text })
             } else {

@@ -70,13 +70,7 @@ pub fn run_upload(args: UploadArgs) -> Result<(), ClientError> {
             &["file", "sha256", "status"],
             results
                 .iter()
-                .map(|r| {
-                    vec![
-                        str_of(&r["filename"]),
-                        str_of(&r["sha256"]),
-                        str_of(&r["status"]),
-                    ]
-                })
+                .map(|r| vec![str_of(&r["filename"]), str_of(&r["sha256"]), str_of(&r["status"])])
                 .collect(),
         );
     }
@@ -95,13 +89,8 @@ fn upload_one(client: &Client, file: &Path) -> Result<Value, ClientError> {
             return Ok(json!({ "filename": name, "sha256": sha, "status": "already uploaded" }));
         }
     }
-    let (status, mut v): (u16, Value) =
-        client.put_file(&format!("/api/v1/upload/{name}"), file, &sha)?;
-    v["status"] = json!(if status == 201 {
-        "uploaded"
-    } else {
-        "already uploaded"
-    });
+    let (status, mut v): (u16, Value) = client.put_file(&format!("/api/v1/upload/{name}"), file, &sha)?;
+    v["status"] = json!(if status == 201 { "uploaded" } else { "already uploaded" });
     Ok(v)
 }
 
@@ -143,7 +132,8 @@ pub fn run_release(args: ReleaseArgs) -> Result<(), ClientError> {
                 }
                 names.push(str_of(&v["filename"]));
             }
-            let body = json!({ "dist": dist, "element": element, "version": version, "packages": names, "notes": notes });
+            let body =
+                json!({ "dist": dist, "element": element, "version": version, "packages": names, "notes": notes });
             let release: Value = client.post("/api/v1/releases", &body)?;
             if json_out {
                 print_json(&release);
@@ -185,9 +175,7 @@ pub fn run_release(args: ReleaseArgs) -> Result<(), ClientError> {
 /// Prints releases as a table.
 pub fn print_releases(releases: &Value) {
     print_table(
-        &[
-            "id", "dist", "element", "version", "state", "team", "created",
-        ],
+        &["id", "dist", "element", "version", "state", "team", "created"],
         releases
             .as_array()
             .map(|a| a.iter().map(release_row).collect())

@@ -48,11 +48,7 @@ impl Db {
     }
 
     /// Audit records, oldest first, optionally of one release and since a time.
-    pub fn audit_entries(
-        &self,
-        release: Option<i64>,
-        since: Option<i64>,
-    ) -> DbResult<Vec<AuditEntry>> {
+    pub fn audit_entries(&self, release: Option<i64>, since: Option<i64>) -> DbResult<Vec<AuditEntry>> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT id, at, actor, action, object, reason, release_id FROM audit

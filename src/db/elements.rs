@@ -28,13 +28,7 @@ pub struct RolloutAssignment {
 
 impl Db {
     /// Creates an element owned by a team.
-    pub fn insert_element(
-        &self,
-        name: &str,
-        team_id: i64,
-        description: &str,
-        now: i64,
-    ) -> DbResult<i64> {
+    pub fn insert_element(&self, name: &str, team_id: i64, description: &str, now: i64) -> DbResult<i64> {
         let conn = self.lock();
         conn.execute(
             "INSERT INTO elements (name, team_id, description, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -63,13 +57,9 @@ impl Db {
             })
         })?;
         let mut out: Vec<Element> = rows.collect::<Result<_, _>>()?;
-        let mut pk = conn.prepare_cached(
-            "SELECT name FROM element_packages WHERE element_id = ?1 ORDER BY name",
-        )?;
+        let mut pk = conn.prepare_cached("SELECT name FROM element_packages WHERE element_id = ?1 ORDER BY name")?;
         for e in &mut out {
-            e.packages = pk
-                .query_map([e.id], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
+            e.packages = pk.query_map([e.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
         }
         Ok(out)
     }
@@ -138,8 +128,7 @@ impl Db {
     /// (site id, SLA) of an element's rollout sites.
     pub fn rollout_site_ids(&self, element_id: i64) -> DbResult<Vec<(i64, i64)>> {
         let conn = self.lock();
-        let mut stmt =
-            conn.prepare_cached("SELECT site_id, sla_seconds FROM rollouts WHERE element_id = ?1")?;
+        let mut stmt = conn.prepare_cached("SELECT site_id, sla_seconds FROM rollouts WHERE element_id = ?1")?;
         let rows = stmt.query_map([element_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -45,9 +45,7 @@ pub enum DbError {
 impl From<rusqlite::Error> for DbError {
     fn from(e: rusqlite::Error) -> Self {
         match &e {
-            rusqlite::Error::SqliteFailure(f, msg)
-                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
+            rusqlite::Error::SqliteFailure(f, msg) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
                 DbError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()))
             }
             _ => DbError::Sqlite(e),
@@ -76,18 +74,14 @@ impl Db {
     pub fn open(path: &Path) -> DbResult<Db> {
         let mut conn = Connection::open(path)?;
         Self::init(&mut conn)?;
-        Ok(Db {
-            conn: Mutex::new(conn),
-        })
+        Ok(Db { conn: Mutex::new(conn) })
     }
 
     /// An in-memory database, for unit tests.
     pub fn open_in_memory() -> DbResult<Db> {
         let mut conn = Connection::open_in_memory()?;
         Self::init(&mut conn)?;
-        Ok(Db {
-            conn: Mutex::new(conn),
-        })
+        Ok(Db { conn: Mutex::new(conn) })
     }
 
     fn init(conn: &mut Connection) -> DbResult<()> {
@@ -119,9 +113,7 @@ impl Db {
         use rusqlite::OptionalExtension;
         Ok(self
             .lock()
-            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
-                r.get(0)
-            })
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
             .optional()?)
     }
 

@@ -48,8 +48,7 @@ pub(crate) fn row_to_package(r: &Row<'_>) -> rusqlite::Result<StoredPackage> {
 impl Db {
     /// Stores a validated package.
     pub fn insert_package(&self, p: &NewPackage<'_>) -> DbResult<()> {
-        let meta_json =
-            serde_json::to_string(p.meta).map_err(|e| DbError::Corrupt(e.to_string()))?;
+        let meta_json = serde_json::to_string(p.meta).map_err(|e| DbError::Corrupt(e.to_string()))?;
         self.lock().execute(
             "INSERT INTO packages (sha256, filename, name, epoch, version, release, arch, size,
                 uploaded_by, uploaded_at, meta, primary_xml, filelists_xml, other_xml)
@@ -77,10 +76,7 @@ impl Db {
     /// The package stored under this file name.
     pub fn package_by_filename(&self, filename: &str) -> DbResult<Option<StoredPackage>> {
         let sql = format!("SELECT {COLUMNS} FROM packages WHERE filename = ?1");
-        Ok(self
-            .lock()
-            .query_row(&sql, [filename], row_to_package)
-            .optional()?)
+        Ok(self.lock().query_row(&sql, [filename], row_to_package).optional()?)
     }
 
     /// The package with this name, epoch, version, release and arch.
@@ -102,8 +98,7 @@ impl Db {
     /// The packages with these sha256 sums.
     pub fn packages_by_sha(&self, shas: &[String]) -> DbResult<Vec<StoredPackage>> {
         let conn = self.lock();
-        let mut stmt =
-            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM packages WHERE sha256 = ?1"))?;
+        let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM packages WHERE sha256 = ?1"))?;
         let mut out = Vec::with_capacity(shas.len());
         for sha in shas {
             out.push(stmt.query_row([sha], row_to_package)?);
@@ -114,9 +109,8 @@ impl Db {
     /// The repodata fragments of one package.
     pub fn package_xml(&self, sha256: &str) -> DbResult<PackageXml> {
         let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT primary_xml, filelists_xml, other_xml FROM packages WHERE sha256 = ?1",
-        )?;
+        let mut stmt =
+            conn.prepare_cached("SELECT primary_xml, filelists_xml, other_xml FROM packages WHERE sha256 = ?1")?;
         Ok(stmt.query_row([sha256], |r| {
             Ok(PackageXml {
                 pkgid: sha256.to_string(),
@@ -129,11 +123,9 @@ impl Db {
 
     /// The parsed header data of one package.
     pub fn package_meta(&self, sha256: &str) -> DbResult<PackageMeta> {
-        let json: String = self.lock().query_row(
-            "SELECT meta FROM packages WHERE sha256 = ?1",
-            [sha256],
-            |r| r.get(0),
-        )?;
+        let json: String = self
+            .lock()
+            .query_row("SELECT meta FROM packages WHERE sha256 = ?1", [sha256], |r| r.get(0))?;
         serde_json::from_str(&json).map_err(|e| DbError::Corrupt(format!("package {sha256}: {e}")))
     }
 }

@@ -75,10 +75,7 @@ impl Db {
 
     /// Marks a release as announced at `at` to these (site id, SLA seconds).
     pub fn set_announced(tx: &Connection, id: i64, at: i64, sites: &[(i64, i64)]) -> DbResult<()> {
-        tx.execute(
-            "UPDATE releases SET announced_at = ?2 WHERE id = ?1",
-            params![id, at],
-        )?;
+        tx.execute("UPDATE releases SET announced_at = ?2 WHERE id = ?1", params![id, at])?;
         for (site, sla) in sites {
             tx.execute(
                 "INSERT INTO release_sites (release_id, site_id, sla_seconds) VALUES (?1, ?2, ?3)",
@@ -112,9 +109,7 @@ impl Db {
         let mut out = Vec::new();
         for row in rows {
             let (at, actor, from, to, reason) = row?;
-            let parse = |s: &str| {
-                ReleaseState::parse(s).ok_or_else(|| DbError::Corrupt(format!("state {s}")))
-            };
+            let parse = |s: &str| ReleaseState::parse(s).ok_or_else(|| DbError::Corrupt(format!("state {s}")));
             out.push(ReleaseEvent {
                 at,
                 actor,
@@ -140,8 +135,7 @@ impl Db {
     /// Ids of the releases in `state`, oldest first.
     pub fn releases_in_state(&self, state: ReleaseState) -> DbResult<Vec<i64>> {
         let conn = self.lock();
-        let mut stmt =
-            conn.prepare_cached("SELECT id FROM releases WHERE state = ?1 ORDER BY id")?;
+        let mut stmt = conn.prepare_cached("SELECT id FROM releases WHERE state = ?1 ORDER BY id")?;
         let ids = stmt
             .query_map([state.as_str()], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
@@ -149,21 +143,12 @@ impl Db {
     }
 
     /// The releases of an element in a distribution, oldest first.
-    pub fn element_releases(
-        &self,
-        dist: &str,
-        element: &str,
-    ) -> DbResult<Vec<(i64, String, ReleaseState)>> {
+    pub fn element_releases(&self, dist: &str, element: &str) -> DbResult<Vec<(i64, String, ReleaseState)>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, version, state FROM releases WHERE dist = ?1 AND element = ?2 ORDER BY id",
-        )?;
+        let mut stmt = conn
+            .prepare_cached("SELECT id, version, state FROM releases WHERE dist = ?1 AND element = ?2 ORDER BY id")?;
         let rows = stmt.query_map([dist, element], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
         })?;
         let mut out = Vec::new();
         for row in rows {
@@ -202,30 +187,15 @@ impl Db {
                 },
             )
             .optional()?;
-        let Some((
-            id,
-            dist,
-            element,
-            version,
-            team,
-            notes,
-            state,
-            created_at,
-            announced_at,
-            forced,
-        )) = release
-        else {
+        let Some((id, dist, element, version, team, notes, state, created_at, announced_at, forced)) = release else {
             return Ok(None);
         };
-        let state = ReleaseState::parse(&state)
-            .ok_or_else(|| DbError::Corrupt(format!("release state {state}")))?;
+        let state = ReleaseState::parse(&state).ok_or_else(|| DbError::Corrupt(format!("release state {state}")))?;
         let mut stmt = conn.prepare_cached(
             "SELECT p.filename FROM release_packages rp JOIN packages p ON p.sha256 = rp.sha256
              WHERE rp.release_id = ?1 ORDER BY p.filename",
         )?;
-        let packages = stmt
-            .query_map([id], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+        let packages = stmt.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?;
         Ok(Some(Release {
             id,
             dist,
@@ -244,32 +214,21 @@ impl Db {
     /// Ids of all releases, newest first, optionally of one distribution.
     pub fn release_ids(&self, dist: Option<&str>) -> DbResult<Vec<i64>> {
         let conn = self.lock();
-        let mut stmt =
-            conn.prepare("SELECT id FROM releases WHERE ?1 IS NULL OR dist = ?1 ORDER BY id DESC")?;
-        let ids = stmt
-            .query_map([dist], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+        let mut stmt = conn.prepare("SELECT id FROM releases WHERE ?1 IS NULL OR dist = ?1 ORDER BY id DESC")?;
+        let ids = stmt.query_map([dist], |r| r.get(0))?.collect::<Result<_, _>>()?;
         Ok(ids)
     }
 
     /// sha256 sums of a release's packages.
     pub fn release_package_shas(&self, id: i64) -> DbResult<Vec<String>> {
         let conn = self.lock();
-        let mut stmt =
-            conn.prepare_cached("SELECT sha256 FROM release_packages WHERE release_id = ?1")?;
-        let shas = stmt
-            .query_map([id], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+        let mut stmt = conn.prepare_cached("SELECT sha256 FROM release_packages WHERE release_id = ?1")?;
+        let shas = stmt.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?;
         Ok(shas)
     }
 
     /// Whether (dist, element, version) is taken.
-    pub fn release_exists(
-        &self,
-        dist: &str,
-        element: &str,
-        version: &str,
-    ) -> DbResult<Option<i64>> {
+    pub fn release_exists(&self, dist: &str, element: &str, version: &str) -> DbResult<Option<i64>> {
         Ok(self
             .lock()
             .query_row(

@@ -47,8 +47,7 @@ fn problem_row(r: &Row<'_>) -> rusqlite::Result<(Problem, Option<String>)> {
     ))
 }
 
-const PROBLEM_SELECT: &str =
-    "SELECT p.id, p.release_id, s.name, p.text, p.created_at, p.criticality, p.priority,
+const PROBLEM_SELECT: &str = "SELECT p.id, p.release_id, s.name, p.text, p.created_at, p.criticality, p.priority,
         p.open, p.closed_reason FROM problems p JOIN sites s ON s.id = p.site_id";
 
 impl Db {
@@ -70,13 +69,7 @@ impl Db {
     }
 
     /// Opens a problem (inside the caller's transaction); returns its id.
-    pub fn insert_problem(
-        tx: &Connection,
-        release: i64,
-        site_id: i64,
-        text: &str,
-        at: i64,
-    ) -> DbResult<i64> {
+    pub fn insert_problem(tx: &Connection, release: i64, site_id: i64, text: &str, at: i64) -> DbResult<i64> {
         tx.execute(
             "INSERT INTO problems (release_id, site_id, text, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![release, site_id, text, at],
@@ -146,22 +139,13 @@ impl Db {
     pub fn problem(&self, id: i64) -> DbResult<Option<Problem>> {
         Ok(self
             .lock()
-            .query_row(
-                &format!("{PROBLEM_SELECT} WHERE p.id = ?1"),
-                [id],
-                problem_row,
-            )
+            .query_row(&format!("{PROBLEM_SELECT} WHERE p.id = ?1"), [id], problem_row)
             .optional()?
             .map(|(p, _)| p))
     }
 
     /// Sets a problem's triage (inside the caller's transaction).
-    pub fn triage_problem(
-        tx: &Connection,
-        id: i64,
-        c: Criticality,
-        priority: Option<i64>,
-    ) -> DbResult<()> {
+    pub fn triage_problem(tx: &Connection, id: i64, c: Criticality, priority: Option<i64>) -> DbResult<()> {
         tx.execute(
             "UPDATE problems SET criticality = ?2, priority = ?3 WHERE id = ?1",
             params![id, c.as_str(), priority],

@@ -28,13 +28,20 @@ impl Db {
         tx.execute(
             "INSERT INTO revisions (dist, repo, number, repomd_revision, repomd_sha256, created_at, actor, reason)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![r.dist, r.repo.as_str(), number, r.repomd_revision, r.repomd_sha256, r.now, r.actor, r.reason],
+            params![
+                r.dist,
+                r.repo.as_str(),
+                number,
+                r.repomd_revision,
+                r.repomd_sha256,
+                r.now,
+                r.actor,
+                r.reason
+            ],
         )?;
         let id = tx.last_insert_rowid();
         {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO revision_packages (revision_id, sha256) VALUES (?1, ?2)",
-            )?;
+            let mut stmt = tx.prepare_cached("INSERT INTO revision_packages (revision_id, sha256) VALUES (?1, ?2)")?;
             for sha in r.packages {
                 stmt.execute(params![id, sha])?;
             }
@@ -72,12 +79,7 @@ impl Db {
     }
 
     /// The package set (sha256 sums) of revision `number`; empty for number 0.
-    pub fn revision_packages(
-        &self,
-        dist: &str,
-        repo: RepoKind,
-        number: i64,
-    ) -> DbResult<Vec<String>> {
+    pub fn revision_packages(&self, dist: &str, repo: RepoKind, number: i64) -> DbResult<Vec<String>> {
         let conn = self.lock();
         let id: Option<i64> = conn
             .query_row(
@@ -93,11 +95,8 @@ impl Db {
                 Err(DbError::Corrupt(format!("no revision {number}")))
             };
         };
-        let mut stmt =
-            conn.prepare_cached("SELECT sha256 FROM revision_packages WHERE revision_id = ?1")?;
-        let shas = stmt
-            .query_map([id], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+        let mut stmt = conn.prepare_cached("SELECT sha256 FROM revision_packages WHERE revision_id = ?1")?;
+        let shas = stmt.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?;
         Ok(shas)
     }
 }

@@ -60,8 +60,7 @@ impl Db {
     /// All sites.
     pub fn sites(&self) -> DbResult<Vec<Site>> {
         let conn = self.lock();
-        let mut stmt =
-            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM sites ORDER BY name"))?;
+        let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM sites ORDER BY name"))?;
         let rows = stmt.query_map([], row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -70,11 +69,7 @@ impl Db {
     pub fn site_by_name(&self, name: &str) -> DbResult<Option<Site>> {
         Ok(self
             .lock()
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM sites WHERE name = ?1"),
-                [name],
-                row,
-            )
+            .query_row(&format!("SELECT {COLUMNS} FROM sites WHERE name = ?1"), [name], row)
             .optional()?)
     }
 
@@ -82,11 +77,7 @@ impl Db {
     pub fn site_by_id(&self, id: i64) -> DbResult<Option<Site>> {
         Ok(self
             .lock()
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM sites WHERE id = ?1"),
-                [id],
-                row,
-            )
+            .query_row(&format!("SELECT {COLUMNS} FROM sites WHERE id = ?1"), [id], row)
             .optional()?)
     }
 

@@ -63,17 +63,13 @@ impl Db {
     pub fn team_by_name(&self, name: &str) -> DbResult<Option<Team>> {
         Ok(self
             .lock()
-            .query_row(
-                "SELECT id, name, created_at FROM teams WHERE name = ?1",
-                [name],
-                |r| {
-                    Ok(Team {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        created_at: r.get(2)?,
-                    })
-                },
-            )
+            .query_row("SELECT id, name, created_at FROM teams WHERE name = ?1", [name], |r| {
+                Ok(Team {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    created_at: r.get(2)?,
+                })
+            })
             .optional()?)
     }
 

@@ -135,11 +135,7 @@ pub fn rpmvercmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
         }
         // A numeric segment against an alphabetic one (empty in this class): numbers win.
         if ej == j {
-            return if numeric {
-                Ordering::Greater
-            } else {
-                Ordering::Less
-            };
+            return if numeric { Ordering::Greater } else { Ordering::Less };
         }
         let (mut sa, mut sb) = (&a[i..ei], &b[j..ej]);
         if numeric {
@@ -298,10 +294,7 @@ mod tests {
 
     #[test]
     fn long_numbers_do_not_overflow() {
-        assert_eq!(
-            rpmvercmp("1.123456789012345678901234567890", "1.99"),
-            Ordering::Greater
-        );
+        assert_eq!(rpmvercmp("1.123456789012345678901234567890", "1.99"), Ordering::Greater);
         assert_eq!(rpmvercmp("", ""), Ordering::Equal);
         assert_eq!(rpmvercmp("", "1"), Ordering::Less);
         assert_eq!(rpmvercmp("~", ""), Ordering::Less);

@@ -94,10 +94,7 @@ pub struct PackageMeta {
 impl PackageMeta {
     /// `name-version-release.arch.rpm`, the only file name under which this package is accepted.
     pub fn canonical_filename(&self) -> String {
-        format!(
-            "{}-{}-{}.{}.rpm",
-            self.name, self.version, self.release, self.arch
-        )
+        format!("{}-{}-{}.{}.rpm", self.name, self.version, self.release, self.arch)
     }
 
     /// The package's NEVRA.
@@ -119,9 +116,7 @@ pub fn is_primary_file(path: &str) -> bool {
 
 /// [`is_primary_file`] over raw header bytes.
 pub fn is_primary_path_bytes(path: &[u8]) -> bool {
-    path.starts_with(b"/etc/")
-        || path == b"/usr/lib/sendmail"
-        || path.windows(4).any(|w| w == b"bin/")
+    path.starts_with(b"/etc/") || path == b"/usr/lib/sendmail" || path.windows(4).any(|w| w == b"bin/")
 }
 
 #[cfg(test)]

@@ -157,10 +157,7 @@ mod tests {
     #[test]
     fn refused_transitions_say_why() {
         let e = Rollout.apply(Announce).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "a release in state rollout cannot be announced"
-        );
+        assert_eq!(e.to_string(), "a release in state rollout cannot be announced");
         assert!(Rejected.apply(Promote).is_err());
         assert!(Promoted.apply(Reject).is_err());
         assert!(Superseded.apply(Promote).is_err());

@@ -80,9 +80,7 @@ pub struct Gate {
 pub fn evaluate(input: &GateInput<'_>, now: i64) -> Gate {
     let mut sites = Vec::new();
     for a in input.assignments {
-        let sla = input
-            .fast_track_seconds
-            .map_or(a.sla_seconds, |f| f.min(a.sla_seconds));
+        let sla = input.fast_track_seconds.map_or(a.sla_seconds, |f| f.min(a.sla_seconds));
         let deadline = input.announced_at + sla;
         let report = input
             .reports
@@ -140,11 +138,7 @@ pub fn evaluate(input: &GateInput<'_>, now: i64) -> Gate {
         },
     };
 
-    let next_deadline = sites
-        .iter()
-        .filter(|s| !s.satisfied)
-        .map(|s| s.deadline)
-        .min();
+    let next_deadline = sites.iter().filter(|s| !s.satisfied).map(|s| s.deadline).min();
     let conditions = vec![sites_condition, problems_condition, consistency_condition];
     Gate {
         open: conditions.iter().all(|c| c.passed),

@@ -39,15 +39,8 @@ pub fn downgrades(release: &[VersionedPackage], production: &[VersionedPackage])
 /// Refuses an element version not greater (semver) than the latest promoted one.
 pub fn element_version_check(version: &str, latest_promoted: Option<&str>) -> Option<String> {
     let latest = latest_promoted?;
-    let (Ok(v), Ok(l)) = (
-        semver::Version::parse(version),
-        semver::Version::parse(latest),
-    ) else {
-        return Some(format!(
-            "cannot compare element versions {version} and {latest}"
-        ));
+    let (Ok(v), Ok(l)) = (semver::Version::parse(version), semver::Version::parse(latest)) else {
+        return Some(format!("cannot compare element versions {version} and {latest}"));
     };
-    (v <= l).then(|| {
-        format!("element version {version} is not greater than {latest}, the latest promoted")
-    })
+    (v <= l).then(|| format!("element version {version} is not greater than {latest}, the latest promoted"))
 }

@@ -25,18 +25,12 @@ pub async fn add_team(
     BearerToken(token): BearerToken,
     JsonBody(req): JsonBody<NewTeam>,
 ) -> ApiResult<(StatusCode, Json<TeamWithToken>)> {
-    let team = blocking(&app, move |a| {
-        a.add_team(&a.authenticate(token.as_deref())?, &req.name)
-    })
-    .await?;
+    let team = blocking(&app, move |a| a.add_team(&a.authenticate(token.as_deref())?, &req.name)).await?;
     Ok((StatusCode::CREATED, Json(team)))
 }
 
 /// `GET /api/v1/admin/teams`.
-pub async fn list_teams(
-    State(app): State<AppState>,
-    BearerToken(token): BearerToken,
-) -> ApiResult<Json<Vec<Team>>> {
+pub async fn list_teams(State(app): State<AppState>, BearerToken(token): BearerToken) -> ApiResult<Json<Vec<Team>>> {
     Ok(Json(
         blocking(&app, move |a| a.teams(&a.authenticate(token.as_deref())?)).await?,
     ))
@@ -117,10 +111,7 @@ pub async fn add_site(
 }
 
 /// `GET /api/v1/admin/sites`.
-pub async fn list_sites(
-    State(app): State<AppState>,
-    BearerToken(token): BearerToken,
-) -> ApiResult<Json<Vec<Site>>> {
+pub async fn list_sites(State(app): State<AppState>, BearerToken(token): BearerToken) -> ApiResult<Json<Vec<Site>>> {
     Ok(Json(
         blocking(&app, move |a| a.sites(&a.authenticate(token.as_deref())?)).await?,
     ))
@@ -140,11 +131,7 @@ pub struct NewRollout {
 pub fn parse_duration(s: &str) -> Result<i64, ApiError> {
     humantime::parse_duration(s.trim())
         .map(|d| d.as_secs() as i64)
-        .map_err(|e| {
-            ApiError::invalid(format!(
-                "duration {s:?} is not valid ({e}); use e.g. 30s, 12h, 5d"
-            ))
-        })
+        .map_err(|e| ApiError::invalid(format!("duration {s:?} is not valid ({e}); use e.g. 30s, 12h, 5d")))
 }
 
 /// `POST /api/v1/admin/rollouts`.
@@ -155,12 +142,7 @@ pub async fn add_rollout(
 ) -> ApiResult<(StatusCode, Json<RolloutAssignment>)> {
     let sla = parse_duration(&req.sla)?;
     let r = blocking(&app, move |a| {
-        a.add_rollout(
-            &a.authenticate(token.as_deref())?,
-            &req.element,
-            &req.site,
-            sla,
-        )
+        a.add_rollout(&a.authenticate(token.as_deref())?, &req.element, &req.site, sla)
     })
     .await?;
     Ok((StatusCode::CREATED, Json(r)))
@@ -177,9 +159,7 @@ pub async fn list_rollouts(
     State(app): State<AppState>,
     Query(q): Query<ElementQuery>,
 ) -> ApiResult<Json<Vec<RolloutAssignment>>> {
-    Ok(Json(
-        blocking(&app, move |a| a.rollouts(q.element.as_deref())).await?,
-    ))
+    Ok(Json(blocking(&app, move |a| a.rollouts(q.element.as_deref())).await?))
 }
 
 /// `DELETE /api/v1/admin/rollouts/{element}/{site}`.

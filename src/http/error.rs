@@ -48,8 +48,7 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response =
-            (status, Json(json!({ "error": error, "detail": detail }))).into_response();
+        let mut response = (status, Json(json!({ "error": error, "detail": detail }))).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

@@ -35,10 +35,7 @@ pub fn render_atom(base: &str, self_path: &str, title: &str, entries: &[FeedEntr
     let updated = entries.first().map_or(0, |e| e.at);
     let mut out = String::new();
     out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
-    out.push_str(&format!(
-        "  <id>{}</id>\n",
-        xml_escape(&format!("{base}{self_path}"))
-    ));
+    out.push_str(&format!("  <id>{}</id>\n", xml_escape(&format!("{base}{self_path}"))));
     out.push_str(&format!("  <title>{}</title>\n", xml_escape(title)));
     out.push_str(&format!("  <updated>{}</updated>\n", rfc3339(updated)));
     out.push_str("  <author><name>stagerepo</name></author>\n");
@@ -55,10 +52,7 @@ pub fn render_atom(base: &str, self_path: &str, title: &str, entries: &[FeedEntr
         ));
         out.push_str(&format!("    <title>{}</title>\n", xml_escape(&e.title)));
         out.push_str(&format!("    <updated>{}</updated>\n", rfc3339(e.at)));
-        out.push_str(&format!(
-            "    <category term=\"{}\"/>\n",
-            xml_escape(&e.kind)
-        ));
+        out.push_str(&format!("    <category term=\"{}\"/>\n", xml_escape(&e.kind)));
         out.push_str(&format!("    <link href=\"{}\"/>\n", xml_escape(&link)));
         out.push_str(&format!(
             "    <content type=\"text\">{}</content>\n",
@@ -75,8 +69,5 @@ pub async fn feed(State(app): State<AppState>, headers: HeaderMap) -> ApiResult<
     let entries = blocking(&app, |a| Ok(a.db.feed_entries(100)?)).await?;
     let base = super::repo::base_url(&app, &headers);
     let body = render_atom(&base, "/feed.atom", "stagerepo announcements", &entries);
-    Ok((
-        [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
-        body,
-    ))
+    Ok(([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], body))
 }

@@ -30,42 +30,24 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/v1/upload/{filename}", put(upload::upload))
         .route("/api/v1/packages/{filename}", get(upload::package))
-        .route(
-            "/api/v1/releases",
-            post(releases::submit).get(releases::list),
-        )
+        .route("/api/v1/releases", post(releases::submit).get(releases::list))
         .route("/api/v1/releases/{id}", get(releases::show))
         .route("/api/v1/releases/{id}/reports", post(rollout::report))
         .route("/api/v1/problems", post(rollout::problem))
         .route("/api/v1/elements", get(admin::list_elements))
         .route("/api/v1/rollouts", get(admin::list_rollouts))
         .route("/api/v1/audit", get(admin::audit))
-        .route(
-            "/api/v1/admin/teams",
-            post(admin::add_team).get(admin::list_teams),
-        )
+        .route("/api/v1/admin/teams", post(admin::add_team).get(admin::list_teams))
         .route(
             "/api/v1/admin/teams/{name}/token-rotate",
             post(admin::rotate_team_token),
         )
         .route("/api/v1/admin/elements", post(admin::add_element))
-        .route(
-            "/api/v1/admin/sites",
-            post(admin::add_site).get(admin::list_sites),
-        )
+        .route("/api/v1/admin/sites", post(admin::add_site).get(admin::list_sites))
         .route("/api/v1/admin/rollouts", post(admin::add_rollout))
-        .route(
-            "/api/v1/admin/rollouts/{element}/{site}",
-            delete(admin::remove_rollout),
-        )
-        .route(
-            "/api/v1/admin/releases/{id}/announce",
-            post(rollout::announce),
-        )
-        .route(
-            "/api/v1/admin/releases/{id}/promote",
-            post(rollout::promote),
-        )
+        .route("/api/v1/admin/rollouts/{element}/{site}", delete(admin::remove_rollout))
+        .route("/api/v1/admin/releases/{id}/announce", post(rollout::announce))
+        .route("/api/v1/admin/releases/{id}/promote", post(rollout::promote))
         .route("/api/v1/admin/releases/{id}/reject", post(rollout::reject))
         .route("/api/v1/admin/problems", get(rollout::problems))
         .route("/api/v1/admin/problems/{id}/triage", post(rollout::triage))
@@ -96,10 +78,7 @@ async fn log_request(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string());
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
     let response = next.run(req).await;
     let bytes = response
         .headers()

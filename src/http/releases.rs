@@ -33,20 +33,12 @@ pub struct ListQuery {
 }
 
 /// `GET /api/v1/releases`.
-pub async fn list(
-    State(app): State<AppState>,
-    Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Vec<Release>>> {
-    Ok(Json(
-        blocking(&app, move |a| a.releases(q.dist.as_deref())).await?,
-    ))
+pub async fn list(State(app): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult<Json<Vec<Release>>> {
+    Ok(Json(blocking(&app, move |a| a.releases(q.dist.as_deref())).await?))
 }
 
 /// `GET /api/v1/releases/{id}`.
-pub async fn show(
-    State(app): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<ReleaseDetail>> {
+pub async fn show(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<ReleaseDetail>> {
     let id = parse_id(&id)?;
     Ok(Json(blocking(&app, move |a| a.release_detail(id)).await?))
 }

@@ -13,11 +13,7 @@ use crate::service::ServiceError;
 
 /// Everything under `/repo/`: the `.repo` files, and the repositories as static files
 /// (with Range, HEAD and conditional GET from tower-http's `ServeDir`).
-pub async fn serve(
-    State(app): State<AppState>,
-    Path(path): Path<String>,
-    mut req: Request,
-) -> ApiResult<Response> {
+pub async fn serve(State(app): State<AppState>, Path(path): Path<String>, mut req: Request) -> ApiResult<Response> {
     let segments: Vec<&str> = path.split('/').collect();
     if let [dist, file] = segments[..] {
         app.require_dist(dist)?;
@@ -34,11 +30,7 @@ pub async fn serve(
                 .into_response());
         }
     }
-    let query = req
-        .uri()
-        .query()
-        .map(|q| format!("?{q}"))
-        .unwrap_or_default();
+    let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
     *req.uri_mut() = format!("/{path}{query}")
         .parse()
         .map_err(|_| ServiceError::Invalid(format!("bad path {path:?}")))?;
@@ -57,10 +49,9 @@ pub async fn serve(
     if response.status() == StatusCode::NOT_FOUND {
         return Err(ServiceError::NotFound(format!("no file /repo/{path}")).into());
     }
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static(cache),
-    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static(cache));
     Ok(response)
 }
 
@@ -79,7 +70,10 @@ pub fn base_url(app: &AppState, headers: &HeaderMap) -> String {
 /// The yum.repos.d stanza of one repository.
 pub fn repo_definition(base: &str, dist: &str, repo: RepoKind) -> String {
     let (priority_note, enabled) = match repo {
-        RepoKind::Beta => ("# beta: released by the product teams, not yet through the staged rollout; use at your own risk\n", 1),
+        RepoKind::Beta => (
+            "# beta: released by the product teams, not yet through the staged rollout; use at your own risk\n",
+            1,
+        ),
         RepoKind::Production => ("", 1),
     };
     format!(

@@ -22,10 +22,7 @@ pub async fn announce(
 ) -> ApiResult<Json<ReleaseDetail>> {
     let id = parse_id(&id)?;
     Ok(Json(
-        blocking(&app, move |a| {
-            a.announce(&a.authenticate(token.as_deref())?, id)
-        })
-        .await?,
+        blocking(&app, move |a| a.announce(&a.authenticate(token.as_deref())?, id)).await?,
     ))
 }
 
@@ -49,12 +46,7 @@ pub async fn promote(
     let id = parse_id(&id)?;
     Ok(Json(
         blocking(&app, move |a| {
-            a.promote(
-                &a.authenticate(token.as_deref())?,
-                id,
-                req.force,
-                &req.reason,
-            )
+            a.promote(&a.authenticate(token.as_deref())?, id, req.force, &req.reason)
         })
         .await?,
     ))
@@ -101,12 +93,7 @@ pub async fn report(
 ) -> ApiResult<(StatusCode, Json<Report>)> {
     let id = parse_id(&id)?;
     let r = blocking(&app, move |a| {
-        a.report(
-            &a.authenticate(token.as_deref())?,
-            id,
-            req.result,
-            &req.text,
-        )
+        a.report(&a.authenticate(token.as_deref())?, id, req.result, &req.text)
     })
     .await?;
     Ok((StatusCode::CREATED, Json(r)))
@@ -147,10 +134,7 @@ pub async fn problems(
     Query(q): Query<ProblemQuery>,
 ) -> ApiResult<Json<Vec<Problem>>> {
     Ok(Json(
-        blocking(&app, move |a| {
-            a.problems(&a.authenticate(token.as_deref())?, q.open)
-        })
-        .await?,
+        blocking(&app, move |a| a.problems(&a.authenticate(token.as_deref())?, q.open)).await?,
     ))
 }
 

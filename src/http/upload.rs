@@ -45,8 +45,7 @@ pub async fn upload(
     let mut size: u64 = 0;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::invalid(format!("the upload was interrupted: {e}")))?;
+        let chunk = chunk.map_err(|e| ApiError::invalid(format!("the upload was interrupted: {e}")))?;
         size += chunk.len() as u64;
         if size > limit {
             return Err(ApiError(ServiceError::TooLarge { limit }));
@@ -75,14 +74,9 @@ pub async fn upload(
 }
 
 /// `GET /api/v1/packages/{filename}`: what is stored under a file name.
-pub async fn package(
-    State(app): State<AppState>,
-    Path(filename): Path<String>,
-) -> ApiResult<Json<StoredPackage>> {
+pub async fn package(State(app): State<AppState>, Path(filename): Path<String>) -> ApiResult<Json<StoredPackage>> {
     let found = blocking(&app, move |a| Ok(a.db.package_by_filename(&filename)?)).await?;
-    found.map(Json).ok_or_else(|| {
-        ApiError(ServiceError::NotFound(
-            "no package stored under that name".into(),
-        ))
-    })
+    found
+        .map(Json)
+        .ok_or_else(|| ApiError(ServiceError::NotFound("no package stored under that name".into())))
 }

@@ -15,12 +15,7 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Writes `bytes` to `dir/name` via a fsynced temporary file renamed over the target;
 /// `mtime`, when given, is set on the file first (repomd's timestamp is the file's mtime).
 /// The caller fsyncs `dir` once its renames are done.
-pub(crate) fn write_atomic(
-    dir: &Path,
-    name: &str,
-    bytes: &[u8],
-    mtime: Option<SystemTime>,
-) -> io::Result<()> {
+pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8], mtime: Option<SystemTime>) -> io::Result<()> {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp = dir.join(format!("{TMP_PREFIX}{name}.{}.{n}", std::process::id()));
     let result = (|| {

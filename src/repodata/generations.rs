@@ -65,10 +65,7 @@ impl Generations {
 
     /// Every file any kept generation references.
     pub(crate) fn referenced(&self) -> HashSet<String> {
-        self.generations
-            .iter()
-            .flat_map(|g| g.files.iter().cloned())
-            .collect()
+        self.generations.iter().flat_map(|g| g.files.iter().cloned()).collect()
     }
 
     /// Writes the tracking file atomically.
@@ -86,9 +83,7 @@ pub(crate) fn is_managed_name(name: &str) -> bool {
     };
     hash.len() == 64
         && hash.bytes().all(|b| b.is_ascii_hexdigit())
-        && MANAGED_KINDS
-            .iter()
-            .any(|k| rest.strip_suffix(".xml.gz") == Some(*k))
+        && MANAGED_KINDS.iter().any(|k| rest.strip_suffix(".xml.gz") == Some(*k))
 }
 
 /// Deletes managed files that no kept generation references, and stale temporary files.
@@ -151,10 +146,7 @@ mod tests {
         assert_eq!(gens.generations.len(), 3);
         assert_eq!(gens.generations[0].revision, "2");
         gens.truncate(2);
-        assert_eq!(
-            gens.referenced(),
-            ["b", "c"].iter().map(|s| s.to_string()).collect()
-        );
+        assert_eq!(gens.referenced(), ["b", "c"].iter().map(|s| s.to_string()).collect());
         gens.truncate(0);
         assert_eq!(gens.generations.len(), 1);
     }

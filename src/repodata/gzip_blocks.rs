@@ -93,10 +93,7 @@ pub(crate) fn digest(stream: &Stream<'_>) -> StreamDigest {
 
 /// Compresses `data` as one complete gzip member (no name, mtime 0: deterministic).
 fn gzip_member(data: &[u8]) -> Vec<u8> {
-    let mut enc = GzEncoder::new(
-        Vec::with_capacity(data.len() / 4 + 64),
-        Compression::new(LEVEL),
-    );
+    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 4 + 64), Compression::new(LEVEL));
     // Writing into a Vec cannot fail.
     enc.write_all(data).expect("in-memory gzip");
     enc.finish().expect("in-memory gzip")
@@ -239,11 +236,7 @@ mod tests {
             r.iter().map(|r| ids[r.clone()].to_vec()).collect()
         };
         let (a, b) = (content(&ids, &ranges), content(&more, &again));
-        assert!(
-            a.difference(&b).count() <= 2,
-            "{}",
-            a.difference(&b).count()
-        );
+        assert!(a.difference(&b).count() <= 2, "{}", a.difference(&b).count());
     }
 
     #[test]
@@ -267,10 +260,7 @@ mod tests {
         let text = gunzip_all(&files[0].bytes);
         assert_eq!(text, "<x>\n<a/>\n<b/>\n<c/>\n</x>");
         assert_eq!(d.open_size, text.len() as u64);
-        assert_eq!(
-            d.open_sha256,
-            <[u8; 32]>::from(Sha256::digest(text.as_bytes()))
-        );
+        assert_eq!(d.open_sha256, <[u8; 32]>::from(Sha256::digest(text.as_bytes())));
         let (again, stats) = cache.assemble(Path::new("/r"), &[(&stream, &d)]);
         assert_eq!(stats.blocks_compressed, 0);
         assert_eq!(again[0].bytes, files[0].bytes);

@@ -81,11 +81,7 @@ fn deps(o: &mut String, element: &str, list: &[Dependency], requires: bool) {
         attr(o, "name", &d.name);
         if let Some(flags) = d.flags.as_deref().filter(|f| !f.is_empty()) {
             attr(o, "flags", flags);
-            let parts = [
-                ("epoch", &d.epoch),
-                ("ver", &d.version),
-                ("rel", &d.release),
-            ];
+            let parts = [("epoch", &d.epoch), ("ver", &d.version), ("rel", &d.release)];
             for (name, value) in parts {
                 if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
                     attr(o, name, v);

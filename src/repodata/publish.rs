@@ -144,11 +144,7 @@ fn place_file(repodata: &Path, name: &str, bytes: &[u8], now: u64) -> Result<i64
     let path = repodata.join(name);
     if let Ok(meta) = std::fs::metadata(&path) {
         if meta.len() == bytes.len() as u64 {
-            if let Some(secs) = meta
-                .modified()
-                .ok()
-                .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
-            {
+            if let Some(secs) = meta.modified().ok().and_then(|m| m.duration_since(UNIX_EPOCH).ok()) {
                 return Ok(secs.as_secs() as i64);
             }
         }
@@ -180,10 +176,7 @@ fn unchanged(repo_dir: &Path, current: &Repomd, digests: &[StreamDigest]) -> Opt
         let rec = current.records.iter().find(|r| r.kind == *kind)?;
         let same = rec.open_checksum.as_deref() == Some(hex::encode(digest.open_sha256).as_str())
             && rec.open_size == Some(digest.open_size);
-        let name = rec
-            .href
-            .strip_prefix("repodata/")
-            .filter(|n| !n.contains('/'))?;
+        let name = rec.href.strip_prefix("repodata/").filter(|n| !n.contains('/'))?;
         let on_disk = std::fs::metadata(repo_dir.join("repodata").join(name)).ok()?;
         if !same || on_disk.len() != rec.size {
             return None;

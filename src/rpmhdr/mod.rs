@@ -72,9 +72,7 @@ pub fn read_package_with(
         return Err(HeaderError::SourcePackage(xml_text(name_bytes)));
     }
     if name_bytes.is_empty() {
-        return Err(HeaderError::Invalid(
-            "the header has no package name".into(),
-        ));
+        return Err(HeaderError::Invalid("the header has no package name".into()));
     }
 
     let mut checked: Vec<&[u8]> = Vec::new();
@@ -127,10 +125,7 @@ pub fn read_package_with(
         packager,
         url,
         time_file,
-        time_build: hdr
-            .numbers(BUILDTIME)
-            .and_then(|v| v.first().copied())
-            .unwrap_or(0) as i64,
+        time_build: hdr.numbers(BUILDTIME).and_then(|v| v.first().copied()).unwrap_or(0) as i64,
         license,
         vendor,
         group,
@@ -216,9 +211,7 @@ fn read_files(hdr: &RawHeader) -> Result<(Vec<PackageFile>, HashSet<Vec<u8>>), H
     } else {
         return Ok((files, paths));
     };
-    let (Some(indexes), Some(flags), Some(modes)) =
-        (indexes, hdr.numbers(FILEFLAGS), hdr.numbers(FILEMODES))
-    else {
+    let (Some(indexes), Some(flags), Some(modes)) = (indexes, hdr.numbers(FILEFLAGS), hdr.numbers(FILEMODES)) else {
         return Ok((files, paths));
     };
     for (((base, index), flag), mode) in bases.iter().zip(&indexes).zip(&flags).zip(&modes) {
@@ -316,10 +309,7 @@ mod tests {
         };
         for len in [0usize, 1, 95, 96, 111, 112, 200, 5000] {
             let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-            std::fs::File::create(&path)
-                .unwrap()
-                .write_all(&bytes)
-                .unwrap();
+            std::fs::File::create(&path).unwrap().write_all(&bytes).unwrap();
             match read_package(&path, "x", 0) {
                 Err(HeaderError::Invalid(_)) => {}
                 other => panic!("len {len}: {other:?}"),

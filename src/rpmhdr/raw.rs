@@ -75,9 +75,7 @@ fn read_at(file: &mut File, file_size: u64, offset: u64, len: u64) -> Result<Vec
         .checked_add(len)
         .ok_or_else(|| invalid("header size overflows"))?;
     if end > file_size {
-        return Err(invalid(format!(
-            "truncated: needs {end} bytes, file has {file_size}"
-        )));
+        return Err(invalid(format!("truncated: needs {end} bytes, file has {file_size}")));
     }
     file.seek(SeekFrom::Start(offset))?;
     let mut buf = vec![0u8; len as usize];
@@ -109,12 +107,7 @@ pub(crate) fn read_raw_package(file: &mut File) -> Result<RawPackage, HeaderErro
 }
 
 /// Parses one header structure at `offset`; returns it with its length in the file.
-fn read_header(
-    file: &mut File,
-    file_size: u64,
-    offset: u64,
-    what: &str,
-) -> Result<(RawHeader, u64), HeaderError> {
+fn read_header(file: &mut File, file_size: u64, offset: u64, what: &str) -> Result<(RawHeader, u64), HeaderError> {
     let intro = read_at(file, file_size, offset, 16)?;
     if intro[..4] != HEADER_MAGIC {
         return Err(invalid(format!("bad {what} header magic")));
@@ -122,9 +115,7 @@ fn read_header(
     let il = be32(&intro[8..12]);
     let dl = be32(&intro[12..16]);
     if il > MAX_TAGS || dl > MAX_DATA {
-        return Err(invalid(format!(
-            "{what} header too large ({il} tags, {dl} bytes)"
-        )));
+        return Err(invalid(format!("{what} header too large ({il} tags, {dl} bytes)")));
     }
     let index_len = u64::from(il) * 16;
     let body = read_at(file, file_size, offset + 16, index_len + u64::from(dl))?;
@@ -140,11 +131,7 @@ fn parse_header(index: &[u8], store: Vec<u8>, what: &str) -> Result<RawHeader, H
         let kind = be32(&raw[4..8]);
         let offset = be32(&raw[8..12]) as usize;
         let count = be32(&raw[12..16]) as usize;
-        let entry = Entry {
-            kind,
-            offset,
-            count,
-        };
+        let entry = Entry { kind, offset, count };
         check_entry(&store, tag, entry).map_err(|e| invalid(format!("{what} header: {e}")))?;
         // Like rpm's sorted lookup, a duplicated tag resolves to one of its entries: the first.
         entries.entry(tag).or_insert(entry);
@@ -155,10 +142,7 @@ fn parse_header(index: &[u8], store: Vec<u8>, what: &str) -> Result<RawHeader, H
 /// Checks that the entry's data lies inside the store, so that accessors can slice freely.
 fn check_entry(store: &[u8], tag: u32, e: Entry) -> Result<(), String> {
     if e.offset > store.len() {
-        return Err(format!(
-            "tag {tag}: offset {} past the data store",
-            e.offset
-        ));
+        return Err(format!("tag {tag}: offset {} past the data store", e.offset));
     }
     let width = match e.kind {
         TYPE_NULL => return Ok(()),

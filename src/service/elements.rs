@@ -30,13 +30,7 @@ fn check_name(kind: &str, name: &str) -> ServiceResult<()> {
 
 impl App {
     /// Creates an element owned by a team.
-    pub fn add_element(
-        &self,
-        actor: &Actor,
-        name: &str,
-        team: &str,
-        description: &str,
-    ) -> ServiceResult<Element> {
+    pub fn add_element(&self, actor: &Actor, name: &str, team: &str, description: &str) -> ServiceResult<Element> {
         actor.require_admin()?;
         check_name("element", name)?;
         let team = self
@@ -44,9 +38,7 @@ impl App {
             .team_by_name(team)?
             .ok_or_else(|| ServiceError::NotFound(format!("no team named {team}")))?;
         if !self.db.elements(Some(name))?.is_empty() {
-            return Err(ServiceError::Conflict(format!(
-                "element {name} already exists"
-            )));
+            return Err(ServiceError::Conflict(format!("element {name} already exists")));
         }
         let now = self.clock.now();
         self.db.insert_element(name, team.id, description, now)?;
@@ -90,32 +82,19 @@ impl App {
         check_name("site", name)?;
         if let Some(url) = webhook {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ServiceError::Invalid(format!(
-                    "webhook {url:?} is not an http(s) URL"
-                )));
+                return Err(ServiceError::Invalid(format!("webhook {url:?} is not an http(s) URL")));
             }
         }
         if self.db.site_by_name(name)?.is_some() {
-            return Err(ServiceError::Conflict(format!(
-                "site {name} already exists"
-            )));
+            return Err(ServiceError::Conflict(format!("site {name} already exists")));
         }
         let token = new_token("s");
         let secret = new_token("w");
         let now = self.clock.now();
         self.db
             .insert_site(name, contact, webhook, &hash_token(&token), &secret, now)?;
-        self.db.write(|tx| {
-            Db::audit(
-                tx,
-                now,
-                &actor.label(),
-                "site.add",
-                &format!("site:{name}"),
-                "",
-                None,
-            )
-        })?;
+        self.db
+            .write(|tx| Db::audit(tx, now, &actor.label(), "site.add", &format!("site:{name}"), "", None))?;
         Ok(SiteWithToken {
             name: name.into(),
             token,
@@ -147,9 +126,7 @@ impl App {
     ) -> ServiceResult<RolloutAssignment> {
         actor.require_admin()?;
         if sla_seconds <= 0 {
-            return Err(ServiceError::Invalid(
-                "the SLA period must be positive".into(),
-            ));
+            return Err(ServiceError::Invalid("the SLA period must be positive".into()));
         }
         let e = self.element(element)?;
         let s = self.site(site)?;

@@ -66,10 +66,7 @@ impl App {
         for dist in config.dist.keys() {
             for repo in RepoKind::ALL {
                 let dir = repos_dir.join(dist).join(repo.as_str());
-                publishers.insert(
-                    (dist.clone(), repo),
-                    Mutex::new(publish::Publisher::new(dir)),
-                );
+                publishers.insert((dist.clone(), repo), Mutex::new(publish::Publisher::new(dir)));
             }
         }
         let app = App {

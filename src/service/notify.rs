@@ -13,8 +13,7 @@ use crate::domain::repo::RepoKind;
 
 /// The `X-Stagerepo-Signature` value of a body: `sha256=<hex HMAC-SHA256 under the secret>`.
 pub fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }

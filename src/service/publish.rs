@@ -53,9 +53,7 @@ impl Publisher {
             .packages_by_sha(&[sha.to_string()])?
             .pop()
             .map(|p| p.filename)
-            .ok_or_else(|| {
-                ServiceError::Internal(format!("package {sha} is not in the database"))
-            })?;
+            .ok_or_else(|| ServiceError::Internal(format!("package {sha} is not in the database")))?;
         let entry = Arc::new(Entry {
             filename,
             xml: db.package_xml(sha)?,
@@ -92,11 +90,7 @@ impl App {
             .get(&(dist.to_string(), repo))
             .ok_or_else(|| ServiceError::NotFound(format!("no repository {dist}/{repo}")))?;
         let mut publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
-        let current_number = self
-            .db
-            .latest_revision(dist, repo)?
-            .map(|r| r.number)
-            .unwrap_or(0);
+        let current_number = self.db.latest_revision(dist, repo)?.map(|r| r.number).unwrap_or(0);
         let current = self.db.revision_packages(dist, repo, current_number)?;
         let mut new_set = change(&current)?;
         new_set.sort();
@@ -166,35 +160,22 @@ impl App {
         let packages_dir = publisher.dir.join("Packages");
         std::fs::create_dir_all(&packages_dir)?;
         for e in &entries {
-            link_into(
-                &self.store.path(&e.xml.pkgid),
-                &packages_dir.join(&e.filename),
-            )?;
+            link_into(&self.store.path(&e.xml.pkgid), &packages_dir.join(&e.filename))?;
         }
         let xmls: Vec<&PackageXml> = entries.iter().map(|e| &e.xml).collect();
-        let published = publisher.writer.publish(
-            &publisher.dir,
-            &xmls,
-            self.config.keep_generations,
-            self.clock.now(),
-        )?;
+        let published =
+            publisher
+                .writer
+                .publish(&publisher.dir, &xmls, self.config.keep_generations, self.clock.now())?;
         publisher.last_revision = published.revision;
         publisher.last_sha = published.repomd_sha256;
         Ok(())
     }
 
     /// Removes package links no longer named by any kept generation of metadata.
-    fn prune_packages(
-        &self,
-        publisher: &mut Publisher,
-        dist: &str,
-        repo: RepoKind,
-    ) -> ServiceResult<()> {
+    fn prune_packages(&self, publisher: &mut Publisher, dist: &str, repo: RepoKind) -> ServiceResult<()> {
         let mut keep: HashSet<String> = HashSet::new();
-        for rev in self
-            .db
-            .revisions(dist, repo, self.config.keep_generations as i64 + 1)?
-        {
+        for rev in self.db.revisions(dist, repo, self.config.keep_generations as i64 + 1)? {
             for sha in self.db.revision_packages(dist, repo, rev.number)? {
                 let e = publisher.entry(&self.db, &sha)?;
                 keep.insert(e.filename.clone());

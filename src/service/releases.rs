@@ -41,9 +41,7 @@ impl App {
             ))
         })?;
         if req.packages.is_empty() {
-            return Err(ServiceError::Invalid(
-                "a release needs at least one package".into(),
-            ));
+            return Err(ServiceError::Invalid("a release needs at least one package".into()));
         }
         let mut packages = Vec::with_capacity(req.packages.len());
         let mut missing = Vec::new();
@@ -77,10 +75,7 @@ impl App {
         if shas.windows(2).any(|w| w[0] == w[1]) {
             return Err(ServiceError::Invalid("a package is listed twice".into()));
         }
-        if let Some(id) = self
-            .db
-            .release_exists(&req.dist, &req.element, &req.version)?
-        {
+        if let Some(id) = self.db.release_exists(&req.dist, &req.element, &req.version)? {
             return Err(ServiceError::Conflict(format!(
                 "{} {} already exists in {} as release {id}",
                 req.element, req.version, req.dist

@@ -52,10 +52,7 @@ impl App {
 
     /// The gate of a release in rollout, evaluated now.
     pub fn gate(&self, release: &Release) -> ServiceResult<Option<Gate>> {
-        let Some(announced_at) = release
-            .announced_at
-            .filter(|_| release.state == ReleaseState::Rollout)
-        else {
+        let Some(announced_at) = release.announced_at.filter(|_| release.state == ReleaseState::Rollout) else {
             return Ok(None);
         };
         let assignments: Vec<Assignment> = self
@@ -84,9 +81,9 @@ impl App {
             .db
             .latest_revision(&release.dist, RepoKind::Production)?
             .map_or(0, |r| r.number);
-        let production =
-            self.db
-                .revision_package_rows(&release.dist, RepoKind::Production, prod_number)?;
+        let production = self
+            .db
+            .revision_package_rows(&release.dist, RepoKind::Production, prod_number)?;
         let shas = self.db.release_package_shas(release.id)?;
         let mine = self.db.packages_by_sha(&shas)?;
         let production: Vec<VersionedPackage> = production
@@ -94,21 +91,13 @@ impl App {
             .filter(|p| !shas.contains(&p.sha256))
             .map(to_versioned)
             .collect();
-        let mut failures = downgrades(
-            &mine.iter().map(to_versioned).collect::<Vec<_>>(),
-            &production,
-        );
+        let mut failures = downgrades(&mine.iter().map(to_versioned).collect::<Vec<_>>(), &production);
         let latest = self.latest_promoted_version(&release.dist, &release.element, release.id)?;
         failures.extend(element_version_check(&release.version, latest.as_deref()));
         Ok(failures)
     }
 
-    fn latest_promoted_version(
-        &self,
-        dist: &str,
-        element: &str,
-        except: i64,
-    ) -> ServiceResult<Option<String>> {
+    fn latest_promoted_version(&self, dist: &str, element: &str, except: i64) -> ServiceResult<Option<String>> {
         Ok(self
             .db
             .element_releases(dist, element)?
@@ -224,13 +213,7 @@ impl App {
     }
 
     /// A rollout site's verdict on a release.
-    pub fn report(
-        &self,
-        actor: &Actor,
-        id: i64,
-        result: ReportResult,
-        text: &str,
-    ) -> ServiceResult<Report> {
+    pub fn report(&self, actor: &Actor, id: i64, result: ReportResult, text: &str) -> ServiceResult<Report> {
         let (site_id, site) = actor.require_site()?;
         let release = self.release(id)?;
         let sites = self.db.release_sites(id)?;
@@ -240,9 +223,7 @@ impl App {
             )));
         };
         if release.state != ReleaseState::Rollout && release.announced_at.is_none() {
-            return Err(ServiceError::Conflict(format!(
-                "release {id} has not been announced"
-            )));
+            return Err(ServiceError::Conflict(format!("release {id} has not been announced")));
         }
         if result == ReportResult::Problem && text.trim().is_empty() {
             return Err(ServiceError::Invalid(
@@ -336,19 +317,11 @@ impl App {
     }
 
     /// The admin's judgement of a problem.
-    pub fn triage(
-        &self,
-        actor: &Actor,
-        pid: i64,
-        c: Criticality,
-        priority: Option<i64>,
-    ) -> ServiceResult<Problem> {
+    pub fn triage(&self, actor: &Actor, pid: i64, c: Criticality, priority: Option<i64>) -> ServiceResult<Problem> {
         actor.require_admin()?;
         if let Some(p) = priority {
             if !(1..=5).contains(&p) {
-                return Err(ServiceError::Invalid(format!(
-                    "priority {p} is out of range 1-5"
-                )));
+                return Err(ServiceError::Invalid(format!("priority {p} is out of range 1-5")));
             }
         }
         let problem = self.problem(pid)?;
@@ -358,9 +331,7 @@ impl App {
             let detail = format!(
                 "{}{}",
                 c.as_str(),
-                priority
-                    .map(|p| format!(", priority {p}"))
-                    .unwrap_or_default()
+                priority.map(|p| format!(", priority {p}")).unwrap_or_default()
             );
             Db::audit(
                 tx,
@@ -381,9 +352,7 @@ impl App {
         actor.require_admin()?;
         let problem = self.problem(pid)?;
         if !problem.open {
-            return Err(ServiceError::Conflict(format!(
-                "problem {pid} is already closed"
-            )));
+            return Err(ServiceError::Conflict(format!("problem {pid} is already closed")));
         }
         let now = self.clock.now();
         self.db.write(|tx| {
@@ -404,13 +373,7 @@ impl App {
 
     /// Promotes a release into production: through the open gate, or `force`d before it
     /// opens (never past a failing consistency check).
-    pub fn promote(
-        &self,
-        actor: &Actor,
-        id: i64,
-        force: bool,
-        reason: &str,
-    ) -> ServiceResult<ReleaseDetail> {
+    pub fn promote(&self, actor: &Actor, id: i64, force: bool, reason: &str) -> ServiceResult<ReleaseDetail> {
         if *actor != Actor::System {
             actor.require_admin()?;
         }
@@ -418,17 +381,15 @@ impl App {
         Self::check_transition(&release, Transition::Promote)?;
         if force {
             if reason.trim().is_empty() {
-                return Err(ServiceError::Invalid(
-                    "a forced promotion needs --reason".into(),
-                ));
+                return Err(ServiceError::Invalid("a forced promotion needs --reason".into()));
             }
         } else {
             match self.gate(&release)? {
                 None => {
                     return Err(ServiceError::Conflict(format!(
-                    "release {id} is {}: announce it first, or force the promotion with a reason",
-                    release.state.as_str()
-                )))
+                        "release {id} is {}: announce it first, or force the promotion with a reason",
+                        release.state.as_str()
+                    )))
                 }
                 Some(g) if !g.open => {
                     let why: Vec<String> = g
@@ -459,12 +420,7 @@ impl App {
             })
             .map(|(rid, _, _)| self.release(rid))
             .collect::<ServiceResult<_>>()?;
-        let all_sites: Vec<_> = self
-            .db
-            .sites()?
-            .into_iter()
-            .map(|s| (s, json!({})))
-            .collect();
+        let all_sites: Vec<_> = self.db.sites()?.into_iter().map(|s| (s, json!({}))).collect();
         let why = if force {
             format!("forced: {reason}")
         } else if reason.is_empty() {
@@ -494,10 +450,7 @@ impl App {
             &release.dist,
             RepoKind::Production,
             &label,
-            &format!(
-                "promotion of release {id} ({} {})",
-                release.element, release.version
-            ),
+            &format!("promotion of release {id} ({} {})", release.element, release.version),
             |current| {
                 let failures = self.consistency_failures(&release)?;
                 if !failures.is_empty() {
@@ -562,10 +515,7 @@ impl App {
             .collect();
         let label = actor.label();
         let now = self.clock.now();
-        let title = format!(
-            "{} {} ({}) rejected",
-            release.element, release.version, release.dist
-        );
+        let title = format!("{} {} ({}) rejected", release.element, release.version, release.dist);
         let content = format!(
             "Release {} of {} {} was taken out of {}/beta: {reason}. Hosts that installed it from beta should return to production's version (`dnf distro-sync`).",
             release.id, release.element, release.version, release.dist
@@ -586,15 +536,7 @@ impl App {
                 Self::record_transition(tx, &release, Transition::Reject, &label, reason, now)?;
                 let mut rejected = release.clone();
                 rejected.state = ReleaseState::Rejected;
-                self.notify(
-                    tx,
-                    "reject",
-                    &rejected,
-                    &title,
-                    &content,
-                    &rollout_sites,
-                    now,
-                )
+                self.notify(tx, "reject", &rejected, &title, &content, &rollout_sites, now)
             },
         )?;
         self.wake();

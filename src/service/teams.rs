@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::auth::{hash_token, new_token, Actor};
 use super::{App, ServiceError, ServiceResult};
-use crate::db::Team;
+use crate::db::{Db, Team};
 use crate::domain::names::is_valid_name;
 
 /// A team with its freshly issued token (shown once).
@@ -24,13 +24,13 @@ impl App {
             )));
         }
         if self.db.team_by_name(name)?.is_some() {
-            return Err(ServiceError::Conflict(format!(
-                "team {name} already exists"
-            )));
+            return Err(ServiceError::Conflict(format!("team {name} already exists")));
         }
         let token = new_token("t");
+        let now = self.clock.now();
+        self.db.insert_team(name, &hash_token(&token), now)?;
         self.db
-            .insert_team(name, &hash_token(&token), self.clock.now())?;
+            .write(|tx| Db::audit(tx, now, &actor.label(), "team.add", &format!("team:{name}"), "", None))?;
         tracing::info!(team = name, actor = %actor.label(), "team created");
         Ok(TeamWithToken {
             name: name.to_string(),
@@ -51,6 +51,18 @@ impl App {
         if !self.db.set_team_token(name, &hash_token(&token))? {
             return Err(ServiceError::NotFound(format!("no team named {name}")));
         }
+        let now = self.clock.now();
+        self.db.write(|tx| {
+            Db::audit(
+                tx,
+                now,
+                &actor.label(),
+                "team.token-rotate",
+                &format!("team:{name}"),
+                "",
+                None,
+            )
+        })?;
         tracing::info!(team = name, actor = %actor.label(), "team token rotated");
         Ok(TeamWithToken {
             name: name.to_string(),

@@ -31,9 +31,7 @@ impl PackageStore {
 
     /// A new temporary file for an incoming upload; it disappears when dropped uncommitted.
     pub fn temp_file(&self) -> io::Result<NamedTempFile> {
-        tempfile::Builder::new()
-            .prefix("upload-")
-            .tempfile_in(&self.tmp)
+        tempfile::Builder::new().prefix("upload-").tempfile_in(&self.tmp)
     }
 
     /// Where the package with this sha256 lives (whether or not it exists).

@@ -45,11 +45,7 @@ pub struct TestServer {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl TestServer {
@@ -122,10 +118,7 @@ impl TestServer {
     /// Stops the server with SIGTERM and waits for it.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
                 if child.try_wait().unwrap().is_some() {
@@ -165,10 +158,7 @@ impl TestServer {
     /// Runs the CLI and requires success.
     pub fn cli_ok(&self, token: Option<&str>, args: &[&str]) -> String {
         let (ok, out, err) = self.cli(token, args);
-        assert!(
-            ok,
-            "stagerepo {args:?} failed:\nstdout: {out}\nstderr: {err}"
-        );
+        assert!(ok, "stagerepo {args:?} failed:\nstdout: {out}\nstderr: {err}");
         out
     }
 
@@ -233,12 +223,7 @@ impl TestServer {
             &[],
         )
         .unwrap();
-        assert_eq!(
-            status,
-            200,
-            "GET {path}: {}",
-            String::from_utf8_lossy(&body)
-        );
+        assert_eq!(status, 200, "GET {path}: {}", String::from_utf8_lossy(&body));
         json(&body)
     }
 
@@ -339,9 +324,7 @@ pub fn build_rpms(out: &Path, pkgs: &[SpecPackage]) -> Vec<PathBuf> {
         if let Some(e) = p.epoch {
             spec.push_str(&format!("Epoch: {e}\n"));
         }
-        spec.push_str(
-            "Summary: stagerepo test package\nLicense: MIT\nBuildArch: noarch\nAutoReqProv: no\n",
-        );
+        spec.push_str("Summary: stagerepo test package\nLicense: MIT\nBuildArch: noarch\nAutoReqProv: no\n");
         for r in &p.requires {
             spec.push_str(&format!("Requires: {r}\n"));
         }
@@ -421,16 +404,10 @@ impl DnfRoot {
     pub fn dnf(&self, args: &[&str]) -> (bool, String) {
         let out = Command::new("dnf")
             .arg("-y")
-            .arg(format!(
-                "--installroot={}",
-                self.dir.path().join("root").display()
-            ))
+            .arg(format!("--installroot={}", self.dir.path().join("root").display()))
             .arg("--disableplugin=local")
             .arg("--releasever=9")
-            .arg(format!(
-                "--setopt=reposdir={}",
-                self.dir.path().join("repos").display()
-            ))
+            .arg(format!("--setopt=reposdir={}", self.dir.path().join("repos").display()))
             .arg("--setopt=install_weak_deps=False")
             .arg("--refresh")
             .args(args)
@@ -470,8 +447,7 @@ impl DnfRoot {
 
 /// Parses a JSON body.
 pub fn json(body: &[u8]) -> Value {
-    serde_json::from_slice(body)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+    serde_json::from_slice(body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
 }
 
 /// Reads every file under `dir` into a sorted map (path -> bytes), for before/after comparison.
