@@ -23,6 +23,16 @@ pub fn backoff_seconds(attempts: i64) -> i64 {
     (5i64 << attempts.clamp(0, 12)).min(600)
 }
 
+/// What happened to a release, for the feed and the webhooks.
+pub(super) struct Notice<'a> {
+    /// `announce`, `promote`, `reject`, `withdraw`.
+    pub event: &'a str,
+    /// The release in its new state.
+    pub release: &'a Release,
+    pub title: String,
+    pub content: String,
+}
+
 /// How long a delivery is retried before it is given up.
 pub const RETRY_FOR_SECONDS: i64 = 2 * 3600;
 
@@ -44,13 +54,17 @@ impl App {
     pub(super) fn notify(
         &self,
         tx: &Connection,
-        event: &str,
-        release: &Release,
-        title: &str,
-        content: &str,
+        notice: &Notice<'_>,
         sites: &[(Site, Value)],
         now: i64,
     ) -> DbResult<()> {
+        let Notice {
+            event,
+            release,
+            title,
+            content,
+        } = notice;
+        let (event, title, content) = (*event, title.as_str(), content.as_str());
         Db::insert_feed_entry(tx, now, event, release.id, title, content)?;
         for (site, extra) in sites {
             let Some(url) = &site.webhook else { continue };

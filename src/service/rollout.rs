@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::auth::Actor;
+use super::notify::Notice;
 use super::{App, ServiceError, ServiceResult};
 use crate::db::{Db, DbResult, Report};
 use crate::domain::problem::{Criticality, Problem};
@@ -205,7 +206,17 @@ impl App {
             )?;
             let mut announced = release.clone();
             announced.state = ReleaseState::Rollout;
-            self.notify(tx, "announce", &announced, &title, &content, &notified, now)
+            self.notify(
+                tx,
+                &Notice {
+                    event: "announce",
+                    release: &announced,
+                    title: title.clone(),
+                    content: content.clone(),
+                },
+                &notified,
+                now,
+            )
         })?;
         self.wake();
         tracing::info!(release = id, sites = ?names, "release announced");
@@ -483,7 +494,17 @@ impl App {
                 }
                 let mut promoted = release.clone();
                 promoted.state = ReleaseState::Promoted;
-                self.notify(tx, "promote", &promoted, &title, &content, &all_sites, now)
+                self.notify(
+                    tx,
+                    &Notice {
+                        event: "promote",
+                        release: &promoted,
+                        title: title.clone(),
+                        content: content.clone(),
+                    },
+                    &all_sites,
+                    now,
+                )
             },
         )?;
         tracing::info!(release = id, forced = force, "release promoted");
@@ -536,7 +557,17 @@ impl App {
                 Self::record_transition(tx, &release, Transition::Reject, &label, reason, now)?;
                 let mut rejected = release.clone();
                 rejected.state = ReleaseState::Rejected;
-                self.notify(tx, "reject", &rejected, &title, &content, &rollout_sites, now)
+                self.notify(
+                    tx,
+                    &Notice {
+                        event: "reject",
+                        release: &rejected,
+                        title: title.clone(),
+                        content: content.clone(),
+                    },
+                    &rollout_sites,
+                    now,
+                )
             },
         )?;
         self.wake();
