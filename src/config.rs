@@ -43,6 +43,10 @@ pub struct Config {
     pub auto_announce: bool,
     /// Promote a release as soon as its gate opens.
     pub auto_promote: bool,
+    /// SLA period replacing each site's for a release that fixes a critical problem.
+    pub fast_track_sla: String,
+    /// Prefix of advisory ids: `<PREFIX>-<YEAR>-<NNNN>`.
+    pub advisory_prefix: String,
     /// Distributions served, by name.
     pub dist: BTreeMap<String, DistConfig>,
 }
@@ -57,6 +61,8 @@ impl Default for Config {
             keep_generations: 2,
             auto_announce: false,
             auto_promote: true,
+            fast_track_sla: "1d".into(),
+            advisory_prefix: "STAGE".into(),
             dist: BTreeMap::from([("el9".to_string(), DistConfig::default())]),
         }
     }
@@ -111,6 +117,16 @@ impl Config {
         toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
     }
 
+    /// `fast_track_sla` in seconds.
+    pub fn fast_track_seconds(&self) -> Result<i64, ConfigError> {
+        humantime::parse_duration(&self.fast_track_sla)
+            .map(|d| d.as_secs() as i64)
+            .map_err(|e| ConfigError::Invalid {
+                key: "fast_track_sla".into(),
+                message: e.to_string(),
+            })
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         if self.dist.is_empty() {
             return Err(ConfigError::Invalid {
@@ -133,6 +149,13 @@ impl Config {
                     message: format!("{url:?} is not an http(s) URL"),
                 });
             }
+        }
+        self.fast_track_seconds()?;
+        if self.advisory_prefix.is_empty() || !self.advisory_prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(ConfigError::Invalid {
+                key: "advisory_prefix".into(),
+                message: "use letters and digits only".into(),
+            });
         }
         if self.keep_generations == 0 {
             return Err(ConfigError::Invalid {

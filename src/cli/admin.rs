@@ -40,6 +40,9 @@ enum AdminCommand {
     /// Problems reported by sites: list, triage, close.
     #[command(subcommand)]
     Problem(ProblemCommand),
+    /// Repository history, diffs and roll-back.
+    #[command(subcommand)]
+    Repo(RepoCommand),
     /// The audit log.
     Audit {
         #[arg(long)]
@@ -135,9 +138,44 @@ enum ReleaseCommand {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// Take a promoted release out of production.
+    Withdraw {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
     /// Take a release out of beta.
     Reject {
         id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RepoCommand {
+    /// The revisions of a repository, newest first.
+    History {
+        #[arg(long)]
+        dist: String,
+        #[arg(long, default_value = "production", value_parser = ["beta", "production"])]
+        repo: String,
+    },
+    /// Packages added, removed, upgraded between two revisions.
+    Diff {
+        #[arg(long)]
+        dist: String,
+        #[arg(long, default_value = "production", value_parser = ["beta", "production"])]
+        repo: String,
+        from: i64,
+        to: i64,
+    },
+    /// Republish production revision R as a new revision (after the consistency checks).
+    Rollback {
+        #[arg(long)]
+        dist: String,
+        #[arg(long)]
+        to: i64,
         #[arg(long)]
         reason: String,
     },
@@ -306,6 +344,61 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
                 &json!({ "reason": reason }),
             )?;
             out(&v, &|v| print_problems(&json!([v])))
+        }
+        AdminCommand::Release(ReleaseCommand::Withdraw { id, reason }) => {
+            let v = c.post(
+                &format!("/api/v1/admin/releases/{id}/withdraw"),
+                &json!({ "reason": reason }),
+            )?;
+            out(&v, &|v| {
+                println!(
+                    "release {} ({} {}) is {}",
+                    s(&v["id"]),
+                    s(&v["element"]),
+                    s(&v["version"]),
+                    s(&v["state"])
+                )
+            })
+        }
+        AdminCommand::Repo(RepoCommand::History { dist, repo }) => {
+            out(&c.get(&format!("/api/v1/repos/{dist}/{repo}/revisions"))?, &|v| {
+                table(v, &["revision", "time", "packages", "actor", "reason"], |r| {
+                    vec![
+                        s(&r["number"]),
+                        time_of(&r["created_at"]),
+                        s(&r["package_count"]),
+                        s(&r["actor"]),
+                        s(&r["reason"]),
+                    ]
+                })
+            })
+        }
+        AdminCommand::Repo(RepoCommand::Diff { dist, repo, from, to }) => out(
+            &c.get(&format!("/api/v1/repos/{dist}/{repo}/diff?from={from}&to={to}"))?,
+            &|v| {
+                for (key, label) in [
+                    ("added", "added"),
+                    ("removed", "removed"),
+                    ("upgraded", "upgraded"),
+                    ("downgraded", "downgraded"),
+                ] {
+                    for line in v[key].as_array().into_iter().flatten() {
+                        println!("{label:<11} {}", s(line));
+                    }
+                }
+            },
+        ),
+        AdminCommand::Repo(RepoCommand::Rollback { dist, to, reason }) => {
+            let v = c.post(
+                &format!("/api/v1/admin/repos/{dist}/rollback"),
+                &json!({ "to": to, "reason": reason }),
+            )?;
+            out(&v, &|v| {
+                println!(
+                    "{dist}/production is now revision {} (the package set of revision {to})",
+                    s(&v["revision"])
+                )
+            })
         }
         AdminCommand::Audit { release, since } => {
             let mut q = Vec::new();

@@ -40,9 +40,18 @@ enum ReleaseCommand {
         element: String,
         #[arg(long)]
         version: String,
-        /// Release notes.
+        /// Release notes (the advisory's description).
         #[arg(long, default_value = "")]
         notes: String,
+        /// A problem id this release fixes (repeatable); fixing a critical one fast-tracks it.
+        #[arg(long = "fixes")]
+        fixes: Vec<i64>,
+        /// Advisory type.
+        #[arg(long = "type", default_value = "enhancement", value_parser = ["bugfix", "enhancement", "security"])]
+        advisory_type: String,
+        /// Advisory severity.
+        #[arg(long, value_parser = ["low", "moderate", "important", "critical"])]
+        severity: Option<String>,
         /// RPM files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -122,6 +131,9 @@ pub fn run_release(args: ReleaseArgs) -> Result<(), ClientError> {
             element,
             version,
             notes,
+            fixes,
+            advisory_type,
+            severity,
             files,
         } => {
             let mut names = Vec::new();
@@ -132,8 +144,8 @@ pub fn run_release(args: ReleaseArgs) -> Result<(), ClientError> {
                 }
                 names.push(str_of(&v["filename"]));
             }
-            let body =
-                json!({ "dist": dist, "element": element, "version": version, "packages": names, "notes": notes });
+            let body = json!({ "dist": dist, "element": element, "version": version, "packages": names, "notes": notes,
+                "fixes": fixes, "type": advisory_type, "severity": severity });
             let release: Value = client.post("/api/v1/releases", &body)?;
             if json_out {
                 print_json(&release);

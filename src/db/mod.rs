@@ -61,6 +61,7 @@ fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("migrations/001_foundation.sql")),
         M::up(include_str!("migrations/002_rollout.sql")),
+        M::up(include_str!("migrations/003_consistency.sql")),
     ])
 }
 

@@ -15,6 +15,9 @@ pub struct NewRelease<'a> {
     pub state: ReleaseState,
     pub now: i64,
     pub packages: &'a [String],
+    pub fixes: &'a [i64],
+    pub advisory_type: &'a str,
+    pub severity: Option<&'a str>,
 }
 
 impl Db {
@@ -82,6 +85,15 @@ impl Db {
                 params![id, site, sla],
             )?;
         }
+        Ok(())
+    }
+
+    /// Records the shortened SLA of a fast-tracked announcement.
+    pub fn set_fast_track(tx: &Connection, id: i64, seconds: i64) -> DbResult<()> {
+        tx.execute(
+            "UPDATE releases SET fast_track_seconds = ?2 WHERE id = ?1",
+            params![id, seconds],
+        )?;
         Ok(())
     }
 
@@ -168,7 +180,7 @@ impl Db {
         let release = conn
             .query_row(
                 "SELECT r.id, r.dist, r.element, r.version, t.name, r.notes, r.state, r.created_at,
-                        r.announced_at, r.forced
+                        r.announced_at, r.forced, r.fixes, r.advisory_type, r.severity, r.fast_track_seconds
                  FROM releases r JOIN teams t ON t.id = r.team_id WHERE r.id = ?1",
                 [id],
                 |r| {
@@ -183,11 +195,18 @@ impl Db {
                         r.get::<_, i64>(7)?,
                         r.get::<_, Option<i64>>(8)?,
                         r.get::<_, bool>(9)?,
+                        (
+                            r.get::<_, String>(10)?,
+                            r.get::<_, String>(11)?,
+                            r.get::<_, Option<String>>(12)?,
+                            r.get::<_, Option<i64>>(13)?,
+                        ),
                     ))
                 },
             )
             .optional()?;
-        let Some((id, dist, element, version, team, notes, state, created_at, announced_at, forced)) = release else {
+        let Some((id, dist, element, version, team, notes, state, created_at, announced_at, forced, extra)) = release
+        else {
             return Ok(None);
         };
         let state = ReleaseState::parse(&state).ok_or_else(|| DbError::Corrupt(format!("release state {state}")))?;
@@ -207,6 +226,10 @@ impl Db {
             created_at,
             announced_at,
             forced,
+            fixes: serde_json::from_str(&extra.0).map_err(|e| DbError::Corrupt(format!("fixes: {e}")))?,
+            advisory_type: extra.1,
+            severity: extra.2,
+            fast_track_seconds: extra.3,
             packages,
         }))
     }

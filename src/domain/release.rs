@@ -36,6 +36,8 @@ pub enum Transition {
     Reject,
     Supersede,
     Withdraw,
+    /// A superseded release is the newest in production again (its successor was withdrawn).
+    Restore,
 }
 
 /// A transition that the current state does not allow.
@@ -54,6 +56,7 @@ impl Transition {
             Transition::Reject => "rejected",
             Transition::Supersede => "superseded",
             Transition::Withdraw => "withdrawn",
+            Transition::Restore => "restored",
         }
     }
 }
@@ -96,6 +99,7 @@ impl ReleaseState {
             (Beta | Rollout, Transition::Reject) => Rejected,
             (Beta | Rollout | Promoted, Transition::Supersede) => Superseded,
             (Promoted, Transition::Withdraw) => Withdrawn,
+            (Superseded, Transition::Restore) => Promoted,
             _ => {
                 return Err(TransitionError {
                     from: self.as_str(),
@@ -128,6 +132,14 @@ pub struct Release {
     pub announced_at: Option<i64>,
     /// Whether a promotion skipped the gate.
     pub forced: bool,
+    /// Problems this release fixes.
+    pub fixes: Vec<i64>,
+    /// Advisory type: `bugfix`, `enhancement` or `security`.
+    pub advisory_type: String,
+    /// Advisory severity given at submission, if any.
+    pub severity: Option<String>,
+    /// The shortened SLA it was announced with, when it fixes a critical problem.
+    pub fast_track_seconds: Option<i64>,
     /// File names of its packages, sorted.
     pub packages: Vec<String>,
 }

@@ -40,6 +40,8 @@ pub struct GateInput<'a> {
     pub consistency_failures: &'a [String],
     /// When set, this SLA replaces every site's (a critical problem's fix on the fast track).
     pub fast_track_seconds: Option<i64>,
+    /// Why the release is on the fast track.
+    pub fast_track_reason: Option<String>,
 }
 
 /// One rollout site's standing.
@@ -74,6 +76,8 @@ pub struct Gate {
     /// The next moment the verdict can change by itself (a deadline still ahead).
     pub next_deadline: Option<i64>,
     pub fast_track: bool,
+    /// Why the release is on the fast track, when it is.
+    pub fast_track_reason: Option<String>,
 }
 
 /// Evaluates the gate at `now`.
@@ -146,6 +150,7 @@ pub fn evaluate(input: &GateInput<'_>, now: i64) -> Gate {
         sites,
         next_deadline,
         fast_track: input.fast_track_seconds.is_some(),
+        fast_track_reason: input.fast_track_reason.clone(),
     }
 }
 
@@ -196,6 +201,7 @@ mod tests {
             problems: &[],
             consistency_failures: &[],
             fast_track_seconds: None,
+            fast_track_reason: None,
         };
         let g = evaluate(&input, 102);
         assert!(!g.open);
@@ -223,6 +229,7 @@ mod tests {
             problems: &[],
             consistency_failures: &[],
             fast_track_seconds: None,
+            fast_track_reason: None,
         };
         assert!(!evaluate(&input, 101).sites[0].satisfied);
     }
@@ -244,6 +251,7 @@ mod tests {
                 problems: &problems,
                 consistency_failures: &[],
                 fast_track_seconds: None,
+                fast_track_reason: None,
             };
             assert_eq!(evaluate(&input, 1000).open, open, "{:?}", problems[0]);
         }
@@ -263,6 +271,7 @@ mod tests {
             problems: &[],
             consistency_failures: &failures,
             fast_track_seconds: Some(86400),
+            fast_track_reason: Some("fixes critical problem 7".into()),
         };
         let g = evaluate(&input, 86400);
         assert!(g.sites[0].satisfied, "fast track: one day instead of five");

@@ -4,6 +4,7 @@ mod admin;
 pub mod error;
 mod extract;
 pub mod feed;
+mod history;
 mod releases;
 mod repo;
 mod rollout;
@@ -53,6 +54,10 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/admin/problems/{id}/triage", post(rollout::triage))
         .route("/api/v1/admin/problems/{id}/close", post(rollout::close))
         .route("/api/v1/admin/webhooks", get(admin::webhook_attempts))
+        .route("/api/v1/repos/{dist}/{repo}/revisions", get(history::revisions))
+        .route("/api/v1/repos/{dist}/{repo}/diff", get(history::diff))
+        .route("/api/v1/admin/releases/{id}/withdraw", post(history::withdraw))
+        .route("/api/v1/admin/repos/{dist}/rollback", post(history::rollback))
         .route("/feed.atom", get(feed::feed))
         .route("/repo/{*path}", get(repo::serve))
         .fallback(|| async { ApiError(ServiceError::NotFound("no such endpoint".into())) })

@@ -3,8 +3,10 @@
 //! Everything here is synchronous; the HTTP layer calls it on blocking threads.
 
 pub mod auth;
+pub mod consistency;
 pub mod elements;
 mod error;
+pub mod history;
 pub mod notify;
 pub mod publish;
 pub mod releases;

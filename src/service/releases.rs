@@ -19,7 +19,25 @@ pub struct SubmitRelease {
     pub packages: Vec<String>,
     #[serde(default)]
     pub notes: String,
+    /// Problems (ids) this release fixes; fixing a critical one puts it on the fast track.
+    #[serde(default)]
+    pub fixes: Vec<i64>,
+    /// Advisory type: `bugfix`, `enhancement` (default) or `security`.
+    #[serde(default = "default_type", rename = "type")]
+    pub advisory_type: String,
+    /// Advisory severity: `low`, `moderate`, `important` or `critical`.
+    #[serde(default)]
+    pub severity: Option<String>,
 }
+
+fn default_type() -> String {
+    "enhancement".into()
+}
+
+/// The advisory types updateinfo knows.
+pub const ADVISORY_TYPES: [&str; 3] = ["bugfix", "enhancement", "security"];
+/// The advisory severities, least to most severe.
+pub const SEVERITIES: [&str; 4] = ["low", "moderate", "important", "critical"];
 
 impl App {
     /// Validates a submission, records the release and publishes its packages into beta,
@@ -40,6 +58,33 @@ impl App {
                 req.version
             ))
         })?;
+        if !ADVISORY_TYPES.contains(&req.advisory_type.as_str()) {
+            return Err(ServiceError::Invalid(format!(
+                "type {:?} is not one of {}",
+                req.advisory_type,
+                ADVISORY_TYPES.join(", ")
+            )));
+        }
+        if let Some(sev) = &req.severity {
+            if !SEVERITIES.contains(&sev.as_str()) {
+                return Err(ServiceError::Invalid(format!(
+                    "severity {sev:?} is not one of {}",
+                    SEVERITIES.join(", ")
+                )));
+            }
+        }
+        for pid in &req.fixes {
+            let problem = self
+                .problem(*pid)
+                .map_err(|_| ServiceError::Invalid(format!("fixes: no problem {pid}")))?;
+            let about = self.release(problem.release)?;
+            if about.element != req.element || about.dist != req.dist {
+                return Err(ServiceError::Invalid(format!(
+                    "fixes: problem {pid} is about {} in {}, not {} in {}",
+                    about.element, about.dist, req.element, req.dist
+                )));
+            }
+        }
         if req.packages.is_empty() {
             return Err(ServiceError::Invalid("a release needs at least one package".into()));
         }
@@ -102,6 +147,9 @@ impl App {
                         state: ReleaseState::Beta,
                         now,
                         packages: &shas,
+                        fixes: &req.fixes,
+                        advisory_type: &req.advisory_type,
+                        severity: req.severity.as_deref(),
                     },
                 )?;
                 Db::bind_packages(tx, element.id, &names)?;

@@ -71,7 +71,11 @@ impl App {
             reports: &reports,
             problems: &problems,
             consistency_failures: &failures,
-            fast_track_seconds: None,
+            fast_track_seconds: release.fast_track_seconds,
+            fast_track_reason: release.fast_track_seconds.map(|s| {
+                let ids: Vec<String> = release.fixes.iter().map(|p| p.to_string()).collect();
+                format!("fixes critical problem {}: SLA shortened to {}s", ids.join(", "), s)
+            }),
         };
         Ok(Some(rollout::evaluate(&input, self.clock.now())))
     }
@@ -110,7 +114,7 @@ impl App {
     }
 
     /// Records a transition with its audit entry (inside the caller's transaction).
-    fn record_transition(
+    pub(super) fn record_transition(
         tx: &Connection,
         release: &Release,
         t: Transition,
@@ -141,7 +145,7 @@ impl App {
         )
     }
 
-    fn check_transition(release: &Release, t: Transition) -> ServiceResult<()> {
+    pub(super) fn check_transition(release: &Release, t: Transition) -> ServiceResult<()> {
         release
             .state
             .apply(t)
@@ -165,6 +169,22 @@ impl App {
             )));
         }
         let now = self.clock.now();
+        let fixes_critical = release.fixes.iter().any(|pid| {
+            matches!(self.db.problem(*pid), Ok(Some(p)) if p.criticality == Some(crate::domain::problem::Criticality::Critical))
+        });
+        let fast_track = if fixes_critical {
+            Some(
+                self.config
+                    .fast_track_seconds()
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let sites: Vec<(i64, i64)> = sites
+            .into_iter()
+            .map(|(s, sla)| (s, fast_track.map_or(sla, |f| f.min(sla))))
+            .collect();
         let mut notified = Vec::new();
         for (site_id, sla) in &sites {
             let site = self
@@ -196,6 +216,9 @@ impl App {
         );
         self.db.write(|tx| {
             Db::set_announced(tx, id, now, &sites)?;
+            if let Some(f) = fast_track {
+                Db::set_fast_track(tx, id, f)?;
+            }
             Self::record_transition(
                 tx,
                 &release,
