@@ -23,7 +23,11 @@ pub enum ConfigError {
 /// Settings of one distribution (e.g. `el9`).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct DistConfig {}
+pub struct DistConfig {
+    /// Refuse uploads and releases not signed by a key of the uploading team.
+    #[serde(default)]
+    pub require_signed: bool,
+}
 
 /// The daemon's whole configuration, with every default filled in.
 #[derive(Debug, Clone, Deserialize, PartialEq)]

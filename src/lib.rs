@@ -10,5 +10,6 @@ pub mod repodata;
 pub mod rpmhdr;
 pub mod server;
 pub mod service;
+pub mod signing;
 pub mod store;
 pub mod workers;

@@ -63,6 +63,19 @@ enum TeamCommand {
     List,
     /// Issue a new token; the old one stops working.
     TokenRotate { name: String },
+    /// The team's OpenPGP keys that sign its packages.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Import an ASCII-armoured public key for a team.
+    Add { team: String, file: PathBuf },
+    /// List keys (of one team).
+    List { team: Option<String> },
+    /// Remove a key by fingerprint or key id.
+    Remove { team: String, key: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -224,6 +237,26 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
                 &c.post(&format!("/api/v1/admin/teams/{name}/token-rotate"), &json!({}))?,
                 &print_secret,
             );
+        }
+        AdminCommand::Team(TeamCommand::Key(KeyCommand::Add { team, file })) => {
+            let key = std::fs::read_to_string(&file).map_err(|source| ClientError::File {
+                path: file.display().to_string(),
+                source,
+            })?;
+            let v = c.post(&format!("/api/v1/admin/teams/{team}/keys"), &json!({ "key": key }))?;
+            out(&v, &print_keys)
+        }
+        AdminCommand::Team(TeamCommand::Key(KeyCommand::List { team })) => {
+            let path = team.map_or("/api/v1/admin/keys".to_string(), |t| {
+                format!("/api/v1/admin/keys?team={t}")
+            });
+            out(&c.get(&path)?, &print_keys)
+        }
+        AdminCommand::Team(TeamCommand::Key(KeyCommand::Remove { team, key })) => {
+            c.delete(&format!("/api/v1/admin/teams/{team}/keys/{key}"))?;
+            out(&json!({ "removed": key }), &|_| {
+                println!("key {key} removed from team {team}")
+            })
         }
         AdminCommand::Team(TeamCommand::List) => out(&c.get("/api/v1/admin/teams")?, &|v| {
             table(v, &["name", "created"], |t| {
@@ -443,6 +476,17 @@ fn print_secret(v: &Value) {
         }
     }
     println!("(store the token now: it is not shown again)");
+}
+
+fn print_keys(v: &Value) {
+    table(v, &["team", "fingerprint", "key ids", "added"], |k| {
+        vec![
+            s(&k["team"]),
+            s(&k["fingerprint"]),
+            join(&k["key_ids"]),
+            time_of(&k["added_at"]),
+        ]
+    })
 }
 
 fn print_problems(v: &Value) {

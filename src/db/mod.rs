@@ -5,6 +5,7 @@
 
 mod audit;
 mod elements;
+mod keys;
 pub(crate) mod packages;
 mod releases;
 mod reports;
@@ -21,6 +22,7 @@ use rusqlite_migration::{Migrations, M};
 
 pub use audit::{AuditEntry, FeedEntry};
 pub use elements::{Element, RolloutAssignment};
+pub use keys::TeamKey;
 pub use packages::{NewPackage, StoredPackage};
 pub use releases::NewRelease;
 pub use reports::Report;

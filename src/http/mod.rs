@@ -43,6 +43,9 @@ pub fn router(app: AppState) -> Router {
             "/api/v1/admin/teams/{name}/token-rotate",
             post(admin::rotate_team_token),
         )
+        .route("/api/v1/admin/teams/{name}/keys", post(admin::add_team_key))
+        .route("/api/v1/admin/teams/{name}/keys/{key}", delete(admin::remove_team_key))
+        .route("/api/v1/admin/keys", get(admin::list_team_keys))
         .route("/api/v1/admin/elements", post(admin::add_element))
         .route("/api/v1/admin/sites", post(admin::add_site).get(admin::list_sites))
         .route("/api/v1/admin/rollouts", post(admin::add_rollout))

@@ -7,6 +7,7 @@ pub mod consistency;
 pub mod elements;
 mod error;
 pub mod history;
+pub mod keys;
 pub mod notify;
 pub mod publish;
 pub mod releases;

@@ -112,7 +112,10 @@ impl App {
                 }
             }
         }
-        let mut shas: Vec<String> = packages.iter().map(|p| p.sha256.clone()).collect();
+        let file_shas: Vec<String> = packages.iter().map(|p| p.sha256.clone()).collect();
+        let file_names: Vec<String> = packages.iter().map(|p| p.filename.clone()).collect();
+        self.check_release_signatures(&req.dist, team, &file_shas, &file_names)?;
+        let mut shas = file_shas;
         let mut names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
         shas.sort();
         names.sort();
