@@ -14,7 +14,11 @@ pub struct Evr {
 impl Evr {
     /// Builds an EVR from its parts.
     pub fn new(epoch: u64, version: &str, release: &str) -> Self {
-        Evr { epoch, version: version.to_string(), release: release.to_string() }
+        Evr {
+            epoch,
+            version: version.to_string(),
+            release: release.to_string(),
+        }
     }
 }
 
@@ -115,7 +119,13 @@ pub fn rpmvercmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
             break;
         }
         let numeric = ca.is_ascii_digit();
-        let class = |c: u8| if numeric { c.is_ascii_digit() } else { c.is_ascii_alphabetic() };
+        let class = |c: u8| {
+            if numeric {
+                c.is_ascii_digit()
+            } else {
+                c.is_ascii_alphabetic()
+            }
+        };
         let (mut ei, mut ej) = (i, j);
         while class(at(a, ei)) {
             ei += 1;
@@ -125,7 +135,11 @@ pub fn rpmvercmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
         }
         // A numeric segment against an alphabetic one (empty in this class): numbers win.
         if ej == j {
-            return if numeric { Ordering::Greater } else { Ordering::Less };
+            return if numeric {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
         }
         let (mut sa, mut sb) = (&a[i..ei], &b[j..ej]);
         if numeric {
@@ -284,7 +298,10 @@ mod tests {
 
     #[test]
     fn long_numbers_do_not_overflow() {
-        assert_eq!(rpmvercmp("1.123456789012345678901234567890", "1.99"), Ordering::Greater);
+        assert_eq!(
+            rpmvercmp("1.123456789012345678901234567890", "1.99"),
+            Ordering::Greater
+        );
         assert_eq!(rpmvercmp("", ""), Ordering::Equal);
         assert_eq!(rpmvercmp("", "1"), Ordering::Less);
         assert_eq!(rpmvercmp("~", ""), Ordering::Less);

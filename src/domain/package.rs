@@ -94,7 +94,10 @@ pub struct PackageMeta {
 impl PackageMeta {
     /// `name-version-release.arch.rpm`, the only file name under which this package is accepted.
     pub fn canonical_filename(&self) -> String {
-        format!("{}-{}-{}.{}.rpm", self.name, self.version, self.release, self.arch)
+        format!(
+            "{}-{}-{}.{}.rpm",
+            self.name, self.version, self.release, self.arch
+        )
     }
 
     /// The package's NEVRA.

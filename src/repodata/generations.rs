@@ -65,7 +65,10 @@ impl Generations {
 
     /// Every file any kept generation references.
     pub(crate) fn referenced(&self) -> HashSet<String> {
-        self.generations.iter().flat_map(|g| g.files.iter().cloned()).collect()
+        self.generations
+            .iter()
+            .flat_map(|g| g.files.iter().cloned())
+            .collect()
     }
 
     /// Writes the tracking file atomically.
@@ -83,7 +86,9 @@ pub(crate) fn is_managed_name(name: &str) -> bool {
     };
     hash.len() == 64
         && hash.bytes().all(|b| b.is_ascii_hexdigit())
-        && MANAGED_KINDS.iter().any(|k| rest.strip_suffix(".xml.gz") == Some(*k))
+        && MANAGED_KINDS
+            .iter()
+            .any(|k| rest.strip_suffix(".xml.gz") == Some(*k))
 }
 
 /// Deletes managed files that no kept generation references, and stale temporary files.
@@ -92,7 +97,9 @@ pub(crate) fn prune(repodata: &Path, keep: &HashSet<String>) -> io::Result<Vec<S
     let mut deleted = Vec::new();
     for entry in std::fs::read_dir(repodata)? {
         let entry = entry?;
-        let Ok(name) = entry.file_name().into_string() else { continue };
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
         let remove = if name.starts_with(TMP_PREFIX) {
             let modified = entry.metadata().and_then(|m| m.modified()).ok();
             let age = modified.and_then(|m| SystemTime::now().duration_since(m).ok());
@@ -144,7 +151,10 @@ mod tests {
         assert_eq!(gens.generations.len(), 3);
         assert_eq!(gens.generations[0].revision, "2");
         gens.truncate(2);
-        assert_eq!(gens.referenced(), ["b", "c"].iter().map(|s| s.to_string()).collect());
+        assert_eq!(
+            gens.referenced(),
+            ["b", "c"].iter().map(|s| s.to_string()).collect()
+        );
         gens.truncate(0);
         assert_eq!(gens.generations.len(), 1);
     }

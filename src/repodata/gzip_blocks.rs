@@ -84,12 +84,19 @@ pub(crate) fn digest(stream: &Stream<'_>) -> StreamDigest {
         keys.push(key.finalize().into());
     }
     open.update(stream.footer.as_bytes());
-    StreamDigest { open_sha256: open.finalize().into(), open_size: size as u64, keys }
+    StreamDigest {
+        open_sha256: open.finalize().into(),
+        open_size: size as u64,
+        keys,
+    }
 }
 
 /// Compresses `data` as one complete gzip member (no name, mtime 0: deterministic).
 fn gzip_member(data: &[u8]) -> Vec<u8> {
-    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 4 + 64), Compression::new(LEVEL));
+    let mut enc = GzEncoder::new(
+        Vec::with_capacity(data.len() / 4 + 64),
+        Compression::new(LEVEL),
+    );
     // Writing into a Vec cannot fail.
     enc.write_all(data).expect("in-memory gzip");
     enc.finish().expect("in-memory gzip")
@@ -168,7 +175,9 @@ impl BlockCache {
 
 /// Compresses the blocks in parallel on the available cores.
 fn compress_all(blocks: &[(Key, &[&str])]) -> Vec<(Key, Vec<u8>)> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(blocks.len());
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(blocks.len());
     let compress = |(key, fragments): &(Key, &[&str])| {
         let mut data = String::with_capacity(fragments.iter().map(|f| f.len()).sum());
         for f in *fragments {
@@ -194,7 +203,10 @@ fn compress_all(blocks: &[(Key, &[&str])]) -> Vec<(Key, Vec<u8>)> {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("compression worker panicked")).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("compression worker panicked"))
+            .collect()
     })
 }
 
@@ -205,7 +217,9 @@ mod tests {
 
     fn gunzip_all(bytes: &[u8]) -> String {
         let mut out = String::new();
-        flate2::read::MultiGzDecoder::new(bytes).read_to_string(&mut out).unwrap();
+        flate2::read::MultiGzDecoder::new(bytes)
+            .read_to_string(&mut out)
+            .unwrap();
         out
     }
 
@@ -225,7 +239,11 @@ mod tests {
             r.iter().map(|r| ids[r.clone()].to_vec()).collect()
         };
         let (a, b) = (content(&ids, &ranges), content(&more, &again));
-        assert!(a.difference(&b).count() <= 2, "{}", a.difference(&b).count());
+        assert!(
+            a.difference(&b).count() <= 2,
+            "{}",
+            a.difference(&b).count()
+        );
     }
 
     #[test]
@@ -239,11 +257,20 @@ mod tests {
         let d = digest(&stream);
         let mut cache = BlockCache::default();
         let (files, stats) = cache.assemble(Path::new("/r"), &[(&stream, &d)]);
-        assert_eq!(stats, AssemblyStats { blocks_total: 2, blocks_compressed: 2 });
+        assert_eq!(
+            stats,
+            AssemblyStats {
+                blocks_total: 2,
+                blocks_compressed: 2
+            }
+        );
         let text = gunzip_all(&files[0].bytes);
         assert_eq!(text, "<x>\n<a/>\n<b/>\n<c/>\n</x>");
         assert_eq!(d.open_size, text.len() as u64);
-        assert_eq!(d.open_sha256, <[u8; 32]>::from(Sha256::digest(text.as_bytes())));
+        assert_eq!(
+            d.open_sha256,
+            <[u8; 32]>::from(Sha256::digest(text.as_bytes()))
+        );
         let (again, stats) = cache.assemble(Path::new("/r"), &[(&stream, &d)]);
         assert_eq!(stats.blocks_compressed, 0);
         assert_eq!(again[0].bytes, files[0].bytes);

@@ -29,7 +29,10 @@ pub(crate) fn render(meta: &PackageMeta, location_href: &str) -> String {
     text_element(&mut o, "  ", "description", &meta.description);
     text_element(&mut o, "  ", "packager", &meta.packager);
     text_element(&mut o, "  ", "url", &meta.url);
-    o.push_str(&format!("  <time file=\"{}\" build=\"{}\"/>\n", meta.time_file, meta.time_build));
+    o.push_str(&format!(
+        "  <time file=\"{}\" build=\"{}\"/>\n",
+        meta.time_file, meta.time_build
+    ));
     o.push_str(&format!(
         "  <size package=\"{}\" installed=\"{}\" archive=\"{}\"/>\n",
         meta.size_package, meta.size_installed, meta.size_archive
@@ -78,7 +81,11 @@ fn deps(o: &mut String, element: &str, list: &[Dependency], requires: bool) {
         attr(o, "name", &d.name);
         if let Some(flags) = d.flags.as_deref().filter(|f| !f.is_empty()) {
             attr(o, "flags", flags);
-            let parts = [("epoch", &d.epoch), ("ver", &d.version), ("rel", &d.release)];
+            let parts = [
+                ("epoch", &d.epoch),
+                ("ver", &d.version),
+                ("rel", &d.release),
+            ];
             for (name, value) in parts {
                 if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
                     attr(o, name, v);

@@ -32,7 +32,10 @@ pub(crate) fn publish(
     let n = packages.len();
     let stream = |header: String, footer, pick: fn(&PackageXml) -> &str| Stream {
         header,
-        blocks: ranges.iter().map(|r| packages[r.clone()].iter().map(|p| pick(p)).collect()).collect(),
+        blocks: ranges
+            .iter()
+            .map(|r| packages[r.clone()].iter().map(|p| pick(p)).collect())
+            .collect(),
         footer,
     };
     let streams = [
@@ -87,15 +90,25 @@ pub(crate) fn publish(
         Some(prev) => now.max(prev.saturating_add(1)),
         None => now,
     };
-    let repomd = Repomd { revision: revision.to_string(), records }.render();
+    let repomd = Repomd {
+        revision: revision.to_string(),
+        records,
+    }
+    .render();
     write_atomic(&repodata, "repomd.xml", repomd.as_bytes(), None)?;
     sync_dir(&repodata)?;
 
     let mut generations = Generations::load(&repodata);
     if let Some(cur) = &current {
-        generations.push(Generation { revision: cur.revision.clone(), files: file_names(cur) });
+        generations.push(Generation {
+            revision: cur.revision.clone(),
+            files: file_names(cur),
+        });
     }
-    generations.push(Generation { revision: revision.to_string(), files: files.clone() });
+    generations.push(Generation {
+        revision: revision.to_string(),
+        files: files.clone(),
+    });
     generations.truncate(keep.saturating_add(1));
     generations.save(&repodata)?;
     prune(&repodata, &generations.referenced())?;
@@ -131,7 +144,10 @@ fn place_file(repodata: &Path, name: &str, bytes: &[u8], now: u64) -> Result<i64
     let path = repodata.join(name);
     if let Ok(meta) = std::fs::metadata(&path) {
         if meta.len() == bytes.len() as u64 {
-            if let Some(secs) = meta.modified().ok().and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+            if let Some(secs) = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
             {
                 return Ok(secs.as_secs() as i64);
             }
@@ -164,7 +180,10 @@ fn unchanged(repo_dir: &Path, current: &Repomd, digests: &[StreamDigest]) -> Opt
         let rec = current.records.iter().find(|r| r.kind == *kind)?;
         let same = rec.open_checksum.as_deref() == Some(hex::encode(digest.open_sha256).as_str())
             && rec.open_size == Some(digest.open_size);
-        let name = rec.href.strip_prefix("repodata/").filter(|n| !n.contains('/'))?;
+        let name = rec
+            .href
+            .strip_prefix("repodata/")
+            .filter(|n| !n.contains('/'))?;
         let on_disk = std::fs::metadata(repo_dir.join("repodata").join(name)).ok()?;
         if !same || on_disk.len() != rec.size {
             return None;

@@ -77,6 +77,9 @@ mod tests {
         assert_eq!(t, "a&lt;b&gt;&amp;\"c\"&#13;\n\tá");
         let mut a = String::new();
         push_attr(&mut a, "Tomáš <x> & \"q\"\n\t\r😀");
-        assert_eq!(a, "Tom&#xE1;&#x161; &lt;x&gt; &amp; &quot;q&quot;&#10;&#9;&#13;&#x1F600;");
+        assert_eq!(
+            a,
+            "Tom&#xE1;&#x161; &lt;x&gt; &amp; &quot;q&quot;&#10;&#9;&#13;&#x1F600;"
+        );
     }
 }

@@ -46,15 +46,45 @@ enum Kind {
 /// Processing order matters: provides first (requires check against them), then as listed.
 const ITEMS: &[(Kind, u32, u32, u32)] = &[
     (Kind::Provides, PROVIDENAME, PROVIDEFLAGS, PROVIDEVERSION),
-    (Kind::Conflicts, CONFLICTNAME, CONFLICTFLAGS, CONFLICTVERSION),
-    (Kind::Obsoletes, OBSOLETENAME, OBSOLETEFLAGS, OBSOLETEVERSION),
+    (
+        Kind::Conflicts,
+        CONFLICTNAME,
+        CONFLICTFLAGS,
+        CONFLICTVERSION,
+    ),
+    (
+        Kind::Obsoletes,
+        OBSOLETENAME,
+        OBSOLETEFLAGS,
+        OBSOLETEVERSION,
+    ),
     (Kind::Requires, REQUIRENAME, REQUIREFLAGS, REQUIREVERSION),
     (Kind::Suggests, SUGGESTNAME, SUGGESTFLAGS, SUGGESTVERSION),
     (Kind::Enhances, ENHANCENAME, ENHANCEFLAGS, ENHANCEVERSION),
-    (Kind::Recommends, RECOMMENDNAME, RECOMMENDFLAGS, RECOMMENDVERSION),
-    (Kind::Supplements, SUPPLEMENTNAME, SUPPLEMENTFLAGS, SUPPLEMENTVERSION),
-    (Kind::OldSuggests, OLDSUGGESTSNAME, OLDSUGGESTSFLAGS, OLDSUGGESTSVERSION),
-    (Kind::OldEnhances, OLDENHANCESNAME, OLDENHANCESFLAGS, OLDENHANCESVERSION),
+    (
+        Kind::Recommends,
+        RECOMMENDNAME,
+        RECOMMENDFLAGS,
+        RECOMMENDVERSION,
+    ),
+    (
+        Kind::Supplements,
+        SUPPLEMENTNAME,
+        SUPPLEMENTFLAGS,
+        SUPPLEMENTVERSION,
+    ),
+    (
+        Kind::OldSuggests,
+        OLDSUGGESTSNAME,
+        OLDSUGGESTSFLAGS,
+        OLDSUGGESTSVERSION,
+    ),
+    (
+        Kind::OldEnhances,
+        OLDENHANCESNAME,
+        OLDENHANCESFLAGS,
+        OLDENHANCESVERSION,
+    ),
 ];
 
 /// The comparison operator of a dependency (`cr_flag_to_str`): only the five exact sense
@@ -137,7 +167,10 @@ fn strtol_end(s: &[u8]) -> usize {
 fn libc_is_higher(current: &[u8], new: &[u8]) -> bool {
     fn inner(dep: &[u8]) -> Option<(usize, Option<usize>)> {
         let open = dep.iter().position(|&b| b == b'(')?;
-        let close = dep[open..].iter().position(|&b| b == b')').map(|p| p + open);
+        let close = dep[open..]
+            .iter()
+            .position(|&b| b == b')')
+            .map(|p| p + open);
         Some((open, close))
     }
     let (a, b) = match (inner(current), inner(new)) {
@@ -159,7 +192,10 @@ fn libc_is_higher(current: &[u8], new: &[u8]) -> bool {
     }
     // First digit after the parenthesis, possibly beyond the closing one.
     let first_digit = |dep: &[u8], from: usize| {
-        dep[from..].iter().position(|b| b.is_ascii_digit()).map_or(dep.len(), |p| p + from)
+        dep[from..]
+            .iter()
+            .position(|b| b.is_ascii_digit())
+            .map_or(dep.len(), |p| p + from)
     };
     let (v1, v2) = (first_digit(current, open1), first_digit(new, open2));
     match (v1 > close1, v2 > close2) {
@@ -189,9 +225,11 @@ pub(crate) fn read_deps(hdr: &RawHeader, files: &HashSet<Vec<u8>>) -> DepLists {
     let mut seen_requires: HashMap<Vec<u8>, (Option<&str>, Vec<u8>, bool)> = HashMap::new();
 
     for &(kind, name_tag, flags_tag, version_tag) in ITEMS {
-        let (Some(names), Some(flags), Some(versions)) =
-            (hdr.strings(name_tag), hdr.numbers(flags_tag), hdr.strings(version_tag))
-        else {
+        let (Some(names), Some(flags), Some(versions)) = (
+            hdr.strings(name_tag),
+            hdr.numbers(flags_tag),
+            hdr.strings(version_tag),
+        ) else {
             continue;
         };
         let mut libc_highest: Option<(Vec<u8>, Dependency)> = None;
@@ -205,7 +243,9 @@ pub(crate) fn read_deps(hdr: &RawHeader, files: &HashSet<Vec<u8>>) -> DepLists {
                 if name.starts_with(b"rpmlib(") {
                     continue;
                 }
-                if name.first() == Some(&b'/') && files.contains(name) && is_primary_path_bytes(name)
+                if name.first() == Some(&b'/')
+                    && files.contains(name)
+                    && is_primary_path_bytes(name)
                 {
                     continue;
                 }
@@ -223,7 +263,10 @@ pub(crate) fn read_deps(hdr: &RawHeader, files: &HashSet<Vec<u8>>) -> DepLists {
                 // createrepo_c warns "Bad epoch in version string" and skips the dependency.
                 continue;
             };
-            for part in [Some(name), evr.epoch, evr.version, evr.release].into_iter().flatten() {
+            for part in [Some(name), evr.epoch, evr.version, evr.release]
+                .into_iter()
+                .flatten()
+            {
                 out.raw_strings.push(part.to_vec());
             }
             let dep = to_dependency(name, flag_str, &evr, false);
@@ -269,7 +312,11 @@ pub(crate) fn read_deps(hdr: &RawHeader, files: &HashSet<Vec<u8>>) -> DepLists {
 mod tests {
     use super::*;
 
-    fn evr(e: Option<&'static str>, v: Option<&'static str>, r: Option<&'static str>) -> RawEvr<'static> {
+    fn evr(
+        e: Option<&'static str>,
+        v: Option<&'static str>,
+        r: Option<&'static str>,
+    ) -> RawEvr<'static> {
         RawEvr {
             epoch: e.map(str::as_bytes),
             version: v.map(str::as_bytes),
@@ -283,7 +330,10 @@ mod tests {
         assert_eq!(split(""), Some(evr(None, None, None)));
         assert_eq!(split("1.0"), Some(evr(Some("0"), Some("1.0"), None)));
         assert_eq!(split("1.0-2"), Some(evr(Some("0"), Some("1.0"), Some("2"))));
-        assert_eq!(split("3:1.0-2.el9"), Some(evr(Some("3"), Some("1.0"), Some("2.el9"))));
+        assert_eq!(
+            split("3:1.0-2.el9"),
+            Some(evr(Some("3"), Some("1.0"), Some("2.el9")))
+        );
         assert_eq!(split(":1.0"), Some(evr(Some("0"), Some("1.0"), None)));
         assert_eq!(split("1.0-"), Some(evr(Some("0"), Some("1.0"), None)));
         assert_eq!(split("1-2-3"), Some(evr(Some("0"), Some("1"), Some("2-3"))));
@@ -301,9 +351,18 @@ mod tests {
 
     #[test]
     fn libc_highest() {
-        assert!(libc_is_higher(b"libc.so.6()(64bit)", b"libc.so.6(GLIBC_2.3)(64bit)"));
-        assert!(libc_is_higher(b"libc.so.6(GLIBC_2.3)(64bit)", b"libc.so.6(GLIBC_2.14)(64bit)"));
-        assert!(!libc_is_higher(b"libc.so.6(GLIBC_2.14)(64bit)", b"libc.so.6(GLIBC_2.3)(64bit)"));
+        assert!(libc_is_higher(
+            b"libc.so.6()(64bit)",
+            b"libc.so.6(GLIBC_2.3)(64bit)"
+        ));
+        assert!(libc_is_higher(
+            b"libc.so.6(GLIBC_2.3)(64bit)",
+            b"libc.so.6(GLIBC_2.14)(64bit)"
+        ));
+        assert!(!libc_is_higher(
+            b"libc.so.6(GLIBC_2.14)(64bit)",
+            b"libc.so.6(GLIBC_2.3)(64bit)"
+        ));
         assert!(!libc_is_higher(b"libc.so.6", b"libc.so.6"));
         assert!(libc_is_higher(b"libc.so.6", b"libc.so.6(GLIBC_2.3)"));
     }

@@ -45,7 +45,9 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { changelog_limit: Some(DEFAULT_CHANGELOG_LIMIT) }
+        ReadOptions {
+            changelog_limit: Some(DEFAULT_CHANGELOG_LIMIT),
+        }
     }
 }
 
@@ -66,14 +68,13 @@ pub fn read_package_with(
     let raw = raw::read_raw_package(&mut file)?;
     let hdr = &raw.header;
     let name_bytes = hdr.string(NAME).unwrap_or_default();
-    if raw.lead_type == 1
-        || hdr.number(SOURCEPACKAGE).unwrap_or(0) != 0
-        || !hdr.has(SOURCERPM)
-    {
+    if raw.lead_type == 1 || hdr.number(SOURCEPACKAGE).unwrap_or(0) != 0 || !hdr.has(SOURCERPM) {
         return Err(HeaderError::SourcePackage(xml_text(name_bytes)));
     }
     if name_bytes.is_empty() {
-        return Err(HeaderError::Invalid("the header has no package name".into()));
+        return Err(HeaderError::Invalid(
+            "the header has no package name".into(),
+        ));
     }
 
     let mut checked: Vec<&[u8]> = Vec::new();
@@ -126,7 +127,10 @@ pub fn read_package_with(
         packager,
         url,
         time_file,
-        time_build: hdr.numbers(BUILDTIME).and_then(|v| v.first().copied()).unwrap_or(0) as i64,
+        time_build: hdr
+            .numbers(BUILDTIME)
+            .and_then(|v| v.first().copied())
+            .unwrap_or(0) as i64,
         license,
         vendor,
         group,
@@ -231,7 +235,10 @@ fn read_files(hdr: &RawHeader) -> Result<(Vec<PackageFile>, HashSet<Vec<u8>>), H
         } else {
             FileKind::File
         };
-        files.push(PackageFile { path: xml_text(&full), kind });
+        files.push(PackageFile {
+            path: xml_text(&full),
+            kind,
+        });
         paths.insert(full);
     }
     Ok((files, paths))
@@ -260,9 +267,11 @@ fn push_changelog(list: &mut VecDeque<Changelog>, last_time: &mut i64, entry: Ch
 /// The newest `limit` changelog entries, oldest first (createrepo_c prepends while reading the
 /// header's newest-first list and never reverses it).
 fn read_changelogs(hdr: &RawHeader, limit: Option<usize>) -> (Vec<Changelog>, Vec<Vec<u8>>) {
-    let (Some(times), Some(names), Some(texts)) =
-        (hdr.numbers(CHANGELOGTIME), hdr.strings(CHANGELOGNAME), hdr.strings(CHANGELOGTEXT))
-    else {
+    let (Some(times), Some(names), Some(texts)) = (
+        hdr.numbers(CHANGELOGTIME),
+        hdr.strings(CHANGELOGNAME),
+        hdr.strings(CHANGELOGTEXT),
+    ) else {
         return (Vec::new(), Vec::new());
     };
     let limit = limit.unwrap_or(usize::MAX);
@@ -279,7 +288,11 @@ fn read_changelogs(hdr: &RawHeader, limit: Option<usize>) -> (Vec<Changelog>, Ve
         }
         raw_strings.push(author.to_vec());
         raw_strings.push(text.to_vec());
-        let entry = Changelog { author: xml_text(author), date: time, text: xml_text(text) };
+        let entry = Changelog {
+            author: xml_text(author),
+            date: time,
+            text: xml_text(text),
+        };
         push_changelog(&mut list, &mut last_time, entry);
     }
     (list.into_iter().collect(), raw_strings)
@@ -303,7 +316,10 @@ mod tests {
         };
         for len in [0usize, 1, 95, 96, 111, 112, 200, 5000] {
             let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-            std::fs::File::create(&path).unwrap().write_all(&bytes).unwrap();
+            std::fs::File::create(&path)
+                .unwrap()
+                .write_all(&bytes)
+                .unwrap();
             match read_package(&path, "x", 0) {
                 Err(HeaderError::Invalid(_)) => {}
                 other => panic!("len {len}: {other:?}"),
@@ -313,7 +329,11 @@ mod tests {
 
     #[test]
     fn changelog_equal_times_are_spread() {
-        let entry = |date| Changelog { author: String::new(), date, text: String::new() };
+        let entry = |date| Changelog {
+            author: String::new(),
+            date,
+            text: String::new(),
+        };
         let mut list = VecDeque::new();
         let mut last = 0;
         for time in [50, 40, 40, 40, 10] {

@@ -71,9 +71,13 @@ fn be32(b: &[u8]) -> u32 {
 
 /// Reads exactly `len` bytes at `offset`, failing as `Invalid` when the file is shorter.
 fn read_at(file: &mut File, file_size: u64, offset: u64, len: u64) -> Result<Vec<u8>, HeaderError> {
-    let end = offset.checked_add(len).ok_or_else(|| invalid("header size overflows"))?;
+    let end = offset
+        .checked_add(len)
+        .ok_or_else(|| invalid("header size overflows"))?;
     if end > file_size {
-        return Err(invalid(format!("truncated: needs {end} bytes, file has {file_size}")));
+        return Err(invalid(format!(
+            "truncated: needs {end} bytes, file has {file_size}"
+        )));
     }
     file.seek(SeekFrom::Start(offset))?;
     let mut buf = vec![0u8; len as usize];
@@ -118,7 +122,9 @@ fn read_header(
     let il = be32(&intro[8..12]);
     let dl = be32(&intro[12..16]);
     if il > MAX_TAGS || dl > MAX_DATA {
-        return Err(invalid(format!("{what} header too large ({il} tags, {dl} bytes)")));
+        return Err(invalid(format!(
+            "{what} header too large ({il} tags, {dl} bytes)"
+        )));
     }
     let index_len = u64::from(il) * 16;
     let body = read_at(file, file_size, offset + 16, index_len + u64::from(dl))?;
@@ -134,7 +140,11 @@ fn parse_header(index: &[u8], store: Vec<u8>, what: &str) -> Result<RawHeader, H
         let kind = be32(&raw[4..8]);
         let offset = be32(&raw[8..12]) as usize;
         let count = be32(&raw[12..16]) as usize;
-        let entry = Entry { kind, offset, count };
+        let entry = Entry {
+            kind,
+            offset,
+            count,
+        };
         check_entry(&store, tag, entry).map_err(|e| invalid(format!("{what} header: {e}")))?;
         // Like rpm's sorted lookup, a duplicated tag resolves to one of its entries: the first.
         entries.entry(tag).or_insert(entry);
@@ -145,7 +155,10 @@ fn parse_header(index: &[u8], store: Vec<u8>, what: &str) -> Result<RawHeader, H
 /// Checks that the entry's data lies inside the store, so that accessors can slice freely.
 fn check_entry(store: &[u8], tag: u32, e: Entry) -> Result<(), String> {
     if e.offset > store.len() {
-        return Err(format!("tag {tag}: offset {} past the data store", e.offset));
+        return Err(format!(
+            "tag {tag}: offset {} past the data store",
+            e.offset
+        ));
     }
     let width = match e.kind {
         TYPE_NULL => return Ok(()),
@@ -228,7 +241,10 @@ impl RawHeader {
                 .chunks_exact(2)
                 .map(|c| u64::from(u16::from_be_bytes([c[0], c[1]])))
                 .collect(),
-            TYPE_INT32 => data[..e.count * 4].chunks_exact(4).map(|c| u64::from(be32(c))).collect(),
+            TYPE_INT32 => data[..e.count * 4]
+                .chunks_exact(4)
+                .map(|c| u64::from(be32(c)))
+                .collect(),
             TYPE_INT64 => data[..e.count * 8]
                 .chunks_exact(8)
                 .map(|c| u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
@@ -261,7 +277,10 @@ mod tests {
     use super::*;
 
     fn entry(tag: u32, kind: u32, offset: u32, count: u32) -> Vec<u8> {
-        [tag, kind, offset, count].iter().flat_map(|v| v.to_be_bytes()).collect()
+        [tag, kind, offset, count]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect()
     }
 
     #[test]
