@@ -30,9 +30,16 @@ fn qualified(ns: Option<&str>, local: &str) -> String {
 }
 
 fn normalize(n: roxmltree::Node<'_, '_>) -> Node {
-    let children: Vec<Node> = n.children().filter(|c| c.is_element()).map(normalize).collect();
+    let children: Vec<Node> = n
+        .children()
+        .filter(|c| c.is_element())
+        .map(normalize)
+        .collect();
     let text = children.is_empty().then(|| {
-        n.children().filter(|c| c.is_text()).filter_map(|c| c.text()).collect::<String>()
+        n.children()
+            .filter(|c| c.is_text())
+            .filter_map(|c| c.text())
+            .collect::<String>()
     });
     Node {
         name: qualified(n.tag_name().namespace(), n.tag_name().name()),
@@ -54,14 +61,22 @@ fn diff(a: &Node, b: &Node, path: &str, out: &mut Vec<String>) {
     let keys: BTreeSet<&String> = a.attrs.keys().chain(b.attrs.keys()).collect();
     for k in keys {
         if a.attrs.get(k) != b.attrs.get(k) {
-            out.push(format!("{path}@{k}: {:?} vs {:?}", a.attrs.get(k), b.attrs.get(k)));
+            out.push(format!(
+                "{path}@{k}: {:?} vs {:?}",
+                a.attrs.get(k),
+                b.attrs.get(k)
+            ));
         }
     }
     if a.text != b.text {
         out.push(format!("{path}: text {:?} vs {:?}", a.text, b.text));
     }
     if a.children.len() != b.children.len() {
-        out.push(format!("{path}: {} vs {} children", a.children.len(), b.children.len()));
+        out.push(format!(
+            "{path}: {} vs {} children",
+            a.children.len(),
+            b.children.len()
+        ));
     }
     for (i, (x, y)) in a.children.iter().zip(&b.children).enumerate() {
         diff(x, y, &format!("{path}/{}[{i}]", x.name), out);
@@ -79,7 +94,9 @@ struct Metadata {
 
 fn gunzip(bytes: &[u8]) -> String {
     let mut s = String::new();
-    flate2::read::MultiGzDecoder::new(bytes).read_to_string(&mut s).unwrap();
+    flate2::read::MultiGzDecoder::new(bytes)
+        .read_to_string(&mut s)
+        .unwrap();
     s
 }
 
@@ -89,7 +106,11 @@ fn load(repo: &Path) -> Metadata {
     let repomd = normalize(doc.root_element());
     let mut documents = BTreeMap::new();
     for data in repomd.children.iter().filter(|c| c.name.ends_with("}data")) {
-        let location = data.children.iter().find(|c| c.name.ends_with("}location")).unwrap();
+        let location = data
+            .children
+            .iter()
+            .find(|c| c.name.ends_with("}location"))
+            .unwrap();
         let bytes = std::fs::read(repo.join(&location.attrs["href"])).unwrap();
         documents.insert(data.attrs["type"].clone(), gunzip(&bytes));
     }
@@ -106,18 +127,28 @@ fn packages(doc: &str, kind: &str) -> (BTreeMap<String, Vec<Node>>, usize) {
         let node = normalize(pkg);
         let key = if kind == "primary" {
             let child = |name: &str| {
-                pkg.children().find(|c| c.tag_name() == (COMMON_NS, name).into()).unwrap()
+                pkg.children()
+                    .find(|c| c.tag_name() == (COMMON_NS, name).into())
+                    .unwrap()
             };
             if child("arch").text() == Some("src") {
                 continue;
             }
-            format!("{} {}", child("checksum").text().unwrap(), child("location").attribute("href").unwrap())
+            format!(
+                "{} {}",
+                child("checksum").text().unwrap(),
+                child("location").attribute("href").unwrap()
+            )
         } else {
             let arch = pkg.attribute("arch").unwrap();
             if arch == "src" {
                 continue;
             }
-            format!("{} {}", pkg.attribute("pkgid").unwrap(), pkg.attribute("name").unwrap())
+            format!(
+                "{} {}",
+                pkg.attribute("pkgid").unwrap(),
+                pkg.attribute("name").unwrap()
+            )
         };
         out.entry(key).or_default().push(node);
     }
@@ -148,14 +179,22 @@ fn raw_fragments(doc: &str) -> Vec<String> {
 fn read_all(repo: &Path) -> (Vec<PackageXml>, Vec<String>, Vec<(String, String)>) {
     let (mut ok, mut srpms, mut refused) = (Vec::new(), Vec::new(), Vec::new());
     for path in common::find_rpms(repo) {
-        let href = path.strip_prefix(repo).unwrap().to_str().unwrap().to_owned();
+        let href = path
+            .strip_prefix(repo)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
         match read_package(&path, &common::sha256_file(&path), common::mtime(&path)) {
             Ok(meta) => {
                 assert_eq!(meta.size_package, std::fs::metadata(&path).unwrap().len());
                 ok.push(render(&meta, &href));
             }
             Err(HeaderError::SourcePackage(_)) => {
-                assert!(href.ends_with(".src.rpm"), "{href} refused as a source package");
+                assert!(
+                    href.ends_with(".src.rpm"),
+                    "{href} refused as a source package"
+                );
                 srpms.push(href);
             }
             Err(e) => refused.push((href, e.to_string())),
@@ -169,31 +208,61 @@ fn check_repomd(repo: &Path, repomd: &Node) {
     let mut kinds = BTreeSet::new();
     for data in repomd.children.iter().filter(|c| c.name.ends_with("}data")) {
         let field = |name: &str| {
-            data.children.iter().find(|c| c.name.ends_with(&format!("}}{name}"))).unwrap()
+            data.children
+                .iter()
+                .find(|c| c.name.ends_with(&format!("}}{name}")))
+                .unwrap()
         };
         let href = &field("location").attrs["href"];
         assert!(href.starts_with("repodata/"), "{href}");
         let bytes = std::fs::read(repo.join(href)).unwrap();
         let sha = hex::encode(Sha256::digest(&bytes));
         assert_eq!(field("checksum").attrs["type"], "sha256");
-        assert_eq!(field("checksum").text.as_deref(), Some(sha.as_str()), "{href} checksum");
-        assert!(href.ends_with(&format!("{sha}-{}.xml.gz", data.attrs["type"])), "{href}");
-        assert_eq!(field("size").text.as_deref(), Some(bytes.len().to_string().as_str()));
+        assert_eq!(
+            field("checksum").text.as_deref(),
+            Some(sha.as_str()),
+            "{href} checksum"
+        );
+        assert!(
+            href.ends_with(&format!("{sha}-{}.xml.gz", data.attrs["type"])),
+            "{href}"
+        );
+        assert_eq!(
+            field("size").text.as_deref(),
+            Some(bytes.len().to_string().as_str())
+        );
         let open = gunzip(&bytes);
         let open_sha = hex::encode(Sha256::digest(open.as_bytes()));
         assert_eq!(field("open-checksum").attrs["type"], "sha256");
-        assert_eq!(field("open-checksum").text.as_deref(), Some(open_sha.as_str()));
-        assert_eq!(field("open-size").text.as_deref(), Some(open.len().to_string().as_str()));
+        assert_eq!(
+            field("open-checksum").text.as_deref(),
+            Some(open_sha.as_str())
+        );
+        assert_eq!(
+            field("open-size").text.as_deref(),
+            Some(open.len().to_string().as_str())
+        );
         let timestamp: i64 = field("timestamp").text.as_deref().unwrap().parse().unwrap();
-        assert_eq!(timestamp, common::mtime(&repo.join(href)), "timestamp is the file's mtime");
+        assert_eq!(
+            timestamp,
+            common::mtime(&repo.join(href)),
+            "timestamp is the file's mtime"
+        );
         kinds.insert(data.attrs["type"].clone());
     }
-    assert_eq!(kinds, ["filelists", "other", "primary"].map(String::from).into());
+    assert_eq!(
+        kinds,
+        ["filelists", "other", "primary"].map(String::from).into()
+    );
 }
 
 /// The element structure of repomd.xml without values: ours must have createrepo_c's layout.
 fn shape(n: &Node) -> Vec<String> {
-    let mut out = vec![format!("{} {:?}", n.name, n.attrs.keys().collect::<Vec<_>>())];
+    let mut out = vec![format!(
+        "{} {:?}",
+        n.name,
+        n.attrs.keys().collect::<Vec<_>>()
+    )];
     for c in &n.children {
         out.extend(shape(c).into_iter().map(|s| format!("  {s}")));
     }
@@ -208,17 +277,27 @@ fn repodata_matches_createrepo_c() {
     common::build_fixtures(&input.join("fixtures"));
     let all: Vec<PathBuf> = common::find_rpms(&input);
 
-    common::run(common::c_locale("createrepo_c").arg("--no-database").arg(&input));
+    common::run(
+        common::c_locale("createrepo_c")
+            .arg("--no-database")
+            .arg(&input),
+    );
     let theirs = load(&input);
 
     let (ours_xml, srpms, refused) = read_all(&input);
     let ours_dir = work.path().join("ours");
     let refs: Vec<&PackageXml> = ours_xml.iter().collect();
-    let published = RepoWriter::default().publish(&ours_dir, &refs, 1, 1_700_000_000).unwrap();
+    let published = RepoWriter::default()
+        .publish(&ours_dir, &refs, 1, 1_700_000_000)
+        .unwrap();
     assert!(published.changed);
     let ours = load(&ours_dir);
     check_repomd(&ours_dir, &ours.repomd);
-    assert_eq!(shape(&ours.repomd), shape(&theirs.repomd), "repomd.xml layout");
+    assert_eq!(
+        shape(&ours.repomd),
+        shape(&theirs.repomd),
+        "repomd.xml layout"
+    );
 
     // What createrepo_c itself refused (no package at that location in its primary).
     let their_hrefs: BTreeSet<String> = theirs.documents["primary"]
@@ -234,16 +313,27 @@ fn repodata_matches_createrepo_c() {
     eprintln!("createrepo_c refused: {cr_refused:?}");
     eprintln!("source packages we refused: {srpms:?}");
     for (href, err) in &refused {
-        assert!(cr_refused.contains(href), "we refused {href} ({err}), createrepo_c accepted it");
+        assert!(
+            cr_refused.contains(href),
+            "we refused {href} ({err}), createrepo_c accepted it"
+        );
     }
-    assert!(ours_xml.len() >= 30, "only {} packages read", ours_xml.len());
+    assert!(
+        ours_xml.len() >= 30,
+        "only {} packages read",
+        ours_xml.len()
+    );
 
     let mut problems = Vec::new();
     for kind in ["primary", "filelists", "other"] {
         let (theirs_pkgs, their_count) = packages(&theirs.documents[kind], kind);
         let (ours_pkgs, our_count) = packages(&ours.documents[kind], kind);
         assert_eq!(our_count, ours_xml.len(), "{kind} packages attribute");
-        assert_eq!(their_count, ours_xml.len() + srpms.len(), "{kind}: createrepo_c's count");
+        assert_eq!(
+            their_count,
+            ours_xml.len() + srpms.len(),
+            "{kind}: createrepo_c's count"
+        );
         let keys: BTreeSet<&String> = theirs_pkgs.keys().chain(ours_pkgs.keys()).collect();
         for key in keys {
             match (theirs_pkgs.get(key), ours_pkgs.get(key)) {
@@ -260,13 +350,23 @@ fn repodata_matches_createrepo_c() {
             }
         }
         // Stronger than the fields: each package's fragment is byte-identical.
-        let (t, o) = (raw_fragments(&theirs.documents[kind]), raw_fragments(&ours.documents[kind]));
+        let (t, o) = (
+            raw_fragments(&theirs.documents[kind]),
+            raw_fragments(&ours.documents[kind]),
+        );
         if t != o {
             let first = t.iter().zip(&o).find(|(a, b)| a != b);
-            problems.push(format!("{kind}: fragments differ in bytes, first: {first:#?}"));
+            problems.push(format!(
+                "{kind}: fragments differ in bytes, first: {first:#?}"
+            ));
         }
     }
-    assert!(problems.is_empty(), "{} differences:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} differences:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 /// createrepo_c's own reader (mergerepo_c, through zlib's gzread) and Python's gzip module
@@ -282,7 +382,9 @@ fn other_readers_accept_multi_member_files() {
         xml.push(render(&meta, path.file_name().unwrap().to_str().unwrap()));
     }
     let refs: Vec<&PackageXml> = xml.iter().collect();
-    let published = RepoWriter::default().publish(&repo, &refs, 1, 1_700_000_000).unwrap();
+    let published = RepoWriter::default()
+        .publish(&repo, &refs, 1, 1_700_000_000)
+        .unwrap();
 
     let merged = work.path().join("merged");
     common::run(
@@ -303,8 +405,17 @@ fn other_readers_accept_multi_member_files() {
     for file in &published.files {
         let script = "import gzip,sys; sys.stdout.write(str(len(gzip.open(sys.argv[1]).read())))";
         let path = repo.join("repodata").join(file);
-        let len = common::run(std::process::Command::new("python3").arg("-c").arg(script).arg(&path));
+        let len = common::run(
+            std::process::Command::new("python3")
+                .arg("-c")
+                .arg(script)
+                .arg(&path),
+        );
         let bytes = std::fs::read(&path).unwrap();
-        assert_eq!(len, gunzip(&bytes).len().to_string(), "python's gzip on {file}");
+        assert_eq!(
+            len,
+            gunzip(&bytes).len().to_string(),
+            "python's gzip on {file}"
+        );
     }
 }

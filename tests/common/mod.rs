@@ -14,14 +14,20 @@ use sha2::{Digest, Sha256};
 /// `../shared/testdata/rpms` relative to the crate: the repository lives beside `shared/`.
 pub fn shared_rpms() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/rpms");
-    assert!(dir.is_dir(), "shared test RPMs not found at {}", dir.display());
+    assert!(
+        dir.is_dir(),
+        "shared test RPMs not found at {}",
+        dir.display()
+    );
     dir
 }
 
 /// Runs a command, failing the test (not skipping it) when the tool is missing or fails.
 pub fn run(cmd: &mut Command) -> String {
     let shown = format!("{cmd:?}");
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {shown}: {e} (is it installed?)"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e} (is it installed?)"));
     assert!(
         out.status.success(),
         "{shown} failed: {}\nstdout:\n{}\nstderr:\n{}",
@@ -36,7 +42,10 @@ pub fn run(cmd: &mut Command) -> String {
 /// LC_ALL, LC_MESSAGES and LANG, and "C" selects the untranslated ones, as our reader does.
 pub fn c_locale(program: &str) -> Command {
     let mut cmd = Command::new(program);
-    cmd.env_remove("LANGUAGE").env_remove("LANG").env_remove("LC_MESSAGES").env("LC_ALL", "C");
+    cmd.env_remove("LANGUAGE")
+        .env_remove("LANG")
+        .env_remove("LC_MESSAGES")
+        .env("LC_ALL", "C");
     cmd
 }
 
