@@ -11,6 +11,8 @@ mod gzip_blocks;
 mod other;
 mod primary;
 mod publish;
+#[cfg(test)]
+mod publish_tests;
 mod repomd;
 mod xml;
 

@@ -244,13 +244,11 @@ fn push_changelog(list: &mut VecDeque<Changelog>, last_time: &mut i64, entry: Ch
     let time = entry.date;
     list.push_front(entry);
     if *last_time == time {
-        let mut expected = time;
-        for earlier in list.iter_mut().skip(1) {
+        for (expected, earlier) in (time..).zip(list.iter_mut().skip(1)) {
             if earlier.date != expected {
                 break;
             }
             earlier.date += 1;
-            expected += 1;
         }
     } else {
         *last_time = time;
