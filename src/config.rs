@@ -49,6 +49,8 @@ pub struct Config {
     pub auto_promote: bool,
     /// SLA period replacing each site's for a release that fixes a critical problem.
     pub fast_track_sla: String,
+    /// ASCII-armoured OpenPGP secret key (unprotected) that signs every repomd.xml.
+    pub signing_key: Option<PathBuf>,
     /// Prefix of advisory ids: `<PREFIX>-<YEAR>-<NNNN>`.
     pub advisory_prefix: String,
     /// Distributions served, by name.
@@ -67,6 +69,7 @@ impl Default for Config {
             auto_promote: true,
             fast_track_sla: "1d".into(),
             advisory_prefix: "STAGE".into(),
+            signing_key: None,
             dist: BTreeMap::from([("el9".to_string(), DistConfig::default())]),
         }
     }

@@ -2,6 +2,7 @@
 //!
 //! Everything here is synchronous; the HTTP layer calls it on blocking threads.
 
+pub mod advisories;
 pub mod auth;
 pub mod consistency;
 pub mod elements;
@@ -51,6 +52,8 @@ pub struct App {
     repos_dir: PathBuf,
     /// One publisher per repository; its lock is what keeps publications from interleaving.
     publishers: HashMap<(String, RepoKind), Mutex<publish::Publisher>>,
+    /// Signs repomd.xml when a signing key is configured.
+    pub signer: Option<crate::signing::RepoSigner>,
     /// Signalled when something may have changed a gate or queued a webhook.
     pub wake: Arc<tokio::sync::Notify>,
 }
@@ -65,11 +68,20 @@ impl App {
         let store = PackageStore::open(&data_dir)?;
         let admin_token_hash = ensure_admin_token(&db, &data_dir)?;
         let repos_dir = data_dir.join("repos");
+        let signer = match &config.signing_key {
+            Some(path) => {
+                Some(crate::signing::RepoSigner::load(path).map_err(|e| ServiceError::Invalid(e.to_string()))?)
+            }
+            None => None,
+        };
         let mut publishers = HashMap::new();
         for dist in config.dist.keys() {
             for repo in RepoKind::ALL {
                 let dir = repos_dir.join(dist).join(repo.as_str());
-                publishers.insert((dist.clone(), repo), Mutex::new(publish::Publisher::new(dir)));
+                publishers.insert(
+                    (dist.clone(), repo),
+                    Mutex::new(publish::Publisher::new(dir, dist, repo)),
+                );
             }
         }
         let app = App {
@@ -80,6 +92,7 @@ impl App {
             admin_token_hash,
             repos_dir,
             publishers,
+            signer,
             wake: Arc::new(tokio::sync::Notify::new()),
         };
         app.reconcile_repositories()?;

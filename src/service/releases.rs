@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use super::auth::Actor;
+use super::publish::Publication;
 use super::{App, ServiceError, ServiceResult};
 use crate::db::{Db, NewRelease};
 use crate::domain::release::{Release, ReleaseEvent, ReleaseState};
@@ -133,10 +134,13 @@ impl App {
         let label = actor.label();
         let reason = format!("release of {} {}", req.element, req.version);
         let (id, _) = self.publish_with(
-            &req.dist,
-            RepoKind::Beta,
-            &label,
-            &reason,
+            Publication {
+                dist: &req.dist,
+                repo: RepoKind::Beta,
+                actor: &label,
+                reason: &reason,
+                advisory: None,
+            },
             |current| Ok(current.iter().chain(&shas).cloned().collect()),
             |tx| {
                 let id = Db::insert_release(

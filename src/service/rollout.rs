@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::auth::Actor;
 use super::notify::Notice;
+use super::publish::Publication;
 use super::{App, ServiceError, ServiceResult};
 use crate::db::{Db, DbResult, Report};
 use crate::domain::problem::{Criticality, Problem};
@@ -479,12 +480,16 @@ impl App {
             },
             self.repo_file_url(&release.dist, RepoKind::Production)
         );
+        let (advisory, year, seq) = self.new_advisory(&release, now)?;
         // The consistency check runs under the production lock, on the set being published.
         self.publish_with(
-            &release.dist,
-            RepoKind::Production,
-            &label,
-            &format!("promotion of release {id} ({} {})", release.element, release.version),
+            Publication {
+                dist: &release.dist,
+                repo: RepoKind::Production,
+                actor: &label,
+                reason: &format!("promotion of release {id} ({} {})", release.element, release.version),
+                advisory: Some(&advisory),
+            },
             |current| {
                 let failures = self.consistency_failures(&release)?;
                 if !failures.is_empty() {
@@ -502,6 +507,7 @@ impl App {
             },
             |tx| {
                 Self::record_transition(tx, &release, Transition::Promote, &label, &why, now)?;
+                Db::insert_advisory(tx, &advisory, year, seq)?;
                 if force {
                     Db::set_forced(tx, id)?;
                 }
@@ -565,10 +571,13 @@ impl App {
             release.id, release.element, release.version, release.dist
         );
         self.publish_with(
-            &release.dist,
-            RepoKind::Beta,
-            &label,
-            &format!("rejection of release {id}"),
+            Publication {
+                dist: &release.dist,
+                repo: RepoKind::Beta,
+                actor: &label,
+                reason: &format!("rejection of release {id}"),
+                advisory: None,
+            },
             |current| {
                 Ok(current
                     .iter()
