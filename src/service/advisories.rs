@@ -63,10 +63,18 @@ impl App {
             kind: release.advisory_type.clone(),
             severity,
             title: format!("{} {}", release.element, release.version),
-            description: if release.notes.is_empty() {
-                format!("{} {} for {}", release.element, release.version, release.dist)
-            } else {
-                release.notes.clone()
+            description: {
+                let mut d = if release.notes.is_empty() {
+                    format!("{} {} for {}", release.element, release.version, release.dist)
+                } else {
+                    release.notes.clone()
+                };
+                // dnf shows only bugzilla and CVE references, so the fixed problems are named
+                // in the description too.
+                for r in &references {
+                    d.push_str(&format!("\nFixes {}: {}", r.id, r.title));
+                }
+                d
             },
             issued,
             updated,
