@@ -185,7 +185,7 @@ fn old_generations_are_pruned() {
     let writer = RepoWriter::default();
     // An unrelated file must survive pruning.
     std::fs::create_dir_all(dir.path().join("repodata")).unwrap();
-    std::fs::write(dir.path().join("repodata/repomd.xml.asc"), "sig").unwrap();
+    std::fs::write(dir.path().join("repodata/README"), "not ours").unwrap();
 
     let mut published = Vec::new();
     for k in 0..5 {
@@ -198,7 +198,7 @@ fn old_generations_are_pruned() {
     let files = repodata_files(dir.path());
     // Current generation plus the two before it.
     let mut expected: BTreeSet<String> = published[2..].iter().flat_map(|p| p.files.iter().cloned()).collect();
-    expected.extend(["repomd.xml", "repomd.xml.asc", "generations.json"].map(String::from));
+    expected.extend(["repomd.xml", "README", "generations.json"].map(String::from));
     assert_eq!(files, expected);
     for p in &published[..2] {
         for f in &p.files {
