@@ -274,3 +274,42 @@ fn empty_repository() {
     let text = gunzip(&dir.path().join("repodata").join(primary));
     assert!(text.ends_with("packages=\"0\">\n</metadata>"), "{text}");
 }
+
+#[test]
+fn readers_never_see_a_missing_file_during_publications() {
+    use sha2::{Digest, Sha256};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let pkgs = synthetic(400);
+    let writer = RepoWriter::default();
+    writer
+        .publish(dir.path(), &refs(&pkgs[..100]), 2, 1)
+        .unwrap();
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let mut rounds = 0;
+            while !done.load(Ordering::Relaxed) || rounds == 0 {
+                // What a client does: repomd.xml first, then every file it names.
+                let text = std::fs::read_to_string(dir.path().join("repodata/repomd.xml")).unwrap();
+                let repomd = Repomd::parse(&text).expect("repomd.xml is always complete");
+                for r in &repomd.records {
+                    let bytes = std::fs::read(dir.path().join(&r.href)).unwrap_or_else(|e| {
+                        panic!("{} named by revision {}: {e}", r.href, repomd.revision)
+                    });
+                    assert_eq!(hex::encode(Sha256::digest(&bytes)), r.checksum);
+                }
+                rounds += 1;
+            }
+            rounds
+        });
+        for k in 0..30 {
+            writer
+                .publish(dir.path(), &refs(&pkgs[..100 + k * 10]), 2, 2 + k as i64)
+                .unwrap();
+        }
+        done.store(true, Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
+    });
+}
