@@ -313,3 +313,30 @@ fn readers_never_see_a_missing_file_during_publications() {
         assert!(reader.join().unwrap() > 0);
     });
 }
+
+#[test]
+fn going_back_to_an_earlier_package_set_reuses_or_repairs_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkgs = synthetic(30);
+    let writer = RepoWriter::default();
+    let a = writer
+        .publish(dir.path(), &refs(&pkgs[..20]), 3, 100)
+        .unwrap();
+    writer.publish(dir.path(), &refs(&pkgs), 3, 200).unwrap();
+    // Damage a kept file of the first generation: publishing that set again must rewrite it.
+    let damaged = dir.path().join("repodata").join(&a.files[0]);
+    let len = std::fs::metadata(&damaged).unwrap().len() as usize;
+    std::fs::write(&damaged, vec![0u8; len]).unwrap();
+    let back = writer
+        .publish(dir.path(), &refs(&pkgs[..20]), 3, 300)
+        .unwrap();
+    assert!(back.changed);
+    assert_eq!(back.files, a.files);
+    assert_eq!(back.revision, 300);
+    let bytes = std::fs::read(&damaged).unwrap();
+    let name = a.files[0].split('-').next().unwrap();
+    assert_eq!(
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+        name
+    );
+}
