@@ -246,7 +246,7 @@ impl App {
                 None => {
                     self.publish_with(
                         Publication {
-                            dist: dist,
+                            dist,
                             repo: *repo,
                             actor: "stagerepo",
                             reason: "initial empty repository",
