@@ -79,28 +79,147 @@ fn derive(seed: u64, label: &str, index: u64) -> Rng {
 }
 
 const SYLLABLES: &[&str] = &[
-    "fts", "xrd", "dcap", "gfal", "voms", "condor", "arc", "cvmfs", "frontier", "squid",
-    "globus", "lcg", "srm", "davix", "panda", "rucio", "htc", "apel", "bdii", "argus", "myproxy",
-    "cream", "lfc", "dpm", "nordu", "slurm", "munge", "ganglia", "nagios", "xcache", "stash",
-    "osg", "egi", "wlcg", "ceph", "lustre", "eos", "castor", "dirac", "ganga", "atlas", "cms",
-    "lhcb", "alice", "geant", "pythia", "herwig", "sherpa", "madgraph", "delphes", "fastjet",
-    "hepmc", "lhapdf", "yoda", "rivet", "cernlib", "paw", "minuit", "tmva", "roofit", "cling",
-    "vdt", "vecgeom", "dd4hep", "gaudi", "athena", "cmssw", "xrootd", "scitokens", "htgettoken",
-    "oidc", "keycloak", "perfsonar", "owamp", "bwctl", "iperf", "fdt", "gridftp", "webdav",
-    "storm", "echo", "rados", "zfs", "nfs", "afs", "kerberos", "krb", "pam", "sssd", "openldap",
-    "fetch", "crl", "ca", "igtf", "pki", "cert", "token", "proxy", "gums", "lcmaps", "lcas",
+    "fts",
+    "xrd",
+    "dcap",
+    "gfal",
+    "voms",
+    "condor",
+    "arc",
+    "cvmfs",
+    "frontier",
+    "squid",
+    "globus",
+    "lcg",
+    "srm",
+    "davix",
+    "panda",
+    "rucio",
+    "htc",
+    "apel",
+    "bdii",
+    "argus",
+    "myproxy",
+    "cream",
+    "lfc",
+    "dpm",
+    "nordu",
+    "slurm",
+    "munge",
+    "ganglia",
+    "nagios",
+    "xcache",
+    "stash",
+    "osg",
+    "egi",
+    "wlcg",
+    "ceph",
+    "lustre",
+    "eos",
+    "castor",
+    "dirac",
+    "ganga",
+    "atlas",
+    "cms",
+    "lhcb",
+    "alice",
+    "geant",
+    "pythia",
+    "herwig",
+    "sherpa",
+    "madgraph",
+    "delphes",
+    "fastjet",
+    "hepmc",
+    "lhapdf",
+    "yoda",
+    "rivet",
+    "cernlib",
+    "paw",
+    "minuit",
+    "tmva",
+    "roofit",
+    "cling",
+    "vdt",
+    "vecgeom",
+    "dd4hep",
+    "gaudi",
+    "athena",
+    "cmssw",
+    "xrootd",
+    "scitokens",
+    "htgettoken",
+    "oidc",
+    "keycloak",
+    "perfsonar",
+    "owamp",
+    "bwctl",
+    "iperf",
+    "fdt",
+    "gridftp",
+    "webdav",
+    "storm",
+    "echo",
+    "rados",
+    "zfs",
+    "nfs",
+    "afs",
+    "kerberos",
+    "krb",
+    "pam",
+    "sssd",
+    "openldap",
+    "fetch",
+    "crl",
+    "ca",
+    "igtf",
+    "pki",
+    "cert",
+    "token",
+    "proxy",
+    "gums",
+    "lcmaps",
+    "lcas",
 ];
 const SECOND: &[&str] = &[
-    "transfer", "monitor", "agent", "gateway", "broker", "cache", "store", "meta", "auth", "sched",
-    "probe", "report", "sync", "util", "core", "daemon", "plugin", "bridge", "index", "query",
+    "transfer", "monitor", "agent", "gateway", "broker", "cache", "store", "meta", "auth", "sched", "probe", "report",
+    "sync", "util", "core", "daemon", "plugin", "bridge", "index", "query",
 ];
-const SUFFIXES: &[&str] =
-    &["-libs", "-server", "-client", "-devel", "-doc", "-tools", "-common", "-python3"];
+const SUFFIXES: &[&str] = &[
+    "-libs", "-server", "-client", "-devel", "-doc", "-tools", "-common", "-python3",
+];
 const WORDS: &[&str] = &[
-    "transfer", "queue", "token", "proxy", "credential", "storage", "checksum", "replica",
-    "endpoint", "session", "catalogue", "namespace", "quota", "ticket", "scheduler", "worker",
-    "monitor", "alarm", "report", "cache", "stream", "buffer", "gridmap", "certificate",
-    "renewal", "delegation", "lease", "mapping", "topology", "accounting", "benchmark",
+    "transfer",
+    "queue",
+    "token",
+    "proxy",
+    "credential",
+    "storage",
+    "checksum",
+    "replica",
+    "endpoint",
+    "session",
+    "catalogue",
+    "namespace",
+    "quota",
+    "ticket",
+    "scheduler",
+    "worker",
+    "monitor",
+    "alarm",
+    "report",
+    "cache",
+    "stream",
+    "buffer",
+    "gridmap",
+    "certificate",
+    "renewal",
+    "delegation",
+    "lease",
+    "mapping",
+    "topology",
+    "accounting",
+    "benchmark",
 ];
 const AUTHORS: &[&str] = &[
     "Ada Lovelace <ada@grid.example.org>",
@@ -112,10 +231,21 @@ const AUTHORS: &[&str] = &[
     "Frances Allen <fran@grid.example.org>",
     "Ken Thompson <ken@grid.example.org>",
 ];
-const LICENSES: &[&str] =
-    &["ASL 2.0", "GPLv3+", "LGPLv2+", "BSD", "MIT", "GPLv2+ and LGPLv2+", "MPLv2.0"];
-const GROUPS: &[&str] =
-    &["System Environment/Daemons", "Applications/Internet", "Development/Libraries", "Unspecified"];
+const LICENSES: &[&str] = &[
+    "ASL 2.0",
+    "GPLv3+",
+    "LGPLv2+",
+    "BSD",
+    "MIT",
+    "GPLv2+ and LGPLv2+",
+    "MPLv2.0",
+];
+const GROUPS: &[&str] = &[
+    "System Environment/Daemons",
+    "Applications/Internet",
+    "Development/Libraries",
+    "Unspecified",
+];
 
 /// One element: packages built from one source, released together.
 #[derive(Clone)]
@@ -212,7 +342,11 @@ fn plan_corpus(count: usize, seed: u64) -> Vec<Element> {
         if noarch {
             // A noarch element has no shared library: its -libs becomes -common (or -data).
             if let Some(pos) = suffixes.iter().position(|s| *s == "-libs") {
-                suffixes[pos] = if suffixes.contains(&"-common") { "-data" } else { "-common" };
+                suffixes[pos] = if suffixes.contains(&"-common") {
+                    "-data"
+                } else {
+                    "-common"
+                };
             }
         }
         let index = elements.len();
@@ -232,7 +366,11 @@ fn plan_corpus(count: usize, seed: u64) -> Vec<Element> {
             suffixes,
             noarch,
             epoch: rng.chance(0.05).then(|| rng.range(1, 3) as u32),
-            version: (rng.range(0, 12) as u32, rng.range(0, 30) as u32, rng.range(0, 20) as u32),
+            version: (
+                rng.range(0, 12) as u32,
+                rng.range(0, 30) as u32,
+                rng.range(0, 20) as u32,
+            ),
             release: rng.range(1, 12) as u32,
             license: rng.pick(LICENSES),
             group: rng.pick(GROUPS),
@@ -571,7 +709,8 @@ fn build(plan: &PackagePlan, out: &Path) -> Result<(PathBuf, u64)> {
 
     let pkg = b.build().with_context(|| format!("building {}", plan.name))?;
     let path = out.join(plan.filename());
-    pkg.write_file(&path).with_context(|| format!("writing {}", path.display()))?;
+    pkg.write_file(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
     let size = std::fs::metadata(&path)?.len();
     Ok((path, size))
 }
@@ -720,8 +859,7 @@ fn main() -> Result<()> {
         Some(k) => {
             // Elements of exactly k packages (else at least k), in a seeded order; round R
             // takes the R-th.
-            let mut candidates: Vec<&Element> =
-                elements.iter().filter(|e| e.suffixes.len() == k).collect();
+            let mut candidates: Vec<&Element> = elements.iter().filter(|e| e.suffixes.len() == k).collect();
             if candidates.is_empty() {
                 candidates = elements.iter().filter(|e| e.suffixes.len() >= k).collect();
             }

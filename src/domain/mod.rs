@@ -1,5 +1,6 @@
 //! The domain: plain types and rules, no IO, no HTTP.
 
+pub mod closure;
 pub mod evr;
 pub mod names;
 pub mod package;
