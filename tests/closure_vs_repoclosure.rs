@@ -50,7 +50,7 @@ fn base_packages() -> Vec<SpecPackage> {
 /// Production: what we check.
 fn prod_packages() -> Vec<SpecPackage> {
     vec![
-        pkg("p-lib", "1.0").file("/usr/share/p-lib/sub/"),
+        pkg("p-lib", "1.0").file("/usr/lib/p-lib/sub/"),
         pkg("p-epoch", "1.0").epoch(2),
         pkg("p-multi", "1.0"),
         pkg("p-multi", "2.0"),
@@ -95,7 +95,7 @@ fn prod_packages() -> Vec<SpecPackage> {
             .requires("/usr/share/b-data/deep/y")
             .requires("/usr/share/b-core/VERSION")
             .requires("/usr/bin/b-tool")
-            .requires("/usr/share/p-lib/sub")
+            .requires("/usr/lib/p-lib/sub")
             .requires("/opt/virtual/path"),
         pkg("p-file-unmet", "1")
             .requires("/usr/share/nowhere/y")
