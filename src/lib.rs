@@ -1,6 +1,7 @@
 //! stagerepo: yum/dnf repositories with a staged rollout from beta to production.
 #![forbid(unsafe_code)]
 
+pub mod base;
 pub mod cli;
 pub mod config;
 pub mod db;
