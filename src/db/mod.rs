@@ -4,6 +4,7 @@
 //! statement or transaction; callers run on blocking threads.
 
 mod audit;
+mod bases;
 mod elements;
 mod keys;
 pub(crate) mod packages;
@@ -21,6 +22,7 @@ use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
 pub use audit::{AuditEntry, FeedEntry};
+pub use bases::BaseInfo;
 pub use elements::{Element, RolloutAssignment};
 pub use keys::TeamKey;
 pub use packages::{NewPackage, StoredPackage};

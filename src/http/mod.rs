@@ -1,6 +1,7 @@
 //! The HTTP adapter: every route in one list, thin handlers over the service layer.
 
 mod admin;
+mod consistency;
 pub mod error;
 mod extract;
 pub mod feed;
@@ -61,6 +62,10 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/repos/{dist}/{repo}/diff", get(history::diff))
         .route("/api/v1/admin/releases/{id}/withdraw", post(history::withdraw))
         .route("/api/v1/admin/repos/{dist}/rollback", post(history::rollback))
+        .route("/api/v1/admin/check", get(consistency::check))
+        .route("/api/v1/admin/bases", post(consistency::add).get(consistency::list))
+        .route("/api/v1/admin/bases/{dist}/{name}", delete(consistency::remove))
+        .route("/api/v1/admin/bases/{dist}/{name}/refresh", post(consistency::refresh))
         .route("/feed.atom", get(feed::feed))
         .route("/repo/{*path}", get(repo::serve))
         .fallback(|| async { ApiError(ServiceError::NotFound("no such endpoint".into())) })

@@ -52,6 +52,8 @@ pub struct App {
     repos_dir: PathBuf,
     /// One publisher per repository; its lock is what keeps publications from interleaving.
     publishers: HashMap<(String, RepoKind), Mutex<publish::Publisher>>,
+    /// Base repositories, indexed, and cached dependency data for the closure checks.
+    pub closure: consistency::ClosureState,
     /// Signs repomd.xml when a signing key is configured.
     pub signer: Option<crate::signing::RepoSigner>,
     /// Signalled when something may have changed a gate or queued a webhook.
@@ -93,8 +95,10 @@ impl App {
             repos_dir,
             publishers,
             signer,
+            closure: consistency::ClosureState::default(),
             wake: Arc::new(tokio::sync::Notify::new()),
         };
+        app.load_bases()?;
         app.reconcile_repositories()?;
         Ok(app)
     }
