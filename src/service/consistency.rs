@@ -14,10 +14,13 @@ use crate::base::BaseRepo;
 use crate::db::{BaseInfo, Db};
 use crate::domain::closure::{check_closure, check_conflicts, DepPackage, ProviderIndex};
 
+/// A base repository's name and index.
+type NamedIndex = (String, Arc<ProviderIndex>);
+
 /// Base repositories of every distribution, indexed, and the dependency data of packages.
 #[derive(Default)]
 pub struct ClosureState {
-    bases: RwLock<HashMap<String, Vec<(String, Arc<ProviderIndex>)>>>,
+    bases: RwLock<HashMap<String, Vec<NamedIndex>>>,
     deps: RwLock<HashMap<String, Arc<DepPackage>>>,
 }
 
