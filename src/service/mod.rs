@@ -3,6 +3,7 @@
 //! Everything here is synchronous; the HTTP layer calls it on blocking threads.
 
 pub mod auth;
+pub mod backup;
 pub mod consistency;
 pub mod elements;
 mod error;
