@@ -184,6 +184,48 @@ mod tests {
         assert!(err.contains("tls_key"), "{err}");
     }
 
+    /// Every key `Config` accepts, read from the strict parser's own error message.
+    fn config_keys() -> Vec<String> {
+        let err = Config::from_toml("no_such_key_at_all = 1\n").unwrap_err();
+        let expected = err.split("expected one of").nth(1).expect("serde lists the fields");
+        expected
+            .split(',')
+            .map(|k| k.trim().trim_matches('`').to_string())
+            .filter(|k| !k.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn packaged_example_documents_every_option_with_its_default() {
+        let text = include_str!("../../packaging/stagerepo.toml");
+        let example = Config::from_toml(text).unwrap();
+        // The example leaves public_url, tls_cert and tls_key commented out (their default is
+        // unset) and shows every other option with its default value.
+        assert_eq!(example, Config::default());
+        let keys = config_keys();
+        assert!(keys.len() >= 17 && keys.contains(&"max_concurrent_uploads".to_string()), "{keys:?}");
+        for key in keys {
+            let set = text.lines().any(|l| l.starts_with(&format!("{key} = ")));
+            let commented = text.lines().any(|l| l.starts_with(&format!("# {key} = ")));
+            let table = text.lines().any(|l| l.starts_with(&format!("[{key}.")));
+            assert!(set || commented || table, "packaging/stagerepo.toml does not document {key}");
+        }
+        // The commented examples are valid values too.
+        let uncommented: String = text
+            .lines()
+            .map(|l| {
+                ["public_url", "tls_cert", "tls_key"]
+                    .iter()
+                    .find(|k| l.starts_with(&format!("# {k} = ")))
+                    .map_or(l, |_| &l[2..])
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = Config::from_toml(&uncommented).unwrap();
+        c.validate().unwrap();
+        assert!(c.public_url.is_some() && c.tls_cert.is_some() && c.tls_key.is_some());
+    }
+
     #[test]
     fn defaults_are_valid() {
         let c = Config::default();

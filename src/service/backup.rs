@@ -396,8 +396,10 @@ pub fn restore(backup: &Path, data_dir: &Path) -> Result<RestoreOutcome, BackupE
     })
 }
 
+/// A relative path of plain names (`a/b/c`): nothing absolute, empty, `.` or `..`.
 fn is_safe_relative(p: &str) -> bool {
-    !p.is_empty() && Path::new(p).components().all(|c| matches!(c, Component::Normal(_)))
+    p.split('/').all(|part| !part.is_empty() && part != "." && part != ".." && !part.contains('\0'))
+        && Path::new(p).components().all(|c| matches!(c, Component::Normal(_)))
 }
 
 fn is_empty_dir(dir: &Path) -> Result<bool, BackupError> {
