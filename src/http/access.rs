@@ -33,23 +33,25 @@ pub async fn log_request(req: Request, next: Next) -> Response {
         .unwrap_or_else(|| "-".into());
     let sink = ActorSink::default();
     let response = REQUEST_ACTOR.scope(sink.clone(), next.run(req)).await;
+    // The declared length, else the length of a body known in full (JSON answers).
     let bytes = response
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
+        .or_else(|| axum::body::HttpBody::size_hint(response.body()).exact())
         .unwrap_or(0);
     let actor = sink.label().unwrap_or_else(|| "-".into());
     tracing::info!(
         target: "stagerepo::access",
-        client,
+        %client,
         %method,
-        path,
+        %path,
         route = route.as_deref().unwrap_or(""),
         status = response.status().as_u16(),
         bytes,
-        ms = started.elapsed().as_secs_f64() * 1000.0,
-        actor,
+        ms = started.elapsed().as_micros() as f64 / 1000.0,
+        %actor,
         "request"
     );
     response

@@ -203,12 +203,18 @@ mod tests {
         // unset) and shows every other option with its default value.
         assert_eq!(example, Config::default());
         let keys = config_keys();
-        assert!(keys.len() >= 17 && keys.contains(&"max_concurrent_uploads".to_string()), "{keys:?}");
+        assert!(
+            keys.len() >= 17 && keys.contains(&"max_concurrent_uploads".to_string()),
+            "{keys:?}"
+        );
         for key in keys {
             let set = text.lines().any(|l| l.starts_with(&format!("{key} = ")));
             let commented = text.lines().any(|l| l.starts_with(&format!("# {key} = ")));
             let table = text.lines().any(|l| l.starts_with(&format!("[{key}.")));
-            assert!(set || commented || table, "packaging/stagerepo.toml does not document {key}");
+            assert!(
+                set || commented || table,
+                "packaging/stagerepo.toml does not document {key}"
+            );
         }
         // The commented examples are valid values too.
         let uncommented: String = text

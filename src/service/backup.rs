@@ -398,7 +398,8 @@ pub fn restore(backup: &Path, data_dir: &Path) -> Result<RestoreOutcome, BackupE
 
 /// A relative path of plain names (`a/b/c`): nothing absolute, empty, `.` or `..`.
 fn is_safe_relative(p: &str) -> bool {
-    p.split('/').all(|part| !part.is_empty() && part != "." && part != ".." && !part.contains('\0'))
+    p.split('/')
+        .all(|part| !part.is_empty() && part != "." && part != ".." && !part.contains('\0'))
         && Path::new(p).components().all(|c| matches!(c, Component::Normal(_)))
 }
 
