@@ -2,7 +2,6 @@
 //! built with the real rpmbuild, and real dnf against installroots.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
