@@ -13,7 +13,9 @@
 //! The snapshot is taken with every repository's publication lock held (and the database
 //! copied under its connection lock), so the repositories on disk and the database agree.
 //! Package files are listed after the database is copied: a package the database knows was
-//! stored before its row was written, so it is in the listing.
+//! stored before its row was written, so it is in the listing. Package files are never
+//! modified or deleted, so copying them (when they cannot be linked) and hashing them happen
+//! after the locks are released; publications wait only for the listing and the metadata.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -173,15 +175,32 @@ impl App {
     }
 
     fn backup_into(&self, dir: &Path) -> Result<BackupOutcome, BackupError> {
-        let started = Instant::now();
         if !dir.is_absolute() {
             return Err(BackupError::RelativePath(dir.to_path_buf()));
         }
         ensure_new_dir(dir)?;
+        let result = self.write_backup(dir);
+        if result.is_err() {
+            // The directory was empty: leave it so, not half a backup.
+            if let Ok(items) = fs::read_dir(dir) {
+                for item in items.flatten() {
+                    let _ = fs::remove_dir_all(item.path()).or_else(|_| fs::remove_file(item.path()));
+                }
+            }
+        }
+        result
+    }
+
+    fn write_backup(&self, dir: &Path) -> Result<BackupOutcome, BackupError> {
+        let started = Instant::now();
         let data = self.config.data_dir.clone();
         let mut entries: BTreeMap<String, ManifestEntry> = BTreeMap::new();
         let (mut linked, mut copied) = (0, 0);
         let mut store_paths = Vec::new();
+        // Work that needs no lock, since package files are never modified or deleted: copies of
+        // package files that could not be linked, and the Packages/ links into the backup.
+        let mut to_copy: Vec<(PathBuf, String)> = Vec::new();
+        let mut to_link: Vec<(String, String)> = Vec::new();
         let created_at = self.clock.now();
 
         let locked = Instant::now();
@@ -194,10 +213,12 @@ impl App {
             let mut by_inode: HashMap<(u64, u64), String> = HashMap::new();
             for (rel, src) in walk_files(&data.join("store"))? {
                 let rel = format!("store/{rel}");
-                if link_or_copy(&src, &dir.join(&rel))? {
+                let dest = dir.join(&rel);
+                create_parent(&dest)?;
+                if fs::hard_link(&src, &dest).is_ok() {
                     linked += 1;
                 } else {
-                    copied += 1;
+                    to_copy.push((src.clone(), rel.clone()));
                 }
                 let meta = fs::metadata(&src).map_err(read_err(&src))?;
                 by_inode.insert((meta.dev(), meta.ino()), rel.clone());
@@ -210,12 +231,11 @@ impl App {
                     continue; // a temporary file of an interrupted publication
                 }
                 let rel = format!("repos/{rel}");
-                let dest = dir.join(&rel);
                 let meta = fs::metadata(&src).map_err(read_err(&src))?;
                 let in_packages = rel.rsplit('/').nth(1) == Some("Packages");
                 match by_inode.get(&(meta.dev(), meta.ino())).filter(|_| in_packages) {
                     Some(target) => {
-                        hard_link_or_copy(&dir.join(target), &dest)?;
+                        to_link.push((rel.clone(), target.clone()));
                         entries.insert(
                             rel.clone(),
                             ManifestEntry {
@@ -227,6 +247,7 @@ impl App {
                         );
                     }
                     None => {
+                        let dest = dir.join(&rel);
                         copy_file(&src, &dest)?;
                         entries.insert(rel.clone(), entry_of(&rel, &dest)?);
                     }
@@ -243,6 +264,13 @@ impl App {
             Ok(())
         })?;
         let locked_millis = locked.elapsed().as_millis();
+        for (src, rel) in &to_copy {
+            copy_file(src, &dir.join(rel))?;
+            copied += 1;
+        }
+        for (rel, target) in &to_link {
+            hard_link_or_copy(&dir.join(target), &dir.join(rel))?;
+        }
 
         // Outside the locks: package files are immutable; hash them and check their names.
         let mut package_bytes = 0;
