@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod http;
+pub mod ops;
 pub mod repodata;
 pub mod rpmhdr;
 pub mod server;

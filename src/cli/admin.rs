@@ -63,6 +63,8 @@ enum AdminCommand {
     },
     /// Recent webhook delivery attempts.
     Webhooks,
+    /// Write a consistent backup of the running server into a new directory DIR on the server.
+    Backup { dir: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -561,6 +563,7 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
                 })
             })
         }
+        AdminCommand::Backup { dir } => super::ops::backup(&c, &dir, json_out)?,
         AdminCommand::Webhooks => out(&c.get("/api/v1/admin/webhooks")?, &|v| {
             table(v, &["time", "site", "event", "delivery", "status", "error"], |a| {
                 vec![

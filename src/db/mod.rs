@@ -4,6 +4,7 @@
 //! statement or transaction; callers run on blocking threads.
 
 mod audit;
+mod backup;
 mod bases;
 mod elements;
 mod keys;

@@ -4,6 +4,7 @@
 
 pub mod advisories;
 pub mod auth;
+pub mod backup;
 pub mod consistency;
 pub mod elements;
 mod error;

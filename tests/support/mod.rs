@@ -41,6 +41,8 @@ pub struct TestServer {
     pub log: PathBuf,
     extra_args: Vec<String>,
     port: u16,
+    /// The CA certificate (PEM) clients trust when the server speaks HTTPS.
+    ca_pem: Option<Vec<u8>>,
 }
 
 fn free_port() -> u16 {
@@ -55,16 +57,23 @@ impl TestServer {
 
     /// Starts a server with extra `serve` arguments.
     pub fn start_with(extra: &[&str]) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_custom(tempfile::tempdir().unwrap(), extra, None)
+    }
+
+    /// Starts a server in `dir`, whose `data` subdirectory may already hold a data directory,
+    /// speaking HTTPS with a certificate signed by `ca_pem` when given.
+    pub fn start_custom(dir: tempfile::TempDir, extra: &[&str], ca_pem: Option<Vec<u8>>) -> TestServer {
         let port = free_port();
+        let scheme = if ca_pem.is_some() { "https" } else { "http" };
         let mut s = TestServer {
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             log: dir.path().join("server.log"),
             dir,
             admin_token: String::new(),
             child: None,
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
             port,
+            ca_pem,
         };
         s.spawn();
         s.admin_token = std::fs::read_to_string(s.data_dir().join("admin.token"))
@@ -101,7 +110,11 @@ impl TestServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(r) = ureq_get(&format!("{}/healthz", self.url)) {
+            let ready = match &self.ca_pem {
+                Some(ca) => https_get(&format!("{}/healthz", self.url), ca),
+                None => ureq_get(&format!("{}/healthz", self.url)),
+            };
+            if let Ok(r) = ready {
                 if r.0 == 200 {
                     return;
                 }
@@ -112,6 +125,11 @@ impl TestServer {
             "server did not start; log:\n{}",
             std::fs::read_to_string(&self.log).unwrap_or_default()
         );
+    }
+
+    /// The server process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     /// Stops the server with SIGTERM and waits for it.
@@ -241,6 +259,19 @@ impl Drop for TestServer {
 /// A minimal HTTP GET (status, body) without extra dependencies.
 pub fn ureq_get(url: &str) -> Result<(u16, Vec<u8>), String> {
     http(reqwest::Method::GET, url, None, None, &[])
+}
+
+/// GET over HTTPS trusting only `ca_pem`: (status, body).
+pub fn https_get(url: &str, ca_pem: &[u8]) -> Result<(u16, Vec<u8>), String> {
+    let client = reqwest::blocking::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem).map_err(|e| e.to_string())?)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let resp = client.get(url).send().map_err(|e| format!("{e:?}"))?;
+    let status = resp.status().as_u16();
+    Ok((status, resp.bytes().map_err(|e| e.to_string())?.to_vec()))
 }
 
 /// One HTTP request: returns status and body.
