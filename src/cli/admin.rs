@@ -53,6 +53,10 @@ enum AdminCommand {
     },
     /// Recent webhook delivery attempts.
     Webhooks,
+    /// Which release of each element every site and host runs.
+    Inventory(super::inventory::InventoryArgs),
+    /// Rollout sites' SLA record: reports on time, late, missed, deployments.
+    Sla(super::inventory::SlaArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -229,6 +233,8 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
     let json_out = args.server.json;
     let out = |v: &Value, table: &dyn Fn(&Value)| if json_out { print_json(v) } else { table(v) };
     match args.command {
+        AdminCommand::Inventory(q) => super::inventory::inventory(&c, q, json_out)?,
+        AdminCommand::Sla(q) => super::inventory::sla(&c, q, json_out)?,
         AdminCommand::Team(TeamCommand::Add { name }) => {
             out(&c.post("/api/v1/admin/teams", &json!({ "name": name }))?, &print_secret);
         }

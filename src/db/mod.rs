@@ -4,7 +4,9 @@
 //! statement or transaction; callers run on blocking threads.
 
 mod audit;
+mod deployments;
 mod elements;
+mod insight;
 mod keys;
 pub(crate) mod packages;
 mod releases;
@@ -21,7 +23,9 @@ use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
 pub use audit::{AuditEntry, FeedEntry};
+pub use deployments::{DeploymentReport, HostPackageRow, ReleaseRow};
 pub use elements::{Element, RolloutAssignment};
+pub use insight::SlaRow;
 pub use keys::TeamKey;
 pub use packages::{NewPackage, StoredPackage};
 pub use releases::NewRelease;
@@ -64,6 +68,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/001_foundation.sql")),
         M::up(include_str!("migrations/002_rollout.sql")),
         M::up(include_str!("migrations/003_consistency.sql")),
+        M::up(include_str!("migrations/004_inventory.sql")),
     ])
 }
 

@@ -1,10 +1,12 @@
 //! The HTTP adapter: every route in one list, thin handlers over the service layer.
 
 mod admin;
+mod dashboard;
 pub mod error;
 mod extract;
 pub mod feed;
 mod history;
+mod inventory;
 mod releases;
 mod repo;
 mod rollout;
@@ -13,7 +15,7 @@ mod upload;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{delete, get, post, put};
@@ -62,9 +64,16 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/admin/releases/{id}/withdraw", post(history::withdraw))
         .route("/api/v1/admin/repos/{dist}/rollback", post(history::rollback))
         .route("/feed.atom", get(feed::feed))
+        .route("/", get(dashboard::dashboard))
+        .route("/metrics", get(inventory::metrics))
+        .route("/sites/{site}/feed.atom", get(inventory::site_feed))
+        .route("/api/v1/version", get(inventory::version))
+        .route("/api/v1/deployments", post(inventory::report).get(inventory::history))
+        .route("/api/v1/inventory", get(inventory::inventory))
+        .route("/api/v1/sla", get(inventory::sla))
         .route("/repo/{*path}", get(repo::serve))
         .fallback(|| async { ApiError(ServiceError::NotFound("no such endpoint".into())) })
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(app.clone(), log_request))
         .with_state(app)
 }
 
@@ -81,8 +90,8 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(ApiError)
 }
 
-/// One log line per request: method, path, status, bytes and duration.
-async fn log_request(req: Request, next: Next) -> Response {
+/// One log line per request: method, path, status, bytes and duration; counted for /metrics.
+async fn log_request(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -94,6 +103,13 @@ async fn log_request(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
+    let route_label = route.as_deref().unwrap_or("unmatched");
+    app.metrics.record_request(
+        route_label,
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     tracing::info!(
         target: "stagerepo::access",
         %method,
