@@ -14,4 +14,5 @@ pub mod server;
 pub mod service;
 pub mod signing;
 pub mod store;
+pub mod version;
 pub mod workers;

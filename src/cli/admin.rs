@@ -65,6 +65,10 @@ enum AdminCommand {
     Webhooks,
     /// Write a consistent backup of the running server into a new directory DIR on the server.
     Backup { dir: PathBuf },
+    /// Which release of each element every site and host runs.
+    Inventory(super::inventory::InventoryArgs),
+    /// Rollout sites' SLA record: reports on time, late, missed, deployments.
+    Sla(super::inventory::SlaArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -269,6 +273,8 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
     let json_out = args.server.json;
     let out = |v: &Value, table: &dyn Fn(&Value)| if json_out { print_json(v) } else { table(v) };
     match args.command {
+        AdminCommand::Inventory(q) => super::inventory::inventory(&c, q, json_out)?,
+        AdminCommand::Sla(q) => super::inventory::sla(&c, q, json_out)?,
         AdminCommand::Team(TeamCommand::Add { name }) => {
             out(&c.post("/api/v1/admin/teams", &json!({ "name": name }))?, &print_secret);
         }

@@ -2,6 +2,7 @@
 
 mod admin;
 mod client;
+mod inventory;
 mod ops;
 mod site;
 mod team;
@@ -15,7 +16,7 @@ pub use client::{Client, ClientError};
 
 /// stagerepo: yum/dnf repositories with a staged rollout from beta to production.
 #[derive(Debug, Parser)]
-#[command(name = "stagerepo", version, about)]
+#[command(name = "stagerepo", version = crate::version::LONG_VERSION, about)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -31,6 +31,8 @@ enum SiteCommand {
     },
     /// Report a problem with any release (any site).
     Problem { id: i64, text: String },
+    /// Send what this host runs (`rpm -qa`) as its deployment report.
+    Inventory(super::inventory::SendArgs),
 }
 
 /// Runs a site command.
@@ -72,6 +74,7 @@ pub fn run(args: SiteArgs) -> Result<(), ClientError> {
                 println!("problem {} recorded against release {id}", s(&v["id"]));
             }
         }
+        SiteCommand::Inventory(send) => super::inventory::send(&c, send, args.server.json)?,
     }
     Ok(())
 }

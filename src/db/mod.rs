@@ -6,7 +6,9 @@
 mod audit;
 mod backup;
 mod bases;
+mod deployments;
 mod elements;
+mod insight;
 mod keys;
 pub(crate) mod packages;
 mod releases;
@@ -24,7 +26,9 @@ use rusqlite_migration::{Migrations, M};
 
 pub use audit::{AuditEntry, FeedEntry};
 pub use bases::BaseInfo;
+pub use deployments::{DeploymentReport, HostPackageRow, ReleaseRow};
 pub use elements::{Element, RolloutAssignment};
+pub use insight::SlaRow;
 pub use keys::TeamKey;
 pub use packages::{NewPackage, StoredPackage};
 pub use releases::NewRelease;
@@ -67,6 +71,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/001_foundation.sql")),
         M::up(include_str!("migrations/002_rollout.sql")),
         M::up(include_str!("migrations/003_consistency.sql")),
+        M::up(include_str!("migrations/004_inventory.sql")),
     ])
 }
 

@@ -3,10 +3,12 @@
 pub mod advisory;
 pub mod closure;
 pub mod evr;
+pub mod inventory;
 pub mod names;
 pub mod package;
 pub mod problem;
 pub mod release;
 pub mod repo;
 pub mod rollout;
+pub mod sla;
 pub mod versions;

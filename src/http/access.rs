@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -21,7 +21,7 @@ pub fn current_sink() -> Option<ActorSink> {
 }
 
 /// Middleware writing the access log line.
-pub async fn log_request(req: Request, next: Next) -> Response {
+pub async fn log_request(State(app): State<super::AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -42,6 +42,12 @@ pub async fn log_request(req: Request, next: Next) -> Response {
         .or_else(|| axum::body::HttpBody::size_hint(response.body()).exact())
         .unwrap_or(0);
     let actor = sink.label().unwrap_or_else(|| "-".into());
+    app.metrics.record_request(
+        route.as_deref().unwrap_or("unmatched"),
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     tracing::info!(
         target: "stagerepo::access",
         %client,

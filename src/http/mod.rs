@@ -3,11 +3,13 @@
 pub mod access;
 mod admin;
 mod consistency;
+mod dashboard;
 pub mod error;
 mod extract;
 pub mod feed;
 pub mod forwarded;
 mod history;
+mod inventory;
 pub mod limits;
 mod ops;
 mod releases;
@@ -77,9 +79,16 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/admin/bases/{dist}/{name}/refresh", post(consistency::refresh))
         .route("/api/v1/admin/backup", post(ops::backup))
         .route("/feed.atom", get(feed::feed))
+        .route("/", get(dashboard::dashboard))
+        .route("/metrics", get(inventory::metrics))
+        .route("/sites/{site}/feed.atom", get(inventory::site_feed))
+        .route("/api/v1/version", get(inventory::version))
+        .route("/api/v1/deployments", post(inventory::report).get(inventory::history))
+        .route("/api/v1/inventory", get(inventory::inventory))
+        .route("/api/v1/sla", get(inventory::sla))
         .route("/repo/{*path}", get(repo::serve))
         .fallback(|| async { ApiError(ServiceError::NotFound("no such endpoint".into())) })
-        .layer(middleware::from_fn(access::log_request))
+        .layer(middleware::from_fn_with_state(app.clone(), access::log_request))
         .with_state(app)
 }
 

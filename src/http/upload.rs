@@ -23,6 +23,7 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<UploadOutcome>)> {
+    let started = std::time::Instant::now();
     let actor = blocking(&app, move |a| a.authenticate(token.as_deref())).await?;
     actor.require_team()?;
     check_upload_filename(&filename)?;
@@ -65,6 +66,7 @@ pub async fn upload(
         a.finish_upload(&actor, &filename, temp, &sha256, size, expected.as_deref())
     })
     .await?;
+    app.metrics.record_upload(size, started.elapsed());
     let status = if outcome.created {
         StatusCode::CREATED
     } else {

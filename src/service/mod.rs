@@ -6,10 +6,13 @@ pub mod advisories;
 pub mod auth;
 pub mod backup;
 pub mod consistency;
+pub mod dashboard;
 pub mod elements;
 mod error;
 pub mod history;
+pub mod inventory;
 pub mod keys;
+pub mod metrics;
 pub mod notify;
 pub mod publish;
 pub mod releases;
@@ -59,6 +62,8 @@ pub struct App {
     pub signer: Option<crate::signing::RepoSigner>,
     /// Signalled when something may have changed a gate or queued a webhook.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Counters and histograms behind `GET /metrics`.
+    pub metrics: metrics::Metrics,
 }
 
 impl App {
@@ -98,6 +103,7 @@ impl App {
             signer,
             closure: consistency::ClosureState::default(),
             wake: Arc::new(tokio::sync::Notify::new()),
+            metrics: metrics::Metrics::default(),
         };
         app.load_bases()?;
         app.reconcile_repositories()?;

@@ -34,6 +34,8 @@ pub struct Publisher {
     entries: HashMap<String, Arc<Entry>>,
     last_revision: u64,
     last_sha: String,
+    /// Bytes of the repodata files the last publication references.
+    last_bytes: u64,
 }
 
 impl Publisher {
@@ -47,6 +49,7 @@ impl Publisher {
             entries: HashMap::new(),
             last_revision: 0,
             last_sha: String::new(),
+            last_bytes: 0,
         }
     }
 
@@ -165,6 +168,8 @@ impl App {
             packages: new_set.len(),
             millis: started.elapsed().as_millis(),
         };
+        self.metrics
+            .record_publication(dist, repo, new_set.len(), publisher.last_bytes, started.elapsed());
         tracing::info!(dist, %repo, revision = number, packages = new_set.len(), ms = outcome.millis as u64, actor, reason, "published");
         Ok((value, outcome))
     }
@@ -209,6 +214,13 @@ impl App {
         )?;
         publisher.last_revision = published.revision;
         publisher.last_sha = published.repomd_sha256;
+        let repodata = publisher.dir.join("repodata");
+        publisher.last_bytes = published
+            .files
+            .iter()
+            .filter_map(|f| std::fs::metadata(repodata.join(f)).ok())
+            .map(|m| m.len())
+            .sum();
         Ok(())
     }
 

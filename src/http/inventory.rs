@@ -1,0 +1,120 @@
+//! Who deploys what: deployment reports, inventory, SLA, version, metrics and per-site feeds.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+
+use super::admin::parse_duration;
+use super::error::ApiResult;
+use super::extract::{BearerToken, JsonBody};
+use super::feed::render_atom;
+use super::{blocking, AppState};
+use crate::db::DeploymentReport;
+use crate::service::inventory::{DeploymentRecorded, DeploymentRequest, Inventory, InventoryFilter, SlaReport};
+use crate::service::{metrics, ServiceError};
+use crate::version::VersionInfo;
+
+/// `POST /api/v1/deployments` (site token): what one host of the site runs now.
+pub async fn report(
+    State(app): State<AppState>,
+    BearerToken(token): BearerToken,
+    JsonBody(req): JsonBody<DeploymentRequest>,
+) -> ApiResult<(StatusCode, Json<DeploymentRecorded>)> {
+    let r = blocking(&app, move |a| {
+        a.record_deployment(&a.authenticate(token.as_deref())?, &req)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+/// Filters of the deployment history.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    site: Option<String>,
+    host: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/deployments` (admin, or a site for its own hosts): reports, newest first.
+pub async fn history(
+    State(app): State<AppState>,
+    BearerToken(token): BearerToken,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<Json<Vec<DeploymentReport>>> {
+    Ok(Json(
+        blocking(&app, move |a| {
+            a.deployment_history(
+                &a.authenticate(token.as_deref())?,
+                q.site.as_deref(),
+                q.host.as_deref(),
+                q.limit.unwrap_or(100),
+            )
+        })
+        .await?,
+    ))
+}
+
+/// `GET /api/v1/inventory?element=&site=&dist=`: public, like the dashboard.
+pub async fn inventory(
+    State(app): State<AppState>,
+    Query(filter): Query<InventoryFilter>,
+) -> ApiResult<Json<Inventory>> {
+    Ok(Json(blocking(&app, move |a| a.inventory(&filter)).await?))
+}
+
+/// Filters of the SLA metrics.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaQuery {
+    /// A human duration; 90d when absent.
+    since: Option<String>,
+    site: Option<String>,
+}
+
+/// `GET /api/v1/sla?since=90d&site=`: public, like the dashboard.
+pub async fn sla(State(app): State<AppState>, Query(q): Query<SlaQuery>) -> ApiResult<Json<SlaReport>> {
+    let since = match q.since.as_deref() {
+        Some(s) => parse_duration(s)?,
+        None => metrics::SLA_PERIOD_SECONDS,
+    };
+    Ok(Json(blocking(&app, move |a| a.sla(since, q.site.as_deref())).await?))
+}
+
+/// `GET /api/v1/version`.
+pub async fn version() -> Json<VersionInfo> {
+    Json(crate::version::info())
+}
+
+/// `GET /metrics`: the Prometheus text exposition format.
+pub async fn metrics(State(app): State<AppState>) -> ApiResult<impl IntoResponse> {
+    let body = blocking(&app, |a| a.metrics_text()).await?;
+    Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body))
+}
+
+/// `GET /sites/{site}/feed.atom`: only the announcements, promotions and rejections of
+/// releases the site was announced as a rollout site.
+pub async fn site_feed(
+    State(app): State<AppState>,
+    Path(site): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    let name = site.clone();
+    let entries = blocking(&app, move |a| {
+        let s =
+            a.db.site_by_name(&name)?
+                .ok_or_else(|| ServiceError::NotFound(format!("no site named {name}")))?;
+        Ok(a.db.site_feed_entries(s.id, 100)?)
+    })
+    .await?;
+    let base = super::repo::base_url(&app, &headers);
+    let body = render_atom(
+        &base,
+        &format!("/sites/{site}/feed.atom"),
+        &format!("stagerepo announcements for {site}"),
+        &entries,
+    );
+    Ok(([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], body))
+}
