@@ -23,7 +23,11 @@ pub enum ConfigError {
 /// Settings of one distribution (e.g. `el9`).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct DistConfig {}
+pub struct DistConfig {
+    /// Refuse uploads and releases not signed by a key of the uploading team.
+    #[serde(default)]
+    pub require_signed: bool,
+}
 
 /// The daemon's whole configuration, with every default filled in.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -45,6 +49,8 @@ pub struct Config {
     pub auto_promote: bool,
     /// SLA period replacing each site's for a release that fixes a critical problem.
     pub fast_track_sla: String,
+    /// ASCII-armoured OpenPGP secret key (unprotected) that signs every repomd.xml.
+    pub signing_key: Option<PathBuf>,
     /// Prefix of advisory ids: `<PREFIX>-<YEAR>-<NNNN>`.
     pub advisory_prefix: String,
     /// Distributions served, by name.
@@ -89,6 +95,7 @@ impl Default for Config {
             auto_promote: true,
             fast_track_sla: "1d".into(),
             advisory_prefix: "STAGE".into(),
+            signing_key: None,
             dist: BTreeMap::from([("el9".to_string(), DistConfig::default())]),
             log_format: LogFormat::Text,
             tls_cert: None,

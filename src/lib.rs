@@ -1,6 +1,7 @@
 //! stagerepo: yum/dnf repositories with a staged rollout from beta to production.
 #![forbid(unsafe_code)]
 
+pub mod base;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -11,5 +12,6 @@ pub mod repodata;
 pub mod rpmhdr;
 pub mod server;
 pub mod service;
+pub mod signing;
 pub mod store;
 pub mod workers;

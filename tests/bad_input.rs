@@ -30,6 +30,17 @@ fn put(
     (status, json(&body))
 }
 
+/// (what, file name, token, body, headers, status, error).
+type Case<'a> = (
+    &'a str,
+    String,
+    Option<&'a str>,
+    Vec<u8>,
+    Vec<(&'a str, &'a str)>,
+    u16,
+    &'a str,
+);
+
 #[test]
 fn bad_uploads_are_refused_and_change_nothing() {
     let server = TestServer::start_with(&["--max-upload-size", "200000"]);
@@ -73,7 +84,7 @@ fn bad_uploads_are_refused_and_change_nothing() {
     let srpm = std::fs::read(rpm("createrepo_c/empty-0-0.src.rpm")).unwrap();
     let random: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
     let wrong_sha = "0".repeat(64);
-    let cases: Vec<(&str, String, Option<&str>, Vec<u8>, Vec<(&str, &str)>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "truncated",
             "empty-0-0.x86_64.rpm".into(),

@@ -42,10 +42,13 @@ fn post(server: &TestServer, path: &str, token: &str, body: Value) -> (u16, Valu
     (s, json(&b))
 }
 
+/// The headers (lowercase names) and body of one received webhook.
+type Delivery = (Vec<(String, String)>, String);
+
 /// A webhook receiver on loopback: records (headers, body) of every POST and answers 200.
 struct Receiver {
     url: String,
-    received: Arc<Mutex<Vec<(Vec<(String, String)>, String)>>>,
+    received: Arc<Mutex<Vec<Delivery>>>,
 }
 
 impl Receiver {

@@ -40,6 +40,16 @@ enum AdminCommand {
     /// Problems reported by sites: list, triage, close.
     #[command(subcommand)]
     Problem(ProblemCommand),
+    /// Check the dependency closure of production (plus a release); exits 1 when it fails.
+    Check {
+        #[arg(long)]
+        dist: String,
+        #[arg(long)]
+        with_release: Option<i64>,
+    },
+    /// Base repositories (the OS, EPEL) production may depend on.
+    #[command(subcommand)]
+    Base(BaseCommand),
     /// Repository history, diffs and roll-back.
     #[command(subcommand)]
     Repo(RepoCommand),
@@ -65,6 +75,19 @@ enum TeamCommand {
     List,
     /// Issue a new token; the old one stops working.
     TokenRotate { name: String },
+    /// The team's OpenPGP keys that sign its packages.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Import an ASCII-armoured public key for a team.
+    Add { team: String, file: PathBuf },
+    /// List keys (of one team).
+    List { team: Option<String> },
+    /// Remove a key by fingerprint or key id.
+    Remove { team: String, key: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,6 +178,34 @@ enum ReleaseCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum BaseCommand {
+    /// Import a base repository from a URL or local path of its root.
+    Add {
+        #[arg(long)]
+        dist: String,
+        name: String,
+        source: String,
+    },
+    /// Re-import a base repository from its source.
+    Refresh {
+        #[arg(long)]
+        dist: String,
+        name: String,
+    },
+    /// List base repositories.
+    List {
+        #[arg(long)]
+        dist: String,
+    },
+    /// Remove a base repository.
+    Remove {
+        #[arg(long)]
+        dist: String,
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum RepoCommand {
     /// The revisions of a repository, newest first.
     History {
@@ -226,6 +277,26 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
                 &c.post(&format!("/api/v1/admin/teams/{name}/token-rotate"), &json!({}))?,
                 &print_secret,
             );
+        }
+        AdminCommand::Team(TeamCommand::Key(KeyCommand::Add { team, file })) => {
+            let key = std::fs::read_to_string(&file).map_err(|source| ClientError::File {
+                path: file.display().to_string(),
+                source,
+            })?;
+            let v = c.post(&format!("/api/v1/admin/teams/{team}/keys"), &json!({ "key": key }))?;
+            out(&v, &print_keys)
+        }
+        AdminCommand::Team(TeamCommand::Key(KeyCommand::List { team })) => {
+            let path = team.map_or("/api/v1/admin/keys".to_string(), |t| {
+                format!("/api/v1/admin/keys?team={t}")
+            });
+            out(&c.get(&path)?, &print_keys)
+        }
+        AdminCommand::Team(TeamCommand::Key(KeyCommand::Remove { team, key })) => {
+            c.delete(&format!("/api/v1/admin/teams/{team}/keys/{key}"))?;
+            out(&json!({ "removed": key }), &|_| {
+                println!("key {key} removed from team {team}")
+            })
         }
         AdminCommand::Team(TeamCommand::List) => out(&c.get("/api/v1/admin/teams")?, &|v| {
             table(v, &["name", "created"], |t| {
@@ -362,6 +433,76 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
                 )
             })
         }
+        AdminCommand::Check { dist, with_release } => {
+            let path = match with_release {
+                Some(r) => format!("/api/v1/admin/check?dist={dist}&release={r}"),
+                None => format!("/api/v1/admin/check?dist={dist}"),
+            };
+            let v: Value = c.get(&path)?;
+            out(&v, &|v| {
+                let what = if v["release"].is_null() {
+                    "production".to_string()
+                } else {
+                    format!("production + release {}", s(&v["release"]))
+                };
+                if v["ok"] == true {
+                    println!(
+                        "{dist}: {what} is consistent ({} packages, bases: {})",
+                        s(&v["packages"]),
+                        join(&v["bases"])
+                    );
+                } else {
+                    println!("{dist}: {what} is NOT consistent:");
+                    for f in v["failures"].as_array().into_iter().flatten() {
+                        println!("  - {}", s(f));
+                    }
+                }
+            });
+            if v["ok"] != true {
+                return Err(ClientError::Usage(format!(
+                    "{} consistency problem(s)",
+                    v["failures"].as_array().map_or(0, Vec::len)
+                )));
+            }
+        }
+        AdminCommand::Base(BaseCommand::Add { dist, name, source }) => {
+            let v = c.post(
+                "/api/v1/admin/bases",
+                &json!({ "dist": dist, "name": name, "source": source }),
+            )?;
+            out(&v, &|v| {
+                println!(
+                    "base {} imported into {}: {} packages",
+                    s(&v["name"]),
+                    s(&v["dist"]),
+                    s(&v["packages"])
+                )
+            })
+        }
+        AdminCommand::Base(BaseCommand::Refresh { dist, name }) => {
+            let v = c.post(&format!("/api/v1/admin/bases/{dist}/{name}/refresh"), &json!({}))?;
+            out(&v, &|v| {
+                println!("base {} refreshed: {} packages", s(&v["name"]), s(&v["packages"]))
+            })
+        }
+        AdminCommand::Base(BaseCommand::List { dist }) => {
+            out(&c.get(&format!("/api/v1/admin/bases?dist={dist}"))?, &|v| {
+                table(v, &["name", "packages", "imported", "source"], |b| {
+                    vec![
+                        s(&b["name"]),
+                        s(&b["packages"]),
+                        time_of(&b["imported_at"]),
+                        s(&b["source"]),
+                    ]
+                })
+            })
+        }
+        AdminCommand::Base(BaseCommand::Remove { dist, name }) => {
+            c.delete(&format!("/api/v1/admin/bases/{dist}/{name}"))?;
+            out(&json!({ "removed": name }), &|_| {
+                println!("base {name} removed from {dist}")
+            })
+        }
         AdminCommand::Repo(RepoCommand::History { dist, repo }) => {
             out(&c.get(&format!("/api/v1/repos/{dist}/{repo}/revisions"))?, &|v| {
                 table(v, &["revision", "time", "packages", "actor", "reason"], |r| {
@@ -446,6 +587,17 @@ fn print_secret(v: &Value) {
         }
     }
     println!("(store the token now: it is not shown again)");
+}
+
+fn print_keys(v: &Value) {
+    table(v, &["team", "fingerprint", "key ids", "added"], |k| {
+        vec![
+            s(&k["team"]),
+            s(&k["fingerprint"]),
+            join(&k["key_ids"]),
+            time_of(&k["added_at"]),
+        ]
+    })
 }
 
 fn print_problems(v: &Value) {

@@ -5,7 +5,9 @@
 
 mod audit;
 mod backup;
+mod bases;
 mod elements;
+mod keys;
 pub(crate) mod packages;
 mod releases;
 mod reports;
@@ -21,7 +23,9 @@ use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
 pub use audit::{AuditEntry, FeedEntry};
+pub use bases::BaseInfo;
 pub use elements::{Element, RolloutAssignment};
+pub use keys::TeamKey;
 pub use packages::{NewPackage, StoredPackage};
 pub use releases::NewRelease;
 pub use reports::Report;

@@ -27,6 +27,10 @@ pub struct NewPackage<'a> {
     pub filename: &'a str,
     pub team_id: Option<i64>,
     pub now: i64,
+    /// Issuers of the OpenPGP signatures the package carries.
+    pub signers: &'a [String],
+    /// Whether one of them is a key of the uploading team and verifies.
+    pub signed_by_team: bool,
 }
 
 const COLUMNS: &str = "sha256, filename, name, epoch, version, release, arch, size, uploaded_at";
@@ -51,8 +55,8 @@ impl Db {
         let meta_json = serde_json::to_string(p.meta).map_err(|e| DbError::Corrupt(e.to_string()))?;
         self.lock().execute(
             "INSERT INTO packages (sha256, filename, name, epoch, version, release, arch, size,
-                uploaded_by, uploaded_at, meta, primary_xml, filelists_xml, other_xml)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                uploaded_by, uploaded_at, meta, primary_xml, filelists_xml, other_xml, signature_key_ids, signed_by_team)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             params![
                 p.meta.pkgid,
                 p.filename,
@@ -67,7 +71,9 @@ impl Db {
                 meta_json,
                 p.xml.primary,
                 p.xml.filelists,
-                p.xml.other
+                p.xml.other,
+                p.signers.join(" "),
+                p.signed_by_team
             ],
         )?;
         Ok(())
@@ -119,6 +125,18 @@ impl Db {
                 other: r.get(2)?,
             })
         })?)
+    }
+
+    /// (signer key ids, signed by its team) of one package.
+    pub fn package_signature(&self, sha256: &str) -> DbResult<(Vec<String>, bool)> {
+        Ok(self.lock().query_row(
+            "SELECT signature_key_ids, signed_by_team FROM packages WHERE sha256 = ?1",
+            [sha256],
+            |r| {
+                let ids: String = r.get(0)?;
+                Ok((ids.split_whitespace().map(str::to_string).collect(), r.get(1)?))
+            },
+        )?)
     }
 
     /// The parsed header data of one package.

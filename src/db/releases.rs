@@ -24,8 +24,8 @@ impl Db {
     /// Inserts a release and its package list (inside the caller's transaction); returns its id.
     pub fn insert_release(tx: &Connection, r: &NewRelease<'_>) -> DbResult<i64> {
         tx.execute(
-            "INSERT INTO releases (dist, element, version, team_id, notes, state, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO releases (dist, element, version, team_id, notes, state, created_at, fixes, advisory_type, severity)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 r.dist,
                 r.element,
@@ -33,7 +33,10 @@ impl Db {
                 r.team_id,
                 r.notes,
                 r.state.as_str(),
-                r.now
+                r.now,
+                serde_json::to_string(r.fixes).expect("ids serialise"),
+                r.advisory_type,
+                r.severity
             ],
         )?;
         let id = tx.last_insert_rowid();

@@ -140,3 +140,41 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }
+
+/// An advisory row: (id, release, issued, updated).
+pub type AdvisoryRow = (String, i64, i64, i64);
+
+impl Db {
+    /// Records the advisory of a promotion (inside the caller's transaction).
+    pub fn insert_advisory(
+        tx: &Connection,
+        a: &crate::domain::advisory::Advisory,
+        year: i32,
+        seq: i64,
+    ) -> DbResult<()> {
+        tx.execute(
+            "INSERT INTO advisories (id, release_id, dist, year, seq, issued, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![a.id, a.release, a.dist, year, seq, a.issued, a.updated],
+        )?;
+        Ok(())
+    }
+
+    /// The next advisory number of a year (advisory ids are unique across distributions).
+    pub fn next_advisory_seq(&self, year: i32) -> DbResult<i64> {
+        Ok(self.lock().query_row(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM advisories WHERE year = ?1",
+            [year],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Advisories of a distribution, oldest first.
+    pub fn advisories(&self, dist: &str) -> DbResult<Vec<AdvisoryRow>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, release_id, issued, updated FROM advisories WHERE dist = ?1 ORDER BY issued, id",
+        )?;
+        let rows = stmt.query_map([dist], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::error::{ApiError, ApiResult};
 use super::extract::{BearerToken, JsonBody};
 use super::{blocking, AppState};
-use crate::db::{AuditEntry, DeliveryAttempt, Element, RolloutAssignment, Site, Team};
+use crate::db::{AuditEntry, DeliveryAttempt, Element, RolloutAssignment, Site, Team, TeamKey};
 use crate::service::elements::SiteWithToken;
 use crate::service::teams::TeamWithToken;
 
@@ -212,4 +212,59 @@ pub async fn webhook_attempts(
         })
         .await?,
     ))
+}
+
+/// Body of `POST /api/v1/admin/teams/{name}/keys`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    /// The ASCII-armoured public key.
+    key: String,
+}
+
+/// `POST /api/v1/admin/teams/{name}/keys`.
+pub async fn add_team_key(
+    State(app): State<AppState>,
+    BearerToken(token): BearerToken,
+    Path(team): Path<String>,
+    JsonBody(req): JsonBody<NewKey>,
+) -> ApiResult<(StatusCode, Json<Vec<TeamKey>>)> {
+    let keys = blocking(&app, move |a| {
+        a.add_team_key(&a.authenticate(token.as_deref())?, &team, &req.key)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(keys)))
+}
+
+/// Filter of the key list.
+#[derive(Debug, Deserialize)]
+pub struct TeamQuery {
+    team: Option<String>,
+}
+
+/// `GET /api/v1/admin/keys`.
+pub async fn list_team_keys(
+    State(app): State<AppState>,
+    BearerToken(token): BearerToken,
+    Query(q): Query<TeamQuery>,
+) -> ApiResult<Json<Vec<TeamKey>>> {
+    Ok(Json(
+        blocking(&app, move |a| {
+            a.team_keys(&a.authenticate(token.as_deref())?, q.team.as_deref())
+        })
+        .await?,
+    ))
+}
+
+/// `DELETE /api/v1/admin/teams/{name}/keys/{key}`.
+pub async fn remove_team_key(
+    State(app): State<AppState>,
+    BearerToken(token): BearerToken,
+    Path((team, key)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    blocking(&app, move |a| {
+        a.remove_team_key(&a.authenticate(token.as_deref())?, &team, &key)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -2,6 +2,7 @@
 
 pub mod access;
 mod admin;
+mod consistency;
 pub mod error;
 mod extract;
 pub mod feed;
@@ -52,6 +53,9 @@ pub fn router(app: AppState) -> Router {
             "/api/v1/admin/teams/{name}/token-rotate",
             post(admin::rotate_team_token),
         )
+        .route("/api/v1/admin/teams/{name}/keys", post(admin::add_team_key))
+        .route("/api/v1/admin/teams/{name}/keys/{key}", delete(admin::remove_team_key))
+        .route("/api/v1/admin/keys", get(admin::list_team_keys))
         .route("/api/v1/admin/elements", post(admin::add_element))
         .route("/api/v1/admin/sites", post(admin::add_site).get(admin::list_sites))
         .route("/api/v1/admin/rollouts", post(admin::add_rollout))
@@ -67,6 +71,10 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/repos/{dist}/{repo}/diff", get(history::diff))
         .route("/api/v1/admin/releases/{id}/withdraw", post(history::withdraw))
         .route("/api/v1/admin/repos/{dist}/rollback", post(history::rollback))
+        .route("/api/v1/admin/check", get(consistency::check))
+        .route("/api/v1/admin/bases", post(consistency::add).get(consistency::list))
+        .route("/api/v1/admin/bases/{dist}/{name}", delete(consistency::remove))
+        .route("/api/v1/admin/bases/{dist}/{name}/refresh", post(consistency::refresh))
         .route("/api/v1/admin/backup", post(ops::backup))
         .route("/feed.atom", get(feed::feed))
         .route("/repo/{*path}", get(repo::serve))

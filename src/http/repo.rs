@@ -20,8 +20,14 @@ pub async fn serve(State(app): State<AppState>, Path(path): Path<String>, mut re
         if let Some(repo) = RepoKind::parse(file) {
             return Ok(Redirect::permanent(&format!("/repo/{dist}/{repo}/")).into_response());
         }
+        if file == "RPM-GPG-KEY-stagerepo" {
+            let key = app.signer.as_ref().map(|s| s.public_armored.clone()).ok_or_else(|| {
+                ServiceError::NotFound("this server does not sign its repositories (no signing_key configured)".into())
+            })?;
+            return Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/pgp-keys")], key).into_response());
+        }
         if let Some(repo) = file.strip_suffix(".repo").and_then(RepoKind::parse) {
-            let body = repo_definition(&base_url(&app, req.headers()), dist, repo);
+            let body = repo_definition(&base_url(&app, req.headers()), dist, repo, app.signer.is_some());
             return Ok((
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -73,7 +79,7 @@ pub fn base_url(app: &AppState, headers: &HeaderMap) -> String {
 }
 
 /// The yum.repos.d stanza of one repository.
-pub fn repo_definition(base: &str, dist: &str, repo: RepoKind) -> String {
+pub fn repo_definition(base: &str, dist: &str, repo: RepoKind, signed: bool) -> String {
     let (priority_note, enabled) = match repo {
         RepoKind::Beta => (
             "# beta: released by the product teams, not yet through the staged rollout; use at your own risk\n",
@@ -81,13 +87,20 @@ pub fn repo_definition(base: &str, dist: &str, repo: RepoKind) -> String {
         ),
         RepoKind::Production => ("", 1),
     };
+    // repo_gpgcheck verifies repomd.xml, which pins every other file by checksum; package
+    // signatures belong to the teams, so gpgcheck stays off unless a site adds their keys.
+    let gpg = if signed {
+        format!("repo_gpgcheck=1\ngpgkey={base}/repo/{dist}/RPM-GPG-KEY-stagerepo\n")
+    } else {
+        "repo_gpgcheck=0\n".to_string()
+    };
     format!(
         "{priority_note}[stagerepo-{dist}-{repo}]\n\
          name=stagerepo {dist} {repo}\n\
          baseurl={base}/repo/{dist}/{repo}/\n\
          enabled={enabled}\n\
          gpgcheck=0\n\
-         repo_gpgcheck=0\n\
+         {gpg}\
          metadata_expire=5m\n\
          skip_if_unavailable=False\n"
     )

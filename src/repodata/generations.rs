@@ -15,7 +15,7 @@ use super::fsutil::{sync_dir, write_atomic, TMP_PREFIX};
 pub(crate) const FILE_NAME: &str = "generations.json";
 
 /// Metadata kinds whose files this writer owns (and may therefore delete).
-const MANAGED_KINDS: &[&str] = &["primary", "filelists", "other"];
+const MANAGED_KINDS: &[&str] = &["primary", "filelists", "other", "updateinfo"];
 
 /// A temporary file older than this is a leftover of an interrupted publication.
 const STALE_TMP: Duration = Duration::from_secs(3600);
@@ -126,7 +126,7 @@ mod tests {
         let h = "a".repeat(64);
         assert!(is_managed_name(&format!("{h}-primary.xml.gz")));
         assert!(is_managed_name(&format!("{h}-other.xml.gz")));
-        assert!(!is_managed_name(&format!("{h}-updateinfo.xml.gz")));
+        assert!(is_managed_name(&format!("{h}-updateinfo.xml.gz")));
         assert!(!is_managed_name(&format!("{h}-primary.sqlite.bz2")));
         assert!(!is_managed_name("repomd.xml"));
         assert!(!is_managed_name("x-primary.xml.gz"));

@@ -11,7 +11,10 @@ mod gzip_blocks;
 mod other;
 mod primary;
 mod publish;
+#[cfg(test)]
+mod publish_tests;
 mod repomd;
+pub mod updateinfo;
 mod xml;
 
 use std::path::Path;
@@ -23,9 +26,13 @@ use xml::{attr, push_text};
 /// The three XML fragments of one package (`<package>` elements of primary, filelists, other).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageXml {
+    /// The package's pkgid; publication derives block boundaries from it.
     pub pkgid: String,
+    /// `<package type="rpm">...</package>\n` of primary.xml.
     pub primary: String,
+    /// `<package pkgid=...>...</package>\n` of filelists.xml.
     pub filelists: String,
+    /// `<package pkgid=...>...</package>\n` of other.xml.
     pub other: String,
 }
 
@@ -70,6 +77,9 @@ pub enum RepodataError {
     /// A file or directory operation failed; the previous repomd.xml is still in place.
     #[error("writing repodata: {0}")]
     Io(#[from] std::io::Error),
+    /// The signer refused; nothing was replaced.
+    #[error("signing repomd.xml: {0}")]
+    Sign(String),
 }
 
 /// What one publication wrote.
@@ -88,6 +98,18 @@ pub struct Published {
     /// Blocks that had to be compressed, i.e. were not in the cache (0 when unchanged).
     pub blocks_compressed: usize,
 }
+
+/// An additional metadata file of a repository, e.g. `updateinfo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraData {
+    /// The repomd.xml data type, also part of the file name.
+    pub kind: String,
+    /// The uncompressed XML.
+    pub xml: String,
+}
+
+/// Signs repomd.xml: returns an armoured detached signature, or why it could not.
+pub type Signer<'a> = dyn Fn(&[u8]) -> Result<String, String> + 'a;
 
 /// Writes repodata for a repository whose root is `repo_dir`; keeps compressed blocks cached
 /// between publications so that publishing one more release re-compresses almost nothing.
@@ -117,7 +139,24 @@ impl RepoWriter {
     ) -> Result<Published, RepodataError> {
         // A panic mid-publication leaves the cache consistent (entries are whole), so a
         // poisoned lock is safe to reuse.
+        self.publish_with(repo_dir, packages, keep, now, &[], None)
+    }
+
+    /// [`RepoWriter::publish`] with extra metadata files (e.g. `updateinfo`, listed in
+    /// repomd.xml after the package data) and an optional signer of repomd.xml, whose
+    /// armoured detached signature is written as `repomd.xml.asc`.
+    pub fn publish_with(
+        &self,
+        repo_dir: &Path,
+        packages: &[&PackageXml],
+        keep: usize,
+        now: i64,
+        extras: &[ExtraData],
+        signer: Option<&Signer<'_>>,
+    ) -> Result<Published, RepodataError> {
+        // A panic mid-publication leaves the cache consistent (entries are whole), so a
+        // poisoned lock is safe to reuse.
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        publish::publish(&mut cache, repo_dir, packages, keep, now)
+        publish::publish(&mut cache, repo_dir, packages, keep, now, extras, signer)
     }
 }

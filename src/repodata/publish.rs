@@ -12,7 +12,7 @@ use super::fsutil::{sync_dir, write_atomic};
 use super::generations::{prune, Generation, Generations};
 use super::gzip_blocks::{self, block_ranges, BlockCache, Stream, StreamDigest};
 use super::repomd::{Record, Repomd};
-use super::{filelists, other, primary, PackageXml, Published, RepodataError};
+use super::{filelists, other, primary, ExtraData, PackageXml, Published, RepodataError, Signer};
 
 /// The data types, in createrepo_c's repomd order.
 const KINDS: [&str; 3] = ["primary", "filelists", "other"];
@@ -23,6 +23,8 @@ pub(crate) fn publish(
     packages: &[&PackageXml],
     keep: usize,
     now: i64,
+    extras: &[ExtraData],
+    signer: Option<&Signer<'_>>,
 ) -> Result<Published, RepodataError> {
     let repodata = repo_dir.join("repodata");
     std::fs::create_dir_all(&repodata)?;
@@ -44,6 +46,10 @@ pub(crate) fn publish(
         stream(other::header(n), other::FOOTER, |p| &p.other),
     ];
     let digests = digest_all(&streams);
+    let extra_digests: Vec<(String, u64)> = extras
+        .iter()
+        .map(|e| (hex::encode(Sha256::digest(e.xml.as_bytes())), e.xml.len() as u64))
+        .collect();
 
     let current_text = match std::fs::read_to_string(repodata.join("repomd.xml")) {
         Ok(text) => Some(text),
@@ -52,7 +58,8 @@ pub(crate) fn publish(
     };
     let current = current_text.as_deref().and_then(Repomd::parse);
     if let (Some(text), Some(cur)) = (&current_text, &current) {
-        if let Some(files) = unchanged(repo_dir, cur, &digests) {
+        let signed_ok = signer.is_none() || repodata.join("repomd.xml.asc").exists();
+        if let Some(files) = unchanged(repo_dir, cur, &digests, extras, &extra_digests).filter(|_| signed_ok) {
             return Ok(Published {
                 revision: cur.revision_number().unwrap_or(0),
                 repomd_sha256: hex::encode(Sha256::digest(text.as_bytes())),
@@ -83,6 +90,22 @@ pub(crate) fn publish(
         });
         files.push(name);
     }
+    for (extra, (open_sha, open_size)) in extras.iter().zip(&extra_digests) {
+        let bytes = gzip_whole(extra.xml.as_bytes())?;
+        let checksum = hex::encode(Sha256::digest(&bytes));
+        let name = format!("{checksum}-{}.xml.gz", extra.kind);
+        let timestamp = place_file(&repodata, &name, &bytes, now)?;
+        records.push(Record {
+            kind: extra.kind.clone(),
+            checksum,
+            open_checksum: Some(open_sha.clone()),
+            href: format!("repodata/{name}"),
+            timestamp,
+            size: bytes.len() as u64,
+            open_size: Some(*open_size),
+        });
+        files.push(name);
+    }
     sync_dir(&repodata)?;
 
     // Never backwards: old yum refuses a repomd.xml older than the one it has.
@@ -95,7 +118,20 @@ pub(crate) fn publish(
         records,
     }
     .render();
+    // The signature is made before repomd.xml is replaced and renamed right after it, so the
+    // window in which a client can see a repomd.xml with the other one's signature is tiny.
+    let signature = signer
+        .map(|sign| sign(repomd.as_bytes()))
+        .transpose()
+        .map_err(RepodataError::Sign)?;
     write_atomic(&repodata, "repomd.xml", repomd.as_bytes(), None)?;
+    match &signature {
+        Some(sig) => write_atomic(&repodata, "repomd.xml.asc", sig.as_bytes(), None)?,
+        None => match std::fs::remove_file(repodata.join("repomd.xml.asc")) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        },
+    }
     sync_dir(&repodata)?;
 
     let mut generations = Generations::load(&repodata);
@@ -138,19 +174,19 @@ fn digest_all(streams: &[Stream<'_>; 3]) -> Vec<StreamDigest> {
     })
 }
 
-/// Writes a content-addressed file unless a complete copy exists; returns its timestamp,
-/// which like createrepo_c's is the file's mtime (`now` for a file written now).
+/// Writes a content-addressed file unless an intact copy exists (an older generation with the
+/// same content, e.g. after a rollback); returns its timestamp, which like createrepo_c's is
+/// the file's mtime (`now` for a file written now).
 fn place_file(repodata: &Path, name: &str, bytes: &[u8], now: u64) -> Result<i64, RepodataError> {
     let path = repodata.join(name);
     if let Ok(meta) = std::fs::metadata(&path) {
-        if meta.len() == bytes.len() as u64 {
-            if let Some(secs) = meta.modified().ok().and_then(|m| m.duration_since(UNIX_EPOCH).ok()) {
-                return Ok(secs.as_secs() as i64);
-            }
+        let intact = meta.len() == bytes.len() as u64 && std::fs::read(&path).is_ok_and(|old| old == bytes);
+        let mtime = meta.modified().ok().and_then(|m| m.duration_since(UNIX_EPOCH).ok());
+        if let (true, Some(mtime)) = (intact, mtime) {
+            return Ok(mtime.as_secs() as i64);
         }
     }
-    let mtime = UNIX_EPOCH + Duration::from_secs(now);
-    write_atomic(repodata, name, bytes, Some(mtime))?;
+    write_atomic(repodata, name, bytes, Some(UNIX_EPOCH + Duration::from_secs(now)))?;
     Ok(now as i64)
 }
 
@@ -167,8 +203,14 @@ fn file_names(repomd: &Repomd) -> Vec<String> {
 
 /// When the current repomd.xml already describes exactly this content (same three data types,
 /// same uncompressed checksums and sizes, files present), returns its file names.
-fn unchanged(repo_dir: &Path, current: &Repomd, digests: &[StreamDigest]) -> Option<Vec<String>> {
-    if current.records.len() != KINDS.len() {
+fn unchanged(
+    repo_dir: &Path,
+    current: &Repomd,
+    digests: &[StreamDigest],
+    extras: &[ExtraData],
+    extra_digests: &[(String, u64)],
+) -> Option<Vec<String>> {
+    if current.records.len() != KINDS.len() + extras.len() {
         return None;
     }
     let mut files = Vec::with_capacity(KINDS.len());
@@ -183,5 +225,23 @@ fn unchanged(repo_dir: &Path, current: &Repomd, digests: &[StreamDigest]) -> Opt
         }
         files.push(name.to_owned());
     }
+    for (extra, (open_sha, open_size)) in extras.iter().zip(extra_digests) {
+        let rec = current.records.iter().find(|r| r.kind == extra.kind)?;
+        let name = rec.href.strip_prefix("repodata/").filter(|n| !n.contains('/'))?;
+        let present = std::fs::metadata(repo_dir.join("repodata").join(name)).is_ok_and(|m| m.len() == rec.size);
+        if rec.open_checksum.as_deref() != Some(open_sha.as_str()) || rec.open_size != Some(*open_size) || !present {
+            return None;
+        }
+        files.push(name.to_owned());
+    }
     Some(files)
+}
+
+/// Compresses a small metadata file in one gzip member.
+fn gzip_whole(data: &[u8]) -> Result<Vec<u8>, RepodataError> {
+    use std::io::Write;
+    let mut enc =
+        flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 4 + 64), flate2::Compression::default());
+    enc.write_all(data)?;
+    Ok(enc.finish()?)
 }

@@ -95,10 +95,8 @@ impl Repomd {
                     path.push(name);
                     buf_text.clear();
                 }
-                Event::Empty(e) => {
-                    if e.local_name().as_ref() == b"location" {
-                        read_href(&e, current.as_mut())?;
-                    }
+                Event::Empty(e) if e.local_name().as_ref() == b"location" => {
+                    read_href(&e, current.as_mut())?;
                 }
                 Event::Text(t) => buf_text.push_str(&t.decode().ok()?),
                 Event::GeneralRef(r) => {

@@ -183,13 +183,25 @@ fn to_dependency(name: &[u8], flags: Option<&str>, evr: &RawEvr<'_>, pre: bool) 
     }
 }
 
-/// Reads and filters all dependency lists. `files` holds the package's full file paths.
-pub(crate) fn read_deps(hdr: &RawHeader, files: &HashSet<Vec<u8>>) -> DepLists {
+/// What createrepo_c remembers of a kept require to recognise an exact duplicate.
+struct SeenRequire {
+    flags: Option<&'static str>,
+    version: Vec<u8>,
+    pre: bool,
+}
+
+/// Reads and filters all dependency lists. `files` holds the package's full file paths;
+/// `trans_pre` adds %pretrans/%posttrans requires to the `pre` ones (createrepo_c >= 1.1.1).
+pub(crate) fn read_deps(hdr: &RawHeader, files: &HashSet<Vec<u8>>, trans_pre: bool) -> DepLists {
+    let mut pre_mask = SENSE_PREREQ | SENSE_SCRIPT_PRE | SENSE_SCRIPT_POST;
+    if trans_pre {
+        pre_mask |= SENSE_PRETRANS | SENSE_POSTTRANS;
+    }
     let mut out = DepLists::default();
     // name + flags + version of every provide, to drop requires the package satisfies itself.
     let mut provided: HashSet<Vec<u8>> = HashSet::new();
-    // Last kept require per name: (flags, version, pre), to drop exact duplicates.
-    let mut seen_requires: HashMap<Vec<u8>, (Option<&str>, Vec<u8>, bool)> = HashMap::new();
+    // Last kept require per name, to drop exact duplicates.
+    let mut seen_requires: HashMap<Vec<u8>, SeenRequire> = HashMap::new();
 
     for &(kind, name_tag, flags_tag, version_tag) in ITEMS {
         let (Some(names), Some(flags), Some(versions)) =
@@ -214,9 +226,9 @@ pub(crate) fn read_deps(hdr: &RawHeader, files: &HashSet<Vec<u8>>) -> DepLists {
                 if provided.contains(&nfv) {
                     continue;
                 }
-                pre = num_flags & (SENSE_PREREQ | SENSE_SCRIPT_PRE | SENSE_SCRIPT_POST) != 0;
-                if let Some((f, v, p)) = seen_requires.get(name) {
-                    if *f == flag_str && v.as_slice() == full_version && *p == pre {
+                pre = num_flags & pre_mask != 0;
+                if let Some(seen) = seen_requires.get(name) {
+                    if seen.flags == flag_str && seen.version == full_version && seen.pre == pre {
                         continue;
                     }
                 }
@@ -247,7 +259,12 @@ pub(crate) fn read_deps(hdr: &RawHeader, files: &HashSet<Vec<u8>>) -> DepLists {
                         continue;
                     }
                     out.requires.push(dep);
-                    seen_requires.insert(name.to_vec(), (flag_str, full_version.to_vec(), pre));
+                    let seen = SeenRequire {
+                        flags: flag_str,
+                        version: full_version.to_vec(),
+                        pre,
+                    };
+                    seen_requires.insert(name.to_vec(), seen);
                 }
                 Kind::Suggests => out.suggests.push(dep),
                 Kind::Enhances => out.enhances.push(dep),

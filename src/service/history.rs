@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::auth::Actor;
 use super::notify::Notice;
+use super::publish::Publication;
 use super::{App, ServiceError, ServiceResult};
 use crate::db::{Db, StoredPackage};
 use crate::domain::evr::Evr;
@@ -168,10 +169,7 @@ impl App {
             .map(|s| (s, json!({ "reason": reason })))
             .collect();
         let (_, outcome) = self.publish_with(
-            dist,
-            RepoKind::Production,
-            &label,
-            reason,
+            Publication { dist, repo: RepoKind::Production, actor: &label, reason, advisory: None },
             |_| {
                 let failures = self.closure_failures(dist, &new_set, None)?;
                 if !failures.is_empty() {

@@ -2,12 +2,14 @@
 //!
 //! Everything here is synchronous; the HTTP layer calls it on blocking threads.
 
+pub mod advisories;
 pub mod auth;
 pub mod backup;
 pub mod consistency;
 pub mod elements;
 mod error;
 pub mod history;
+pub mod keys;
 pub mod notify;
 pub mod publish;
 pub mod releases;
@@ -51,6 +53,10 @@ pub struct App {
     repos_dir: PathBuf,
     /// One publisher per repository; its lock is what keeps publications from interleaving.
     publishers: HashMap<(String, RepoKind), Mutex<publish::Publisher>>,
+    /// Base repositories, indexed, and cached dependency data for the closure checks.
+    pub closure: consistency::ClosureState,
+    /// Signs repomd.xml when a signing key is configured.
+    pub signer: Option<crate::signing::RepoSigner>,
     /// Signalled when something may have changed a gate or queued a webhook.
     pub wake: Arc<tokio::sync::Notify>,
 }
@@ -65,11 +71,20 @@ impl App {
         let store = PackageStore::open(&data_dir)?;
         let admin_token_hash = ensure_admin_token(&db, &data_dir)?;
         let repos_dir = data_dir.join("repos");
+        let signer = match &config.signing_key {
+            Some(path) => {
+                Some(crate::signing::RepoSigner::load(path).map_err(|e| ServiceError::Invalid(e.to_string()))?)
+            }
+            None => None,
+        };
         let mut publishers = HashMap::new();
         for dist in config.dist.keys() {
             for repo in RepoKind::ALL {
                 let dir = repos_dir.join(dist).join(repo.as_str());
-                publishers.insert((dist.clone(), repo), Mutex::new(publish::Publisher::new(dir)));
+                publishers.insert(
+                    (dist.clone(), repo),
+                    Mutex::new(publish::Publisher::new(dir, dist, repo)),
+                );
             }
         }
         let app = App {
@@ -80,8 +95,11 @@ impl App {
             admin_token_hash,
             repos_dir,
             publishers,
+            signer,
+            closure: consistency::ClosureState::default(),
             wake: Arc::new(tokio::sync::Notify::new()),
         };
+        app.load_bases()?;
         app.reconcile_repositories()?;
         Ok(app)
     }

@@ -14,6 +14,7 @@ use rusqlite::Connection;
 
 use super::{App, ServiceError, ServiceResult};
 use crate::db::{Db, DbResult, NewRevision};
+use crate::domain::advisory::Advisory;
 use crate::domain::repo::RepoKind;
 use crate::repodata::{PackageXml, RepoWriter};
 use crate::store::link_into;
@@ -27,6 +28,8 @@ struct Entry {
 /// The per-repository publication state; its mutex serialises publications.
 pub struct Publisher {
     dir: PathBuf,
+    dist: String,
+    repo: RepoKind,
     writer: RepoWriter,
     entries: HashMap<String, Arc<Entry>>,
     last_revision: u64,
@@ -35,9 +38,11 @@ pub struct Publisher {
 
 impl Publisher {
     /// A publisher for the repository rooted at `dir`.
-    pub fn new(dir: PathBuf) -> Self {
+    pub fn new(dir: PathBuf, dist: &str, repo: RepoKind) -> Self {
         Publisher {
             dir,
+            dist: dist.to_string(),
+            repo,
             writer: RepoWriter::default(),
             entries: HashMap::new(),
             last_revision: 0,
@@ -63,6 +68,16 @@ impl Publisher {
     }
 }
 
+/// Which repository a publication changes, who asked and why.
+pub struct Publication<'a> {
+    pub dist: &'a str,
+    pub repo: RepoKind,
+    pub actor: &'a str,
+    pub reason: &'a str,
+    /// The advisory a promotion adds to production's updateinfo.
+    pub advisory: Option<&'a Advisory>,
+}
+
 /// What a publication did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PublishOutcome {
@@ -77,13 +92,17 @@ impl App {
     /// `record` in the transaction that records the revision.
     pub fn publish_with<T>(
         &self,
-        dist: &str,
-        repo: RepoKind,
-        actor: &str,
-        reason: &str,
+        target: Publication<'_>,
         change: impl FnOnce(&[String]) -> ServiceResult<Vec<String>>,
         record: impl FnOnce(&Connection) -> DbResult<T>,
     ) -> ServiceResult<(T, PublishOutcome)> {
+        let Publication {
+            dist,
+            repo,
+            actor,
+            reason,
+            advisory,
+        } = target;
         let started = Instant::now();
         let lock = self
             .publishers
@@ -111,8 +130,8 @@ impl App {
                 },
             ));
         }
-        if let Err(e) = self.write_repository(&mut publisher, &new_set) {
-            let _ = self.write_repository(&mut publisher, &current);
+        if let Err(e) = self.write_repository(&mut publisher, &new_set, advisory) {
+            let _ = self.write_repository(&mut publisher, &current, None);
             return Err(e);
         }
         let repomd_sha = publisher.last_sha.clone();
@@ -136,7 +155,7 @@ impl App {
         let (number, value) = match result {
             Ok(v) => v,
             Err(e) => {
-                let _ = self.write_repository(&mut publisher, &current);
+                let _ = self.write_repository(&mut publisher, &current, None);
                 return Err(e.into());
             }
         };
@@ -151,7 +170,12 @@ impl App {
     }
 
     /// Links packages and writes repodata for exactly `set`.
-    fn write_repository(&self, publisher: &mut Publisher, set: &[String]) -> ServiceResult<()> {
+    fn write_repository(
+        &self,
+        publisher: &mut Publisher,
+        set: &[String],
+        advisory: Option<&Advisory>,
+    ) -> ServiceResult<()> {
         let mut entries = Vec::with_capacity(set.len());
         for sha in set {
             entries.push(publisher.entry(&self.db, sha)?);
@@ -163,10 +187,26 @@ impl App {
             link_into(&self.store.path(&e.xml.pkgid), &packages_dir.join(&e.filename))?;
         }
         let xmls: Vec<&PackageXml> = entries.iter().map(|e| &e.xml).collect();
-        let published =
-            publisher
-                .writer
-                .publish(&publisher.dir, &xmls, self.config.keep_generations, self.clock.now())?;
+        let extras = match publisher.repo {
+            RepoKind::Production => vec![self.updateinfo_for(&publisher.dist, set, advisory)?],
+            RepoKind::Beta => Vec::new(),
+        };
+        let sign = |data: &[u8]| -> Result<String, String> {
+            self.signer
+                .as_ref()
+                .expect("only called when configured")
+                .sign(data)
+                .map_err(|e| e.to_string())
+        };
+        let signer: Option<&crate::repodata::Signer<'_>> = self.signer.as_ref().map(|_| &sign as _);
+        let published = publisher.writer.publish_with(
+            &publisher.dir,
+            &xmls,
+            self.config.keep_generations,
+            self.clock.now(),
+            &extras,
+            signer,
+        )?;
         publisher.last_revision = published.revision;
         publisher.last_sha = published.repomd_sha256;
         Ok(())
@@ -205,10 +245,13 @@ impl App {
             match latest {
                 None => {
                     self.publish_with(
-                        dist,
-                        *repo,
-                        "stagerepo",
-                        "initial empty repository",
+                        Publication {
+                            dist,
+                            repo: *repo,
+                            actor: "stagerepo",
+                            reason: "initial empty repository",
+                            advisory: None,
+                        },
                         |_| Ok(Vec::new()),
                         |_| Ok(()),
                     )?;
@@ -222,7 +265,7 @@ impl App {
                         let lock = &self.publishers[&(dist.clone(), *repo)];
                         let mut publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
                         let set = self.db.revision_packages(dist, *repo, rev.number)?;
-                        self.write_repository(&mut publisher, &set)?;
+                        self.write_repository(&mut publisher, &set, None)?;
                         self.db.update_revision_repomd(
                             dist,
                             *repo,

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use super::auth::Actor;
+use super::publish::Publication;
 use super::{App, ServiceError, ServiceResult};
 use crate::db::{Db, NewRelease};
 use crate::domain::release::{Release, ReleaseEvent, ReleaseState};
@@ -112,7 +113,10 @@ impl App {
                 }
             }
         }
-        let mut shas: Vec<String> = packages.iter().map(|p| p.sha256.clone()).collect();
+        let file_shas: Vec<String> = packages.iter().map(|p| p.sha256.clone()).collect();
+        let file_names: Vec<String> = packages.iter().map(|p| p.filename.clone()).collect();
+        self.check_release_signatures(&req.dist, team, &file_shas, &file_names)?;
+        let mut shas = file_shas;
         let mut names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
         shas.sort();
         names.sort();
@@ -130,10 +134,13 @@ impl App {
         let label = actor.label();
         let reason = format!("release of {} {}", req.element, req.version);
         let (id, _) = self.publish_with(
-            &req.dist,
-            RepoKind::Beta,
-            &label,
-            &reason,
+            Publication {
+                dist: &req.dist,
+                repo: RepoKind::Beta,
+                actor: &label,
+                reason: &reason,
+                advisory: None,
+            },
             |current| Ok(current.iter().chain(&shas).cloned().collect()),
             |tx| {
                 let id = Db::insert_release(

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::auth::Actor;
 use super::notify::Notice;
+use super::publish::Publication;
 use super::{App, ServiceError, ServiceResult};
 use crate::db::{Db, DbResult, Report};
 use crate::domain::problem::{Criticality, Problem};
@@ -86,12 +87,12 @@ impl App {
             .db
             .latest_revision(&release.dist, RepoKind::Production)?
             .map_or(0, |r| r.number);
-        let production = self
+        let production_rows = self
             .db
             .revision_package_rows(&release.dist, RepoKind::Production, prod_number)?;
         let shas = self.db.release_package_shas(release.id)?;
         let mine = self.db.packages_by_sha(&shas)?;
-        let production: Vec<VersionedPackage> = production
+        let production: Vec<VersionedPackage> = production_rows
             .iter()
             .filter(|p| !shas.contains(&p.sha256))
             .map(to_versioned)
@@ -99,6 +100,11 @@ impl App {
         let mut failures = downgrades(&mine.iter().map(to_versioned).collect::<Vec<_>>(), &production);
         let latest = self.latest_promoted_version(&release.dist, &release.element, release.id)?;
         failures.extend(element_version_check(&release.version, latest.as_deref()));
+        let mut set: Vec<String> = production_rows.iter().map(|p| p.sha256.clone()).collect();
+        set.extend(shas.iter().cloned());
+        set.sort();
+        set.dedup();
+        failures.extend(self.closure_failures(&release.dist, &set, Some((&release.element, &shas)))?);
         Ok(failures)
     }
 
@@ -479,12 +485,16 @@ impl App {
             },
             self.repo_file_url(&release.dist, RepoKind::Production)
         );
+        let (advisory, year, seq) = self.new_advisory(&release, now)?;
         // The consistency check runs under the production lock, on the set being published.
         self.publish_with(
-            &release.dist,
-            RepoKind::Production,
-            &label,
-            &format!("promotion of release {id} ({} {})", release.element, release.version),
+            Publication {
+                dist: &release.dist,
+                repo: RepoKind::Production,
+                actor: &label,
+                reason: &format!("promotion of release {id} ({} {})", release.element, release.version),
+                advisory: Some(&advisory),
+            },
             |current| {
                 let failures = self.consistency_failures(&release)?;
                 if !failures.is_empty() {
@@ -502,6 +512,7 @@ impl App {
             },
             |tx| {
                 Self::record_transition(tx, &release, Transition::Promote, &label, &why, now)?;
+                Db::insert_advisory(tx, &advisory, year, seq)?;
                 if force {
                     Db::set_forced(tx, id)?;
                 }
@@ -565,10 +576,13 @@ impl App {
             release.id, release.element, release.version, release.dist
         );
         self.publish_with(
-            &release.dist,
-            RepoKind::Beta,
-            &label,
-            &format!("rejection of release {id}"),
+            Publication {
+                dist: &release.dist,
+                repo: RepoKind::Beta,
+                actor: &label,
+                reason: &format!("rejection of release {id}"),
+                advisory: None,
+            },
             |current| {
                 Ok(current
                     .iter()

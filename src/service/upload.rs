@@ -107,6 +107,7 @@ impl App {
                 existing.sha256
             )));
         }
+        let signature = self.check_upload_signature(team, temp.path())?;
         let xml = crate::repodata::render(&meta, &format!("Packages/{filename}"));
         self.store.commit(temp, sha256)?;
         match self.db.insert_package(&NewPackage {
@@ -115,6 +116,8 @@ impl App {
             filename,
             team_id: Some(team_id),
             now,
+            signers: &signature.signers,
+            signed_by_team: signature.signed_by_team,
         }) {
             Ok(()) => {}
             // A concurrent identical upload won the race: same answer as a retry.

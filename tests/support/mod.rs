@@ -312,6 +312,14 @@ pub struct SpecPackage {
     pub provides: Vec<String>,
     /// Extra files installed under /usr/share/<name>/.
     pub payload_bytes: usize,
+    /// `Requires(pre):` entries.
+    pub requires_pre: Vec<String>,
+    /// `Conflicts:` entries.
+    pub conflicts: Vec<String>,
+    /// `Obsoletes:` entries.
+    pub obsoletes: Vec<String>,
+    /// More files (absolute paths) the package owns; a path ending in `/` is a directory.
+    pub files: Vec<String>,
 }
 
 impl SpecPackage {
@@ -325,7 +333,47 @@ impl SpecPackage {
             requires: vec![],
             provides: vec![],
             payload_bytes: 0,
+            requires_pre: vec![],
+            conflicts: vec![],
+            obsoletes: vec![],
+            files: vec![],
         }
+    }
+
+    /// Sets the epoch.
+    pub fn epoch(mut self, e: u32) -> Self {
+        self.epoch = Some(e);
+        self
+    }
+
+    /// Adds a `Provides:`.
+    pub fn provides(mut self, p: &str) -> Self {
+        self.provides.push(p.into());
+        self
+    }
+
+    /// Adds a `Requires(pre):`.
+    pub fn requires_pre(mut self, r: &str) -> Self {
+        self.requires_pre.push(r.into());
+        self
+    }
+
+    /// Adds a `Conflicts:`.
+    pub fn conflicts(mut self, c: &str) -> Self {
+        self.conflicts.push(c.into());
+        self
+    }
+
+    /// Adds an `Obsoletes:`.
+    pub fn obsoletes(mut self, o: &str) -> Self {
+        self.obsoletes.push(o.into());
+        self
+    }
+
+    /// Adds a file (absolute path; ending in `/` for a directory) to the package.
+    pub fn file(mut self, path: &str) -> Self {
+        self.files.push(path.into());
+        self
     }
 
     /// Adds a `Requires:`.
@@ -361,6 +409,15 @@ pub fn build_rpms(out: &Path, pkgs: &[SpecPackage]) -> Vec<PathBuf> {
         for r in &p.provides {
             spec.push_str(&format!("Provides: {r}\n"));
         }
+        for r in &p.requires_pre {
+            spec.push_str(&format!("Requires(pre): {r}\n"));
+        }
+        for c in &p.conflicts {
+            spec.push_str(&format!("Conflicts: {c}\n"));
+        }
+        for o in &p.obsoletes {
+            spec.push_str(&format!("Obsoletes: {o}\n"));
+        }
         spec.push_str(&format!(
             "\n%description\nTest package {name} for stagerepo.\n\n%install\nmkdir -p %{{buildroot}}/usr/share/{name}\n\
              echo '{name} {version}-{release}' > %{{buildroot}}/usr/share/{name}/VERSION\n",
@@ -374,9 +431,25 @@ pub fn build_rpms(out: &Path, pkgs: &[SpecPackage]) -> Vec<PathBuf> {
                 p.payload_bytes, p.name
             ));
         }
+        for f in &p.files {
+            match f.strip_suffix('/') {
+                Some(dir) => spec.push_str(&format!("mkdir -p %{{buildroot}}{dir}\n")),
+                None => spec.push_str(&format!(
+                    "mkdir -p \"$(dirname %{{buildroot}}{f})\"\necho '{name}' > %{{buildroot}}{f}\n",
+                    name = p.name
+                )),
+            }
+        }
+        spec.push_str(&format!("\n%files\n/usr/share/{}\n", p.name));
+        for f in &p.files {
+            match f.strip_suffix('/') {
+                Some(dir) => spec.push_str(&format!("%dir {dir}\n")),
+                None => spec.push_str(&format!("{f}\n")),
+            }
+        }
         spec.push_str(&format!(
-            "\n%files\n/usr/share/{}\n\n%changelog\n* Mon Nov 23 2026 Test <test@example.org> - {}-{}\n- Test build\n",
-            p.name, p.version, p.release
+            "\n%changelog\n* Mon Nov 23 2026 Test <test@example.org> - {}-{}\n- Test build\n",
+            p.version, p.release
         ));
         let spec_path = top.path().join(format!("{}.spec", p.name));
         std::fs::write(&spec_path, spec).unwrap();
@@ -502,4 +575,21 @@ pub fn snapshot_tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> 
     }
     walk(dir, dir, &mut out);
     out
+}
+
+/// Runs the real createrepo_c on `dir` (gzip metadata, as our repodata writes).
+pub fn createrepo(dir: &Path) {
+    require_tool("createrepo_c");
+    let out = Command::new("createrepo_c")
+        .arg("--quiet")
+        .arg("--no-database")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "createrepo_c {} failed: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -1,0 +1,108 @@
+//! The closure check: every requirement of every candidate package must have a provider
+//! among the candidates themselves or the base repositories.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::evrmatch::format_dep;
+use super::index::{is_source, Pkgs, Table, View};
+use super::resolve::{parse, Parsed, Resolver};
+use super::{DepPackage, ProviderIndex};
+
+/// One requirement nothing satisfies.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Unmet {
+    /// The NEVRA of the package whose requirement is unmet, e.g. `fts-server-2.0-1.noarch`.
+    pub package: String,
+    /// The requirement as rpm and libsolv print it: `fts-libs >= 2.0`, `/usr/bin/python3`,
+    /// `(a or b)`.
+    pub requirement: String,
+    /// For a versioned requirement, what provides the name in other versions: NEVRAs, each
+    /// followed by the provide in parentheses when it is not the package's own name and
+    /// version. Empty when nothing provides the name at all.
+    pub present: Vec<String>,
+}
+
+impl fmt::Display for Unmet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Unmet {
+            package,
+            requirement,
+            present,
+        } = self;
+        if requirement.starts_with('(') && super::RichDep::parse(requirement).is_err() {
+            return write!(
+                f,
+                "{package} requires {requirement}, which is not a valid rich dependency"
+            );
+        }
+        if present.is_empty() {
+            return write!(f, "{package} requires {requirement}, but nothing provides it");
+        }
+        let name = requirement.split(' ').next().unwrap_or(requirement);
+        let verb = if present.len() == 1 { "provides" } else { "provide" };
+        write!(
+            f,
+            "{package} requires {requirement}, but only {} {verb} {name}",
+            present.join(", ")
+        )
+    }
+}
+
+/// Checks that every requirement of every candidate is satisfied by a candidate (the
+/// candidates are the would-be content of production: current production plus the release
+/// being promoted, minus what is being withdrawn) or by a package of one of `indexes` (the
+/// distribution's base repositories, indexed once).
+///
+/// Requirements are evaluated as `dnf repoclosure` does: each one must have at least one
+/// provider (libsolv's `whatprovides`), with libsolv's version matching and its reading of
+/// rich dependencies; `rpmlib(...)` requirements are skipped. Source packages are neither
+/// checked nor providers. The result lists each unmet (package, requirement) once, in the
+/// order of the candidates and of their requirements.
+pub fn check_closure(candidates: &[&DepPackage], indexes: &[&ProviderIndex]) -> Vec<Unmet> {
+    let table = Table::build(Pkgs::Refs(candidates));
+    let mut views = vec![View::new(Pkgs::Refs(candidates), &table)];
+    views.extend(indexes.iter().map(|i| i.view()));
+    let resolver = Resolver::new(views);
+    let mut unmet = Vec::new();
+    for p in candidates.iter().filter(|p| !is_source(p)) {
+        let mut seen = HashSet::new();
+        for req in &p.requires {
+            // dnf repoclosure skips these (rpmlib() is provided by rpm itself; solvable: is
+            // libsolv-internal); createrepo_c already drops rpmlib() from primary.
+            if req.name.starts_with("rpmlib(") || req.name.starts_with("solvable:") {
+                continue;
+            }
+            let (requirement, satisfied, present) = match parse(req) {
+                Ok(parsed) => {
+                    let requirement = match &parsed {
+                        Parsed::Rich(rich) => rich.to_string(),
+                        Parsed::Simple(..) => format_dep(req),
+                    };
+                    if !seen.insert(requirement.clone()) {
+                        continue;
+                    }
+                    let satisfied = resolver.is_provided(&parsed);
+                    let present = match (&parsed, satisfied) {
+                        (Parsed::Simple(name, Some(_)), false) => resolver.present(name),
+                        _ => Vec::new(),
+                    };
+                    (requirement, satisfied, present)
+                }
+                // rpm would not build it and rpm would not install it: never satisfied.
+                Err(_) if seen.insert(req.name.clone()) => (req.name.clone(), false, Vec::new()),
+                Err(_) => continue,
+            };
+            if !satisfied {
+                unmet.push(Unmet {
+                    package: p.nevra.clone(),
+                    requirement,
+                    present,
+                });
+            }
+        }
+    }
+    unmet
+}

@@ -1,0 +1,299 @@
+//! Publication behaviour: block reuse, idempotence, revisions, generations and pruning.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::Path;
+
+use super::repomd::Repomd;
+use super::*;
+use crate::domain::package::{Changelog, Dependency, PackageFile};
+
+/// A plausible package: a few deps, a dozen files, three changelog entries.
+pub(crate) fn synthetic_meta(i: usize) -> PackageMeta {
+    let dep = |name: String| Dependency {
+        name,
+        flags: Some("GE".into()),
+        epoch: Some("0".into()),
+        version: Some(format!("{}.{}", i % 7, i % 13)),
+        release: None,
+        pre: false,
+    };
+    PackageMeta {
+        pkgid: format!(
+            "{:064x}",
+            (i as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+        ),
+        name: format!("pkg{i}"),
+        arch: "x86_64".into(),
+        epoch: 0,
+        version: format!("1.{}", i % 17),
+        release: format!("{}.el9", i % 5),
+        summary: format!("Synthetic package number {i}"),
+        description: format!("Package {i} exists to measure publication.\nIt has two lines."),
+        packager: "Build System <build@example.org>".into(),
+        url: format!("https://example.org/pkg{i}"),
+        time_file: 1_700_000_000 + i as i64,
+        time_build: 1_690_000_000 + i as i64,
+        license: "MIT".into(),
+        vendor: "Example".into(),
+        group: "Unspecified".into(),
+        buildhost: "builder.example.org".into(),
+        sourcerpm: format!("pkg{i}-1.0-1.src.rpm"),
+        header_start: 4504,
+        header_end: 9000 + i as u64,
+        size_package: 20_000 + i as u64,
+        size_installed: 60_000 + i as u64,
+        size_archive: 61_000 + i as u64,
+        provides: vec![dep(format!("pkg{i}")), dep(format!("libpkg{i}.so.1()(64bit)"))],
+        requires: (0..4).map(|k| dep(format!("pkg{}", (i * 31 + k) % 5000))).collect(),
+        files: (0..12)
+            .map(|k| PackageFile {
+                path: if k == 0 {
+                    format!("/usr/bin/pkg{i}")
+                } else {
+                    format!("/usr/share/pkg{i}/data/file-{k}-{}.txt", i * k)
+                },
+                kind: FileKind::File,
+            })
+            .collect(),
+        changelogs: (0..3)
+            .map(|k| Changelog {
+                author: format!("Dev {k} <dev{k}@example.org> - 1.{k}-1"),
+                date: 1_600_000_000 + (i * 100 + k) as i64,
+                text: format!("- Change {k} of package {i}: fixes and improvements"),
+            })
+            .collect(),
+        conflicts: vec![],
+        obsoletes: vec![],
+        suggests: vec![],
+        enhances: vec![],
+        recommends: vec![],
+        supplements: vec![],
+    }
+}
+
+pub(crate) fn synthetic(n: usize) -> Vec<PackageXml> {
+    (0..n)
+        .map(|i| {
+            let meta = synthetic_meta(i);
+            render(&meta, &format!("Packages/{}", meta.canonical_filename()))
+        })
+        .collect()
+}
+
+fn refs(v: &[PackageXml]) -> Vec<&PackageXml> {
+    v.iter().collect()
+}
+
+fn repodata_files(repo: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(repo.join("repodata"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect()
+}
+
+fn gunzip(path: &Path) -> String {
+    let mut s = String::new();
+    let file = std::fs::File::open(path).unwrap();
+    flate2::read::MultiGzDecoder::new(file).read_to_string(&mut s).unwrap();
+    s
+}
+
+#[test]
+fn one_more_package_recompresses_only_its_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pkgs = synthetic(2000);
+    let writer = RepoWriter::default();
+    let first = writer.publish(dir.path(), &refs(&pkgs), 2, 1_000).unwrap();
+    assert!(first.changed);
+    assert_eq!(first.blocks_compressed, first.blocks_total);
+    assert!(first.blocks_total >= 3 * 10, "{} blocks", first.blocks_total);
+
+    // A new package in the middle of the order: one block per file changes.
+    let extra = render(&synthetic_meta(99_999), "Packages/extra.rpm");
+    pkgs.insert(1000, extra);
+    let second = writer.publish(dir.path(), &refs(&pkgs), 2, 1_001).unwrap();
+    assert!(second.changed);
+    assert!(
+        second.blocks_compressed <= 3 * 2,
+        "recompressed {}",
+        second.blocks_compressed
+    );
+
+    // The multi-member files decompress to exactly the concatenated document.
+    let repomd = Repomd::parse(&std::fs::read_to_string(dir.path().join("repodata/repomd.xml")).unwrap()).unwrap();
+    let primary = repomd.records.iter().find(|r| r.kind == "primary").unwrap();
+    let text = gunzip(&dir.path().join(&primary.href));
+    let expected: String = std::iter::once(primary::header(pkgs.len()))
+        .chain(pkgs.iter().map(|p| p.primary.clone()))
+        .chain(std::iter::once(primary::FOOTER.to_string()))
+        .collect();
+    assert_eq!(text, expected);
+}
+
+#[test]
+fn a_cold_cache_writes_the_same_bytes() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let pkgs = synthetic(300);
+    let warm = RepoWriter::default();
+    warm.publish(a.path(), &refs(&pkgs[..200]), 1, 5).unwrap();
+    let one = warm.publish(a.path(), &refs(&pkgs), 1, 6).unwrap();
+    let two = RepoWriter::default().publish(b.path(), &refs(&pkgs), 1, 6).unwrap();
+    assert_eq!(one.files, two.files);
+}
+
+#[test]
+fn identical_republish_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkgs = synthetic(50);
+    let writer = RepoWriter::default();
+    let first = writer.publish(dir.path(), &refs(&pkgs), 1, 1_000).unwrap();
+    let repomd = dir.path().join("repodata/repomd.xml");
+    let before = std::fs::read(&repomd).unwrap();
+    let mtime = std::fs::metadata(&repomd).unwrap().modified().unwrap();
+
+    // Same content, later clock, fresh writer (as after a restart): nothing is rewritten.
+    let again = RepoWriter::default()
+        .publish(dir.path(), &refs(&pkgs), 1, 2_000)
+        .unwrap();
+    assert!(!again.changed);
+    assert_eq!(again.revision, first.revision);
+    assert_eq!(again.repomd_sha256, first.repomd_sha256);
+    assert_eq!(again.files, first.files);
+    assert_eq!(std::fs::read(&repomd).unwrap(), before);
+    assert_eq!(std::fs::metadata(&repomd).unwrap().modified().unwrap(), mtime);
+}
+
+#[test]
+fn revision_never_goes_backwards() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkgs = synthetic(10);
+    let writer = RepoWriter::default();
+    let a = writer.publish(dir.path(), &refs(&pkgs[..5]), 1, 1_000).unwrap();
+    assert_eq!(a.revision, 1_000);
+    // The clock went back (or two publications in one second).
+    let b = writer.publish(dir.path(), &refs(&pkgs[..6]), 1, 900).unwrap();
+    assert_eq!(b.revision, 1_001);
+    let c = writer.publish(dir.path(), &refs(&pkgs), 1, 5_000).unwrap();
+    assert_eq!(c.revision, 5_000);
+}
+
+#[test]
+fn old_generations_are_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkgs = synthetic(20);
+    let writer = RepoWriter::default();
+    // An unrelated file must survive pruning.
+    std::fs::create_dir_all(dir.path().join("repodata")).unwrap();
+    std::fs::write(dir.path().join("repodata/README"), "not ours").unwrap();
+
+    let mut published = Vec::new();
+    for k in 0..5 {
+        published.push(
+            writer
+                .publish(dir.path(), &refs(&pkgs[..10 + k]), 2, 100 + k as i64)
+                .unwrap(),
+        );
+    }
+    let files = repodata_files(dir.path());
+    // Current generation plus the two before it.
+    let mut expected: BTreeSet<String> = published[2..].iter().flat_map(|p| p.files.iter().cloned()).collect();
+    expected.extend(["repomd.xml", "README", "generations.json"].map(String::from));
+    assert_eq!(files, expected);
+    for p in &published[..2] {
+        for f in &p.files {
+            assert!(!files.contains(f), "{f} should be pruned");
+        }
+    }
+
+    // keep = 0 leaves only the current generation.
+    let last = writer.publish(dir.path(), &refs(&pkgs), 0, 200).unwrap();
+    let data: BTreeSet<String> = repodata_files(dir.path())
+        .into_iter()
+        .filter(|f| f.ends_with(".xml.gz"))
+        .collect();
+    assert_eq!(data, last.files.iter().cloned().collect());
+}
+
+#[test]
+fn generations_start_from_a_foreign_repomd() {
+    // A repository first written by someone else (createrepo_c): its files count as the
+    // previous generation and stay while `keep` allows.
+    let dir = tempfile::tempdir().unwrap();
+    let pkgs = synthetic(10);
+    let first = RepoWriter::default()
+        .publish(dir.path(), &refs(&pkgs[..5]), 1, 10)
+        .unwrap();
+    std::fs::remove_file(dir.path().join("repodata/generations.json")).unwrap();
+    let second = RepoWriter::default().publish(dir.path(), &refs(&pkgs), 1, 20).unwrap();
+    let files = repodata_files(dir.path());
+    for f in first.files.iter().chain(&second.files) {
+        assert!(files.contains(f), "{f} missing");
+    }
+}
+
+#[test]
+fn empty_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = RepoWriter::default().publish(dir.path(), &[], 1, 10).unwrap();
+    assert!(p.changed);
+    let primary = p.files.iter().find(|f| f.ends_with("-primary.xml.gz")).unwrap();
+    let text = gunzip(&dir.path().join("repodata").join(primary));
+    assert!(text.ends_with("packages=\"0\">\n</metadata>"), "{text}");
+}
+
+#[test]
+fn readers_never_see_a_missing_file_during_publications() {
+    use sha2::{Digest, Sha256};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let pkgs = synthetic(400);
+    let writer = RepoWriter::default();
+    writer.publish(dir.path(), &refs(&pkgs[..100]), 2, 1).unwrap();
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let mut rounds = 0;
+            while !done.load(Ordering::Relaxed) || rounds == 0 {
+                // What a client does: repomd.xml first, then every file it names.
+                let text = std::fs::read_to_string(dir.path().join("repodata/repomd.xml")).unwrap();
+                let repomd = Repomd::parse(&text).expect("repomd.xml is always complete");
+                for r in &repomd.records {
+                    let bytes = std::fs::read(dir.path().join(&r.href))
+                        .unwrap_or_else(|e| panic!("{} named by revision {}: {e}", r.href, repomd.revision));
+                    assert_eq!(hex::encode(Sha256::digest(&bytes)), r.checksum);
+                }
+                rounds += 1;
+            }
+            rounds
+        });
+        for k in 0..30 {
+            writer
+                .publish(dir.path(), &refs(&pkgs[..100 + k * 10]), 2, 2 + k as i64)
+                .unwrap();
+        }
+        done.store(true, Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
+    });
+}
+
+#[test]
+fn going_back_to_an_earlier_package_set_reuses_or_repairs_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkgs = synthetic(30);
+    let writer = RepoWriter::default();
+    let a = writer.publish(dir.path(), &refs(&pkgs[..20]), 3, 100).unwrap();
+    writer.publish(dir.path(), &refs(&pkgs), 3, 200).unwrap();
+    // Damage a kept file of the first generation: publishing that set again must rewrite it.
+    let damaged = dir.path().join("repodata").join(&a.files[0]);
+    let len = std::fs::metadata(&damaged).unwrap().len() as usize;
+    std::fs::write(&damaged, vec![0u8; len]).unwrap();
+    let back = writer.publish(dir.path(), &refs(&pkgs[..20]), 3, 300).unwrap();
+    assert!(back.changed);
+    assert_eq!(back.files, a.files);
+    assert_eq!(back.revision, 300);
+    let bytes = std::fs::read(&damaged).unwrap();
+    let name = a.files[0].split('-').next().unwrap();
+    assert_eq!(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)), name);
+}
