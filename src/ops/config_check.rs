@@ -72,8 +72,8 @@ impl Config {
         }
     }
 
-    /// `stagerepo config check FILE`: parses `path` strictly, validates every value and, with
-    /// TLS configured, loads the certificate and key. A bad value's error names its key and line.
+    /// `stagerepo config check FILE`: parses `path` strictly, validates every value and loads
+    /// the TLS certificate and key and the signing key when configured. A bad value's error names its key and line.
     pub fn check_file(path: &Path) -> Result<Config, ConfigError> {
         let config = Config::from_file(path)?;
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -93,6 +93,9 @@ impl Config {
         config.validate().map_err(located)?;
         if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
             crate::http::tls::load_certified_key(cert, key).map_err(|e| located(invalid("tls_cert", e.to_string())))?;
+        }
+        if let Some(key) = &config.signing_key {
+            crate::signing::RepoSigner::load(key).map_err(|e| located(invalid("signing_key", e.to_string())))?;
         }
         Ok(config)
     }
@@ -199,8 +202,8 @@ mod tests {
     fn packaged_example_documents_every_option_with_its_default() {
         let text = include_str!("../../packaging/stagerepo.toml");
         let example = Config::from_toml(text).unwrap();
-        // The example leaves public_url, tls_cert and tls_key commented out (their default is
-        // unset) and shows every other option with its default value.
+        // The example leaves public_url, tls_cert, tls_key and signing_key commented out (their
+        // default is unset) and shows every other option with its default value.
         assert_eq!(example, Config::default());
         let keys = config_keys();
         assert!(
@@ -220,7 +223,7 @@ mod tests {
         let uncommented: String = text
             .lines()
             .map(|l| {
-                ["public_url", "tls_cert", "tls_key"]
+                ["public_url", "tls_cert", "tls_key", "signing_key"]
                     .iter()
                     .find(|k| l.starts_with(&format!("# {k} = ")))
                     .map_or(l, |_| &l[2..])
@@ -229,7 +232,7 @@ mod tests {
             .join("\n");
         let c = Config::from_toml(&uncommented).unwrap();
         c.validate().unwrap();
-        assert!(c.public_url.is_some() && c.tls_cert.is_some() && c.tls_key.is_some());
+        assert!(c.public_url.is_some() && c.tls_cert.is_some() && c.tls_key.is_some() && c.signing_key.is_some());
     }
 
     #[test]
