@@ -15,7 +15,9 @@ use std::path::Path;
 use std::process::Command;
 
 use stagerepo::base::BaseRepo;
-use stagerepo::domain::closure::{check_closure, DepPackage, ProviderIndex};
+use stagerepo::domain::closure::{check_closure, check_closure_for_arch, compatible_arches, DepPackage, ProviderIndex};
+use stagerepo::domain::package::{Dependency, FileKind, PackageFile, PackageMeta};
+use stagerepo::repodata::{render, RepoWriter};
 use support::{build_rpms, createrepo, SpecPackage};
 
 type Verdict = BTreeMap<String, BTreeSet<String>>;
@@ -166,8 +168,9 @@ fn expected() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-/// Runs `dnf repoclosure --check=prod` over both repositories; returns its verdict.
-fn repoclosure(base: &Path, prod: &Path) -> Verdict {
+/// Runs `dnf repoclosure --check=prod` over both repositories, with `extra` options;
+/// returns its verdict.
+fn repoclosure(base: &Path, prod: &Path, extra: &[String]) -> Verdict {
     support::require_tool("dnf");
     let help = Command::new("dnf").args(["repoclosure", "--help"]).output().unwrap();
     assert!(
@@ -189,6 +192,7 @@ fn repoclosure(base: &Path, prod: &Path) -> Verdict {
         .arg(format!("--repofrompath=base,file://{}", base.display()))
         .arg(format!("--repofrompath=prod,file://{}", prod.display()))
         .args(["--repo=base", "--repo=prod", "--check=prod"])
+        .args(extra)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -261,7 +265,7 @@ fn closure_agrees_with_dnf_repoclosure() {
     createrepo(&base_dir);
     createrepo(&prod_dir);
 
-    let reference = repoclosure(&base_dir, &prod_dir);
+    let reference = repoclosure(&base_dir, &prod_dir, &[]);
     let ours = ours(&base_dir, &prod_dir);
 
     let mut want = Verdict::new();
@@ -280,4 +284,137 @@ fn closure_agrees_with_dnf_repoclosure() {
     }
     assert!(report.is_empty(), "verdicts differ:\n{report}");
     assert_eq!(ours.values().map(BTreeSet::len).sum::<usize>(), expected().len());
+}
+
+/// Synthetic metadata (no RPM files: neither tool reads them) for `name-1-1.arch`.
+fn meta(name: &str, arch: &str, provides: &[&str], requires: &[&str], files: &[&str]) -> PackageMeta {
+    let entry = |n: &str| Dependency {
+        name: n.to_string(),
+        flags: None,
+        epoch: None,
+        version: None,
+        release: None,
+        pre: false,
+    };
+    let mut own = entry(name);
+    (own.flags, own.epoch, own.version, own.release) =
+        (Some("EQ".into()), Some("0".into()), Some("1".into()), Some("1".into()));
+    PackageMeta {
+        pkgid: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!("{name}-1-1.{arch}"))),
+        name: name.into(),
+        arch: arch.into(),
+        epoch: 0,
+        version: "1".into(),
+        release: "1".into(),
+        summary: "s".into(),
+        description: "d".into(),
+        packager: String::new(),
+        url: String::new(),
+        time_file: 1,
+        time_build: 1,
+        license: "MIT".into(),
+        vendor: String::new(),
+        group: "Unspecified".into(),
+        buildhost: "h".into(),
+        sourcerpm: format!("{name}-1-1.src.rpm"),
+        header_start: 1,
+        header_end: 2,
+        size_package: 1,
+        size_installed: 1,
+        size_archive: 1,
+        provides: std::iter::once(own).chain(provides.iter().map(|p| entry(p))).collect(),
+        requires: requires.iter().map(|r| entry(r)).collect(),
+        conflicts: vec![],
+        obsoletes: vec![],
+        suggests: vec![],
+        enhances: vec![],
+        recommends: vec![],
+        supplements: vec![],
+        files: files
+            .iter()
+            .map(|f| PackageFile {
+                path: f.to_string(),
+                kind: FileKind::File,
+            })
+            .collect(),
+        changelogs: vec![],
+    }
+}
+
+fn publish(dir: &Path, metas: &[PackageMeta]) {
+    let xml: Vec<_> = metas
+        .iter()
+        .map(|m| render(m, &format!("Packages/{}", m.canonical_filename())))
+        .collect();
+    RepoWriter::default()
+        .publish(dir, &xml.iter().collect::<Vec<_>>(), 1, 1_700_000_000)
+        .unwrap();
+}
+
+/// Per client architecture: `dnf repoclosure --forcearch=A --arch=<compatible arches>` and
+/// `check_closure_for_arch(A)` agree on repositories mixing x86_64, i686, aarch64, ppc64le
+/// and noarch packages.
+#[test]
+fn per_architecture_closure_agrees_with_forcearch_repoclosure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base_dir, prod_dir) = (dir.path().join("base"), dir.path().join("prod"));
+    let base = vec![
+        meta(
+            "lib-x",
+            "x86_64",
+            &["libx.so.1()(64bit)"],
+            &[],
+            &["/usr/lib64/libx.so.1"],
+        ),
+        meta(
+            "lib-a",
+            "aarch64",
+            &["liba.so.1()(64bit)"],
+            &[],
+            &["/usr/share/a-only/file"],
+        ),
+        meta("lib-both", "x86_64", &["libboth.so.1()(64bit)"], &[], &[]),
+        meta("lib-both", "aarch64", &["libboth.so.1()(64bit)"], &[], &[]),
+        meta("lib-i", "i686", &["lib32.so.1"], &[], &[]),
+        meta("data", "noarch", &["data-virt"], &[], &["/usr/share/data/file"]),
+    ];
+    let all = [
+        "libx.so.1()(64bit)",
+        "liba.so.1()(64bit)",
+        "libboth.so.1()(64bit)",
+        "lib32.so.1",
+        "/usr/share/a-only/file",
+        "/usr/share/data/file",
+        "data-virt",
+        "(liba.so.1()(64bit) or libx.so.1()(64bit))",
+        "(lib-a with liba.so.1()(64bit))",
+    ];
+    let prod = vec![
+        meta("app", "x86_64", &[], &all, &[]),
+        meta("app", "aarch64", &[], &all, &[]),
+        meta("app", "ppc64le", &[], &all, &[]),
+        meta("tool", "noarch", &[], &["libx.so.1()(64bit)", "data-virt", "app"], &[]),
+    ];
+    publish(&base_dir, &base);
+    publish(&prod_dir, &prod);
+    let base_index = ProviderIndex::new(
+        BaseRepo::import("base", base_dir.to_str().unwrap(), 0)
+            .unwrap()
+            .packages,
+    );
+    let candidates: Vec<DepPackage> = prod.iter().map(DepPackage::from).collect();
+    let refs: Vec<&DepPackage> = candidates.iter().collect();
+    // Arch-blind, everything is met.
+    assert!(check_closure(&refs, &[&base_index]).is_empty());
+    for arch in ["x86_64", "aarch64", "ppc64le"] {
+        let mut extra = vec![format!("--forcearch={arch}")];
+        extra.extend(compatible_arches(arch).iter().map(|a| format!("--arch={a}")));
+        let reference = repoclosure(&base_dir, &prod_dir, &extra);
+        let mut ours = Verdict::new();
+        for u in check_closure_for_arch(&refs, &[&base_index], arch) {
+            ours.entry(u.package).or_default().insert(u.requirement);
+        }
+        assert_eq!(ours, reference, "{arch}");
+        assert!(!ours.is_empty(), "{arch}: some requirement must be unmet");
+    }
 }

@@ -61,14 +61,35 @@ impl fmt::Display for Unmet {
 /// rich dependencies; `rpmlib(...)` requirements are skipped. Source packages are neither
 /// checked nor providers. The result lists each unmet (package, requirement) once, in the
 /// order of the candidates and of their requirements.
+///
+/// Every package counts as a provider whatever its architecture, which is what
+/// `dnf repoclosure` does when all packages are installable on the machine running it (e.g.
+/// `x86_64`, `i686` and `noarch` ones on `x86_64`); see [`check_closure_for_arch`] for the
+/// view of clients of one architecture.
 pub fn check_closure(candidates: &[&DepPackage], indexes: &[&ProviderIndex]) -> Vec<Unmet> {
+    check(candidates, indexes, None)
+}
+
+/// [`check_closure`] as clients of architecture `arch` see the repositories: only the
+/// candidates they can install (architectures of [`compatible_arches`]`(arch)`, `noarch`
+/// included) are checked, and only packages they can install provide. This is
+/// `dnf repoclosure --forcearch=ARCH` restricted (`--arch`) to those architectures. Run it
+/// for each architecture a distribution serves.
+///
+/// [`compatible_arches`]: super::compatible_arches
+pub fn check_closure_for_arch(candidates: &[&DepPackage], indexes: &[&ProviderIndex], arch: &str) -> Vec<Unmet> {
+    let arches = super::compatible_arches(arch);
+    check(candidates, indexes, Some(&arches))
+}
+
+fn check(candidates: &[&DepPackage], indexes: &[&ProviderIndex], arches: Option<&[String]>) -> Vec<Unmet> {
     let table = Table::build(Pkgs::Refs(candidates));
     let mut views = vec![View::new(Pkgs::Refs(candidates), &table)];
     views.extend(indexes.iter().map(|i| i.view()));
-    let resolver = Resolver::new(views);
+    let resolver = Resolver::new(views).with_arches(arches);
     let mut unmet = Vec::new();
-    for p in candidates.iter().filter(|p| !is_source(p)) {
-        let mut seen = HashSet::new();
+    let mut seen = HashSet::new();
+    for p in candidates.iter().filter(|p| !is_source(p) && resolver.accepts(&p.arch)) {
         for req in &p.requires {
             // dnf repoclosure skips these (rpmlib() is provided by rpm itself; solvable: is
             // libsolv-internal); createrepo_c already drops rpmlib() from primary.
@@ -81,7 +102,7 @@ pub fn check_closure(candidates: &[&DepPackage], indexes: &[&ProviderIndex]) -> 
                         Parsed::Rich(rich) => rich.to_string(),
                         Parsed::Simple(..) => format_dep(req),
                     };
-                    if !seen.insert(requirement.clone()) {
+                    if !seen.insert((p.nevra.as_str(), requirement.clone())) {
                         continue;
                     }
                     let satisfied = resolver.is_provided(&parsed);
@@ -92,7 +113,7 @@ pub fn check_closure(candidates: &[&DepPackage], indexes: &[&ProviderIndex]) -> 
                     (requirement, satisfied, present)
                 }
                 // rpm would not build it and rpm would not install it: never satisfied.
-                Err(_) if seen.insert(req.name.clone()) => (req.name.clone(), false, Vec::new()),
+                Err(_) if seen.insert((p.nevra.as_str(), req.name.clone())) => (req.name.clone(), false, Vec::new()),
                 Err(_) => continue,
             };
             if !satisfied {
