@@ -38,6 +38,12 @@ impl fmt::Display for Unmet {
                 "{package} requires {requirement}, which is not a valid rich dependency"
             );
         }
+        if present.is_empty() && requirement.starts_with('/') {
+            return write!(
+                f,
+                "{package} requires {requirement}, but no package contains or provides that file"
+            );
+        }
         if present.is_empty() {
             return write!(f, "{package} requires {requirement}, but nothing provides it");
         }
@@ -96,27 +102,22 @@ fn check(candidates: &[&DepPackage], indexes: &[&ProviderIndex], arches: Option<
             if req.name.starts_with("rpmlib(") || req.name.starts_with("solvable:") {
                 continue;
             }
-            let (requirement, satisfied, present) = match parse(req) {
-                Ok(parsed) => {
-                    let requirement = match &parsed {
-                        Parsed::Rich(rich) => rich.to_string(),
-                        Parsed::Simple(..) => format_dep(req),
+            // Only unmet requirements are formatted (and deduplicated, as dnf's set does).
+            let (requirement, present) = match parse(req) {
+                Ok(parsed) if resolver.is_provided(&parsed) => continue,
+                Ok(Parsed::Rich(rich)) => (rich.to_string(), Vec::new()),
+                Ok(Parsed::Simple(name, version)) => {
+                    let present = if version.is_some() {
+                        resolver.present(name)
+                    } else {
+                        Vec::new()
                     };
-                    if !seen.insert((p.nevra.as_str(), requirement.clone())) {
-                        continue;
-                    }
-                    let satisfied = resolver.is_provided(&parsed);
-                    let present = match (&parsed, satisfied) {
-                        (Parsed::Simple(name, Some(_)), false) => resolver.present(name),
-                        _ => Vec::new(),
-                    };
-                    (requirement, satisfied, present)
+                    (format_dep(req), present)
                 }
                 // rpm would not build it and rpm would not install it: never satisfied.
-                Err(_) if seen.insert((p.nevra.as_str(), req.name.clone())) => (req.name.clone(), false, Vec::new()),
-                Err(_) => continue,
+                Err(_) => (req.name.clone(), Vec::new()),
             };
-            if !satisfied {
+            if seen.insert((p.nevra.as_str(), requirement.clone())) {
                 unmet.push(Unmet {
                     package: p.nevra.clone(),
                     requirement,
