@@ -1,12 +1,16 @@
-//! The closure check against the reference: `dnf repoclosure` on the same two repositories
-//! (a "base" and a "production" one, built with rpmbuild and createrepo_c) must report
-//! exactly the same unmet (package, requirement) pairs as our check, package by package.
-//! Both repositories are read back through `stagerepo::base` import, so the importer is
-//! covered too.
+//! The closure check against the reference, `dnf repoclosure`, on the same repositories:
+//! both must report exactly the same unmet (package, requirement) pairs, package by package.
+//! - RPMs built with rpmbuild (a "base" and a "production" repository, createrepo_c), covering
+//!   plain, versioned (epochs, releases, tilde, caret, ranged and release-less provides), file
+//!   (non-primary files, directories) and rich requirements, read back through
+//!   `stagerepo::base` import so that the importer is covered too;
+//! - per client architecture, synthetic metadata mixing architectures, against
+//!   `dnf repoclosure --forcearch`;
+//! - random synthetic metadata full of near misses, every rich form included.
 //!
 //! rpmbuild refuses `unless` in `Requires:` ("Illegal context for 'unless', please use 'or'
-//! instead"), so no real package can carry one there; that form is covered by the unit tests
-//! of `domain::closure` only.
+//! instead"), so no real package carries one there: the random metadata covers it.
+//! `dnf repoclosure` missing makes the tests fail, never skip.
 
 mod support;
 

@@ -203,6 +203,10 @@ fn self_provides_and_candidates_provide() {
         unmet[0].to_string(),
         "b-1-1.noarch requires virt(a), but nothing provides it"
     );
+    assert_eq!(
+        unmet[1].to_string(),
+        "b-1-1.noarch requires /opt/a/file, but no package contains or provides that file"
+    );
 }
 
 #[test]
