@@ -285,6 +285,13 @@ mod tests {
     }
 
     #[test]
+    fn indexes_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<ProviderIndex>();
+        shared::<DepPackage>();
+    }
+
+    #[test]
     fn finds_provides_self_provides_and_files() {
         let mut src = pkg("a", &["cap"], &["/usr/share/a/x"]);
         src.arch = "src".into();
