@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use stagerepo::base::BaseRepo;
-use stagerepo::domain::closure::{check_closure, DepPackage, ProviderIndex};
+use stagerepo::domain::closure::{check_closure, check_closure_for_arch, DepPackage, ProviderIndex};
 use stagerepo::domain::package::{Dependency, FileKind, PackageFile, PackageMeta};
 use stagerepo::repodata::{render, RepoWriter};
 
@@ -321,6 +321,12 @@ fn main() -> Result<()> {
     }
     times.sort();
     let ours = times[times.len() / 2];
+    let t = Instant::now();
+    let per_arch = check_closure_for_arch(&refs, &[&index], "x86_64");
+    let per_arch_time = t.elapsed();
+    if per_arch.len() != unmet.len() {
+        bail!("x86_64 view differs: {} vs {} unmet", per_arch.len(), unmet.len());
+    }
     let mut our_verdict = Verdict::new();
     for u in &unmet {
         our_verdict
@@ -349,6 +355,10 @@ fn main() -> Result<()> {
         ms(times[0]),
         ms(times[times.len() - 1]),
         ms(ours)
+    );
+    println!(
+        "our check for x86_64 clients (check_closure_for_arch): {}",
+        ms(per_arch_time)
     );
     println!("dnf repoclosure cold cache: {}", ms(cold));
     println!("dnf repoclosure warm cache (-C): {}", ms(warm));

@@ -32,7 +32,8 @@ impl fmt::Display for Unmet {
             requirement,
             present,
         } = self;
-        if requirement.starts_with('(') && super::RichDep::parse(requirement).is_err() {
+        let rich = requirement.starts_with('(') && requirement.ends_with(')');
+        if rich && super::RichDep::parse(requirement).is_err() {
             return write!(
                 f,
                 "{package} requires {requirement}, which is not a valid rich dependency"
