@@ -1,24 +1,27 @@
-//! The closure check against the reference: `dnf repoclosure` on the same two repositories
-//! (a "base" and a "production" one, built with rpmbuild and createrepo_c) must report
-//! exactly the same unmet (package, requirement) pairs as our check, package by package.
-//! Both repositories are read back through `stagerepo::base` import, so the importer is
-//! covered too.
+//! The closure check against the reference, `dnf repoclosure`, on the same repositories:
+//! both must report exactly the same unmet (package, requirement) pairs, package by package.
+//! - RPMs built with rpmbuild (a "base" and a "production" repository, createrepo_c), covering
+//!   plain, versioned (epochs, releases, tilde, caret, ranged and release-less provides), file
+//!   (non-primary files, directories) and rich requirements, read back through
+//!   `stagerepo::base` import so that the importer is covered too;
+//! - per client architecture, synthetic metadata mixing architectures, against
+//!   `dnf repoclosure --forcearch`;
+//! - random synthetic metadata full of near misses, every rich form included, is in
+//!   `closure_random.rs`.
 //!
 //! rpmbuild refuses `unless` in `Requires:` ("Illegal context for 'unless', please use 'or'
-//! instead"), so no real package can carry one there; that form is covered by the unit tests
-//! of `domain::closure` only.
+//! instead"), so no real package carries one there: the random metadata covers it.
+//! `dnf repoclosure` missing makes the tests fail, never skip.
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
 use stagerepo::base::BaseRepo;
-use stagerepo::domain::closure::{check_closure, DepPackage, ProviderIndex};
+use stagerepo::domain::closure::{check_closure, check_closure_for_arch, compatible_arches, DepPackage, ProviderIndex};
+use support::repoclosure::{meta, publish, repoclosure, Verdict};
 use support::{build_rpms, createrepo, SpecPackage};
-
-type Verdict = BTreeMap<String, BTreeSet<String>>;
 
 fn pkg(name: &str, version: &str) -> SpecPackage {
     SpecPackage::new(name, version, "1")
@@ -166,69 +169,6 @@ fn expected() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-/// Runs `dnf repoclosure --check=prod` over both repositories; returns its verdict.
-fn repoclosure(base: &Path, prod: &Path) -> Verdict {
-    support::require_tool("dnf");
-    let help = Command::new("dnf").args(["repoclosure", "--help"]).output().unwrap();
-    assert!(
-        help.status.success(),
-        "`dnf repoclosure` is not available (dnf-plugins-core missing): run ./scripts/test, which installs it"
-    );
-    let scratch = tempfile::tempdir().unwrap();
-    for d in ["root", "repos", "cache"] {
-        std::fs::create_dir_all(scratch.path().join(d)).unwrap();
-    }
-    let out = Command::new("dnf")
-        .arg("repoclosure")
-        .arg(format!("--installroot={}", scratch.path().join("root").display()))
-        .arg(format!("--setopt=reposdir={}", scratch.path().join("repos").display()))
-        .arg(format!("--setopt=cachedir={}", scratch.path().join("cache").display()))
-        .arg("--setopt=best=False")
-        .arg("--releasever=9")
-        .arg("--disableplugin=local")
-        .arg(format!("--repofrompath=base,file://{}", base.display()))
-        .arg(format!("--repofrompath=prod,file://{}", prod.display()))
-        .args(["--repo=base", "--repo=prod", "--check=prod"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let verdict = parse_repoclosure(&stdout);
-    // Exit status 1 with a summary when something is unresolved, 0 otherwise.
-    assert_eq!(
-        out.status.success(),
-        verdict.is_empty(),
-        "unexpected dnf repoclosure result:\n{stdout}\n{stderr}"
-    );
-    if !verdict.is_empty() {
-        assert!(
-            stderr.contains("Repoclosure ended with unresolved dependencies"),
-            "{stderr}"
-        );
-    }
-    verdict
-}
-
-/// Reads `package: NEVRA from REPO` / `  unresolved deps (N):` / `    DEP` blocks.
-fn parse_repoclosure(stdout: &str) -> Verdict {
-    let mut verdict = Verdict::new();
-    let mut current: Option<String> = None;
-    for line in stdout.lines() {
-        if let Some(rest) = line.strip_prefix("package: ") {
-            let nevra = rest.split(" from ").next().unwrap().to_string();
-            verdict.entry(nevra.clone()).or_default();
-            current = Some(nevra);
-        } else if line.starts_with("  unresolved deps") {
-            continue;
-        } else if let (Some(dep), Some(pkg)) = (line.strip_prefix("    "), current.as_ref()) {
-            verdict.get_mut(pkg).unwrap().insert(dep.to_string());
-        } else {
-            current = None;
-        }
-    }
-    verdict
-}
-
 fn ours(base_dir: &Path, prod_dir: &Path) -> Verdict {
     let base = BaseRepo::import("base", base_dir.to_str().unwrap(), 1_700_000_000).unwrap();
     let prod = BaseRepo::import("prod", &format!("file://{}", prod_dir.display()), 1_700_000_000).unwrap();
@@ -261,7 +201,7 @@ fn closure_agrees_with_dnf_repoclosure() {
     createrepo(&base_dir);
     createrepo(&prod_dir);
 
-    let reference = repoclosure(&base_dir, &prod_dir);
+    let reference = repoclosure(&base_dir, &prod_dir, &[]);
     let ours = ours(&base_dir, &prod_dir);
 
     let mut want = Verdict::new();
@@ -280,4 +220,72 @@ fn closure_agrees_with_dnf_repoclosure() {
     }
     assert!(report.is_empty(), "verdicts differ:\n{report}");
     assert_eq!(ours.values().map(BTreeSet::len).sum::<usize>(), expected().len());
+}
+
+/// Per client architecture: `dnf repoclosure --forcearch=A --arch=<compatible arches>` and
+/// `check_closure_for_arch(A)` agree on repositories mixing x86_64, i686, aarch64, ppc64le
+/// and noarch packages.
+#[test]
+fn per_architecture_closure_agrees_with_forcearch_repoclosure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base_dir, prod_dir) = (dir.path().join("base"), dir.path().join("prod"));
+    let base = vec![
+        meta(
+            "lib-x",
+            "x86_64",
+            &["libx.so.1()(64bit)"],
+            &[],
+            &["/usr/lib64/libx.so.1"],
+        ),
+        meta(
+            "lib-a",
+            "aarch64",
+            &["liba.so.1()(64bit)"],
+            &[],
+            &["/usr/share/a-only/file"],
+        ),
+        meta("lib-both", "x86_64", &["libboth.so.1()(64bit)"], &[], &[]),
+        meta("lib-both", "aarch64", &["libboth.so.1()(64bit)"], &[], &[]),
+        meta("lib-i", "i686", &["lib32.so.1"], &[], &[]),
+        meta("data", "noarch", &["data-virt"], &[], &["/usr/share/data/file"]),
+    ];
+    let all = [
+        "libx.so.1()(64bit)",
+        "liba.so.1()(64bit)",
+        "libboth.so.1()(64bit)",
+        "lib32.so.1",
+        "/usr/share/a-only/file",
+        "/usr/share/data/file",
+        "data-virt",
+        "(liba.so.1()(64bit) or libx.so.1()(64bit))",
+        "(lib-a with liba.so.1()(64bit))",
+    ];
+    let prod = vec![
+        meta("app", "x86_64", &[], &all, &[]),
+        meta("app", "aarch64", &[], &all, &[]),
+        meta("app", "ppc64le", &[], &all, &[]),
+        meta("tool", "noarch", &[], &["libx.so.1()(64bit)", "data-virt", "app"], &[]),
+    ];
+    publish(&base_dir, &base);
+    publish(&prod_dir, &prod);
+    let base_index = ProviderIndex::new(
+        BaseRepo::import("base", base_dir.to_str().unwrap(), 0)
+            .unwrap()
+            .packages,
+    );
+    let candidates: Vec<DepPackage> = prod.iter().map(DepPackage::from).collect();
+    let refs: Vec<&DepPackage> = candidates.iter().collect();
+    // Arch-blind, everything is met.
+    assert!(check_closure(&refs, &[&base_index]).is_empty());
+    for arch in ["x86_64", "aarch64", "ppc64le"] {
+        let mut extra = vec![format!("--forcearch={arch}")];
+        extra.extend(compatible_arches(arch).iter().map(|a| format!("--arch={a}")));
+        let reference = repoclosure(&base_dir, &prod_dir, &extra);
+        let mut ours = Verdict::new();
+        for u in check_closure_for_arch(&refs, &[&base_index], arch) {
+            ours.entry(u.package).or_default().insert(u.requirement);
+        }
+        assert_eq!(ours, reference, "{arch}");
+        assert!(!ours.is_empty(), "{arch}: some requirement must be unmet");
+    }
 }

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod repoclosure;
+
 /// Fails (never skips) when a tool the tests need is missing: run the README's test command,
 /// which installs them.
 pub fn require_tool(tool: &str) {

@@ -32,10 +32,17 @@ impl fmt::Display for Unmet {
             requirement,
             present,
         } = self;
-        if requirement.starts_with('(') && super::RichDep::parse(requirement).is_err() {
+        let rich = requirement.starts_with('(') && requirement.ends_with(')');
+        if rich && super::RichDep::parse(requirement).is_err() {
             return write!(
                 f,
                 "{package} requires {requirement}, which is not a valid rich dependency"
+            );
+        }
+        if present.is_empty() && requirement.starts_with('/') {
+            return write!(
+                f,
+                "{package} requires {requirement}, but no package contains or provides that file"
             );
         }
         if present.is_empty() {
@@ -61,41 +68,57 @@ impl fmt::Display for Unmet {
 /// rich dependencies; `rpmlib(...)` requirements are skipped. Source packages are neither
 /// checked nor providers. The result lists each unmet (package, requirement) once, in the
 /// order of the candidates and of their requirements.
+///
+/// Every package counts as a provider whatever its architecture, which is what
+/// `dnf repoclosure` does when all packages are installable on the machine running it (e.g.
+/// `x86_64`, `i686` and `noarch` ones on `x86_64`); see [`check_closure_for_arch`] for the
+/// view of clients of one architecture.
 pub fn check_closure(candidates: &[&DepPackage], indexes: &[&ProviderIndex]) -> Vec<Unmet> {
+    check(candidates, indexes, None)
+}
+
+/// [`check_closure`] as clients of architecture `arch` see the repositories: only the
+/// candidates they can install (architectures of [`compatible_arches`]`(arch)`, `noarch`
+/// included) are checked, and only packages they can install provide. This is
+/// `dnf repoclosure --forcearch=ARCH` restricted (`--arch`) to those architectures. Run it
+/// for each architecture a distribution serves.
+///
+/// [`compatible_arches`]: super::compatible_arches
+pub fn check_closure_for_arch(candidates: &[&DepPackage], indexes: &[&ProviderIndex], arch: &str) -> Vec<Unmet> {
+    let arches = super::compatible_arches(arch);
+    check(candidates, indexes, Some(&arches))
+}
+
+fn check(candidates: &[&DepPackage], indexes: &[&ProviderIndex], arches: Option<&[String]>) -> Vec<Unmet> {
     let table = Table::build(Pkgs::Refs(candidates));
     let mut views = vec![View::new(Pkgs::Refs(candidates), &table)];
     views.extend(indexes.iter().map(|i| i.view()));
-    let resolver = Resolver::new(views);
+    let resolver = Resolver::new(views).with_arches(arches);
     let mut unmet = Vec::new();
-    for p in candidates.iter().filter(|p| !is_source(p)) {
-        let mut seen = HashSet::new();
+    let mut seen = HashSet::new();
+    for p in candidates.iter().filter(|p| !is_source(p) && resolver.accepts(&p.arch)) {
         for req in &p.requires {
             // dnf repoclosure skips these (rpmlib() is provided by rpm itself; solvable: is
             // libsolv-internal); createrepo_c already drops rpmlib() from primary.
             if req.name.starts_with("rpmlib(") || req.name.starts_with("solvable:") {
                 continue;
             }
-            let (requirement, satisfied, present) = match parse(req) {
-                Ok(parsed) => {
-                    let requirement = match &parsed {
-                        Parsed::Rich(rich) => rich.to_string(),
-                        Parsed::Simple(..) => format_dep(req),
+            // Only unmet requirements are formatted (and deduplicated, as dnf's set does).
+            let (requirement, present) = match parse(req) {
+                Ok(parsed) if resolver.is_provided(&parsed) => continue,
+                Ok(Parsed::Rich(rich)) => (rich.to_string(), Vec::new()),
+                Ok(Parsed::Simple(name, version)) => {
+                    let present = if version.is_some() {
+                        resolver.present(name)
+                    } else {
+                        Vec::new()
                     };
-                    if !seen.insert(requirement.clone()) {
-                        continue;
-                    }
-                    let satisfied = resolver.is_provided(&parsed);
-                    let present = match (&parsed, satisfied) {
-                        (Parsed::Simple(name, Some(_)), false) => resolver.present(name),
-                        _ => Vec::new(),
-                    };
-                    (requirement, satisfied, present)
+                    (format_dep(req), present)
                 }
                 // rpm would not build it and rpm would not install it: never satisfied.
-                Err(_) if seen.insert(req.name.clone()) => (req.name.clone(), false, Vec::new()),
-                Err(_) => continue,
+                Err(_) => (req.name.clone(), Vec::new()),
             };
-            if !satisfied {
+            if seen.insert((p.nevra.as_str(), requirement.clone())) {
                 unmet.push(Unmet {
                     package: p.nevra.clone(),
                     requirement,

@@ -21,6 +21,7 @@
 //! Everything here is pure: no IO. Indexes of big base repositories are built once
 //! ([`ProviderIndex`]) and reused across checks.
 
+mod arch;
 mod check;
 mod conflicts;
 mod evrmatch;
@@ -32,7 +33,8 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 
-pub use check::{check_closure, Unmet};
+pub use arch::compatible_arches;
+pub use check::{check_closure, check_closure_for_arch, Unmet};
 pub use conflicts::check_conflicts;
 pub use evrmatch::{evrcmp_match_release, format_dep, match_flags_evr, Sense};
 pub use index::ProviderIndex;

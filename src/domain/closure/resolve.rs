@@ -14,6 +14,8 @@ pub(crate) type PkgRef = (u16, u32);
 /// Looks capabilities up in a list of indexes (the candidates first, then the bases).
 pub(crate) struct Resolver<'a> {
     views: Vec<View<'a>>,
+    /// When set, only packages of these architectures provide anything.
+    arches: Option<&'a [String]>,
 }
 
 /// How a dependency entry reads once parsed.
@@ -39,7 +41,18 @@ impl<'a> Resolver<'a> {
     /// A resolver over `views`, searched in this order.
     pub(crate) fn new(views: Vec<View<'a>>) -> Resolver<'a> {
         assert!(views.len() <= u16::MAX as usize, "too many indexes");
-        Resolver { views }
+        Resolver { views, arches: None }
+    }
+
+    /// Restricts the providers to packages of `arches`.
+    pub(crate) fn with_arches(mut self, arches: Option<&'a [String]>) -> Resolver<'a> {
+        self.arches = arches;
+        self
+    }
+
+    /// Whether packages of `arch` can provide here.
+    pub(crate) fn accepts(&self, arch: &str) -> bool {
+        self.arches.is_none_or(|list| list.iter().any(|a| a == arch))
     }
 
     /// The view at position `v`.
@@ -96,6 +109,9 @@ impl<'a> Resolver<'a> {
     ) -> bool {
         let view = &self.views[v as usize];
         for (pkg, entry) in view.provides(name) {
+            if !self.accepts(&view.package(pkg).arch) {
+                continue;
+            }
             let matches = match (version, entry) {
                 (None, _) => true,
                 (Some((sense, evr)), None) => {
@@ -114,7 +130,7 @@ impl<'a> Resolver<'a> {
         // File dependencies: the file lists, like unversioned provides.
         if name.starts_with('/') {
             for pkg in view.owners(name) {
-                if found((v, pkg)) {
+                if self.accepts(&view.package(pkg).arch) && found((v, pkg)) {
                     return true;
                 }
             }
@@ -163,6 +179,9 @@ impl<'a> Resolver<'a> {
         for view in &self.views {
             for (pkg, entry) in view.provides(name) {
                 let p = view.package(pkg);
+                if !self.accepts(&p.arch) {
+                    continue;
+                }
                 out.push(match entry {
                     None => p.nevra.clone(),
                     Some(d) if d.name == p.name && dep_evr(d) == package_evr(&p.evr) => p.nevra.clone(),

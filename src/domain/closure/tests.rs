@@ -203,6 +203,10 @@ fn self_provides_and_candidates_provide() {
         unmet[0].to_string(),
         "b-1-1.noarch requires virt(a), but nothing provides it"
     );
+    assert_eq!(
+        unmet[1].to_string(),
+        "b-1-1.noarch requires /opt/a/file, but no package contains or provides that file"
+    );
 }
 
 #[test]
@@ -346,4 +350,55 @@ fn conflicts_and_obsoletes_between_elements() {
     let c = pkg("c-1-1").conflicts("/etc/x.conf").conflicts("(legacy and nothing)");
     let problems = check_conflicts(&[&c], &[(&files, "f"), (&legacy, "legacy")], "c");
     assert_eq!(problems.len(), 2, "{problems:?}");
+}
+
+#[test]
+fn architectures() {
+    let on = |mut p: DepPackage, arch: &str| {
+        p.arch = arch.into();
+        p.nevra = DepPackage::format_nevra(&p.name.clone(), &p.evr, arch);
+        p
+    };
+    let base = ProviderIndex::new(vec![
+        on(pkg("lib-x-1-1").provides("libx.so.1()(64bit)"), "x86_64"),
+        on(
+            pkg("lib-a-1-1").provides("liba.so.1()(64bit)").file("/usr/share/a/f"),
+            "aarch64",
+        ),
+        on(pkg("lib-i-1-1").provides("lib32.so.1"), "i686"),
+    ]);
+    let app = |arch| {
+        on(
+            pkg("app-1-1")
+                .requires("libx.so.1()(64bit)")
+                .requires("liba.so.1()(64bit)")
+                .requires("lib32.so.1")
+                .requires("/usr/share/a/f"),
+            arch,
+        )
+    };
+    let (x, a, n) = (
+        app("x86_64"),
+        app("aarch64"),
+        on(pkg("tool-1-1").requires("libx.so.1()(64bit)"), "noarch"),
+    );
+    let pairs = |unmet: Vec<Unmet>| -> Vec<String> {
+        unmet
+            .into_iter()
+            .map(|u| format!("{} {}", u.package, u.requirement))
+            .collect()
+    };
+    assert!(check_closure(&[&x, &a, &n], &[&base]).is_empty());
+    assert_eq!(
+        pairs(check_closure_for_arch(&[&x, &a, &n], &[&base], "x86_64")),
+        ["app-1-1.x86_64 liba.so.1()(64bit)", "app-1-1.x86_64 /usr/share/a/f"]
+    );
+    assert_eq!(
+        pairs(check_closure_for_arch(&[&x, &a, &n], &[&base], "aarch64")),
+        [
+            "app-1-1.aarch64 libx.so.1()(64bit)",
+            "app-1-1.aarch64 lib32.so.1",
+            "tool-1-1.noarch libx.so.1()(64bit)"
+        ]
+    );
 }
