@@ -36,6 +36,8 @@ pub struct Publisher {
     last_sha: String,
     /// Bytes of the repodata files the last publication references.
     last_bytes: u64,
+    /// Packages known to be linked into `Packages/`, so a publication only touches new ones.
+    linked: HashSet<String>,
 }
 
 impl Publisher {
@@ -49,6 +51,7 @@ impl Publisher {
             entries: HashMap::new(),
             last_revision: 0,
             last_sha: String::new(),
+            linked: HashSet::new(),
             last_bytes: 0,
         }
     }
@@ -162,7 +165,7 @@ impl App {
                 return Err(e.into());
             }
         };
-        self.prune_packages(&mut publisher, dist, repo)?;
+        self.prune_packages(&mut publisher, dist, repo, &new_set)?;
         let outcome = PublishOutcome {
             revision: Some(number),
             packages: new_set.len(),
@@ -189,7 +192,10 @@ impl App {
         let packages_dir = publisher.dir.join("Packages");
         std::fs::create_dir_all(&packages_dir)?;
         for e in &entries {
-            link_into(&self.store.path(&e.xml.pkgid), &packages_dir.join(&e.filename))?;
+            if !publisher.linked.contains(&e.xml.pkgid) {
+                link_into(&self.store.path(&e.xml.pkgid), &packages_dir.join(&e.filename))?;
+                publisher.linked.insert(e.xml.pkgid.clone());
+            }
         }
         let xmls: Vec<&PackageXml> = entries.iter().map(|e| &e.xml).collect();
         let extras = match publisher.repo {
@@ -224,21 +230,42 @@ impl App {
         Ok(())
     }
 
-    /// Removes package links no longer named by any kept generation of metadata.
-    fn prune_packages(&self, publisher: &mut Publisher, dist: &str, repo: RepoKind) -> ServiceResult<()> {
-        let mut keep: HashSet<String> = HashSet::new();
-        for rev in self.db.revisions(dist, repo, self.config.keep_generations as i64 + 1)? {
-            for sha in self.db.revision_packages(dist, repo, rev.number)? {
-                let e = publisher.entry(&self.db, &sha)?;
-                keep.insert(e.filename.clone());
-            }
+    /// Removes package links that no kept generation of metadata names any more. Only the
+    /// packages of the revision that just left the window can be affected, and a publication
+    /// that only adds packages leaves none, so this usually reads one revision and stops.
+    fn prune_packages(
+        &self,
+        publisher: &mut Publisher,
+        dist: &str,
+        repo: RepoKind,
+        newest: &[String],
+    ) -> ServiceResult<()> {
+        let latest = self.db.latest_revision(dist, repo)?.map_or(0, |r| r.number);
+        let dropped = latest - self.config.keep_generations as i64 - 1;
+        if dropped < 1 {
+            return Ok(());
+        }
+        let newest: HashSet<&str> = newest.iter().map(String::as_str).collect();
+        let mut gone: Vec<String> = self
+            .db
+            .revision_packages(dist, repo, dropped)?
+            .into_iter()
+            .filter(|s| !newest.contains(s.as_str()))
+            .collect();
+        if gone.is_empty() {
+            return Ok(());
+        }
+        for n in dropped + 1..latest {
+            let kept: HashSet<String> = self.db.revision_packages(dist, repo, n)?.into_iter().collect();
+            gone.retain(|s| !kept.contains(s));
         }
         let packages_dir = publisher.dir.join("Packages");
-        for item in std::fs::read_dir(&packages_dir)? {
-            let item = item?;
-            let name = item.file_name().to_string_lossy().into_owned();
-            if !keep.contains(&name) {
-                std::fs::remove_file(item.path())?;
+        for sha in gone {
+            let e = publisher.entry(&self.db, &sha)?;
+            publisher.linked.remove(&sha);
+            match std::fs::remove_file(packages_dir.join(&e.filename)) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err.into()),
+                _ => {}
             }
         }
         Ok(())
