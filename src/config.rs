@@ -55,6 +55,32 @@ pub struct Config {
     pub advisory_prefix: String,
     /// Distributions served, by name.
     pub dist: BTreeMap<String, DistConfig>,
+    /// Log lines as human-readable text (`text`) or one JSON object per line (`json`).
+    pub log_format: LogFormat,
+    /// PEM certificate chain; with `tls_key`, the server speaks HTTPS only (reloaded on SIGHUP).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Reverse proxies (IP addresses or CIDRs) whose `X-Forwarded-For`, `-Proto` and `-Host`
+    /// headers are believed; empty (the default) believes nobody.
+    pub trusted_proxies: Vec<String>,
+    /// Longest wait for a request's headers, and for the next request on an idle connection.
+    pub header_timeout: String,
+    /// Longest silence while a request body is being received.
+    pub body_timeout: String,
+    /// Uploads received at once; more are answered 503 with Retry-After.
+    pub max_concurrent_uploads: usize,
+}
+
+/// How the daemon writes its log.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 impl Default for Config {
@@ -71,6 +97,13 @@ impl Default for Config {
             advisory_prefix: "STAGE".into(),
             signing_key: None,
             dist: BTreeMap::from([("el9".to_string(), DistConfig::default())]),
+            log_format: LogFormat::Text,
+            tls_cert: None,
+            tls_key: None,
+            trusted_proxies: Vec::new(),
+            header_timeout: "10s".into(),
+            body_timeout: "30s".into(),
+            max_concurrent_uploads: 8,
         }
     }
 }
@@ -134,7 +167,8 @@ impl Config {
             })
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_operations()?;
         if self.dist.is_empty() {
             return Err(ConfigError::Invalid {
                 key: "dist".into(),

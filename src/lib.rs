@@ -1,11 +1,13 @@
 //! stagerepo: yum/dnf repositories with a staged rollout from beta to production.
 #![forbid(unsafe_code)]
 
+pub mod base;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod http;
+pub mod ops;
 pub mod repodata;
 pub mod rpmhdr;
 pub mod server;

@@ -8,24 +8,20 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_env("STAGEREPO_LOG")
-                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-                )
-                .with_writer(std::io::stderr)
-                .init();
-            let config = Config::load(
-                args.config.as_deref(),
-                Overrides {
-                    listen: args.listen,
-                    data_dir: args.data_dir,
-                    public_url: args.public_url,
-                    max_upload_size: args.max_upload_size,
-                },
-            )?;
+            let overrides = Overrides {
+                listen: args.listen,
+                data_dir: args.data_dir,
+                public_url: args.public_url,
+                max_upload_size: args.max_upload_size,
+            };
+            let config = Config::load(args.config.as_deref(), overrides.clone())?;
+            stagerepo::ops::logging::init(config.log_format);
+            let source = stagerepo::server::ConfigSource {
+                file: args.config,
+                overrides,
+            };
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(stagerepo::server::serve(config))?;
+            runtime.block_on(stagerepo::server::serve_with_reload(config, source))?;
             Ok(())
         }
         command => {

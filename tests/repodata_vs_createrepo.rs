@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use stagerepo::repodata::{render, PackageXml, RepoWriter};
-use stagerepo::rpmhdr::{read_package, HeaderError};
+use stagerepo::rpmhdr::{read_package, read_package_with, HeaderError, ReadOptions};
 
 /// An element reduced to what matters: namespaced name, attributes, text of leaves, children.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -346,4 +346,32 @@ fn other_readers_accept_multi_member_files() {
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(len, gunzip(&bytes).len().to_string(), "python's gzip on {file}");
     }
+}
+
+/// The options createrepo_c exposes or changed in later releases: the changelog limit and the
+/// pre rule of createrepo_c >= 1.1.1.
+#[test]
+fn read_options() {
+    let work = tempfile::tempdir().unwrap();
+    let rpms = common::build_fixtures(work.path());
+    let deps = rpms
+        .iter()
+        .find(|p| p.to_str().unwrap().contains("fixture-deps"))
+        .unwrap();
+    let read = |options: &ReadOptions| read_package_with(deps, "id", 0, options).unwrap();
+
+    let default = read(&ReadOptions::default());
+    assert_eq!(default.changelogs.len(), 10);
+    assert!(default.changelogs.first().unwrap().text.contains("Third entry"));
+    let pretrans =
+        |m: &stagerepo::domain::package::PackageMeta| m.requires.iter().find(|d| d.name == "pretrans-dep").unwrap().pre;
+    assert!(!pretrans(&default));
+
+    let all = read(&ReadOptions {
+        changelog_limit: None,
+        trans_requires_are_pre: true,
+    });
+    assert_eq!(all.changelogs.len(), 12);
+    assert!(all.changelogs.first().unwrap().text.contains("First entry"));
+    assert!(pretrans(&all));
 }

@@ -40,6 +40,16 @@ enum AdminCommand {
     /// Problems reported by sites: list, triage, close.
     #[command(subcommand)]
     Problem(ProblemCommand),
+    /// Check the dependency closure of production (plus a release); exits 1 when it fails.
+    Check {
+        #[arg(long)]
+        dist: String,
+        #[arg(long)]
+        with_release: Option<i64>,
+    },
+    /// Base repositories (the OS, EPEL) production may depend on.
+    #[command(subcommand)]
+    Base(BaseCommand),
     /// Repository history, diffs and roll-back.
     #[command(subcommand)]
     Repo(RepoCommand),
@@ -53,6 +63,8 @@ enum AdminCommand {
     },
     /// Recent webhook delivery attempts.
     Webhooks,
+    /// Write a consistent backup of the running server into a new directory DIR on the server.
+    Backup { dir: PathBuf },
     /// Which release of each element every site and host runs.
     Inventory(super::inventory::InventoryArgs),
     /// Rollout sites' SLA record: reports on time, late, missed, deployments.
@@ -166,6 +178,34 @@ enum ReleaseCommand {
         id: i64,
         #[arg(long)]
         reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BaseCommand {
+    /// Import a base repository from a URL or local path of its root.
+    Add {
+        #[arg(long)]
+        dist: String,
+        name: String,
+        source: String,
+    },
+    /// Re-import a base repository from its source.
+    Refresh {
+        #[arg(long)]
+        dist: String,
+        name: String,
+    },
+    /// List base repositories.
+    List {
+        #[arg(long)]
+        dist: String,
+    },
+    /// Remove a base repository.
+    Remove {
+        #[arg(long)]
+        dist: String,
+        name: String,
     },
 }
 
@@ -399,6 +439,76 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
                 )
             })
         }
+        AdminCommand::Check { dist, with_release } => {
+            let path = match with_release {
+                Some(r) => format!("/api/v1/admin/check?dist={dist}&release={r}"),
+                None => format!("/api/v1/admin/check?dist={dist}"),
+            };
+            let v: Value = c.get(&path)?;
+            out(&v, &|v| {
+                let what = if v["release"].is_null() {
+                    "production".to_string()
+                } else {
+                    format!("production + release {}", s(&v["release"]))
+                };
+                if v["ok"] == true {
+                    println!(
+                        "{dist}: {what} is consistent ({} packages, bases: {})",
+                        s(&v["packages"]),
+                        join(&v["bases"])
+                    );
+                } else {
+                    println!("{dist}: {what} is NOT consistent:");
+                    for f in v["failures"].as_array().into_iter().flatten() {
+                        println!("  - {}", s(f));
+                    }
+                }
+            });
+            if v["ok"] != true {
+                return Err(ClientError::Usage(format!(
+                    "{} consistency problem(s)",
+                    v["failures"].as_array().map_or(0, Vec::len)
+                )));
+            }
+        }
+        AdminCommand::Base(BaseCommand::Add { dist, name, source }) => {
+            let v = c.post(
+                "/api/v1/admin/bases",
+                &json!({ "dist": dist, "name": name, "source": source }),
+            )?;
+            out(&v, &|v| {
+                println!(
+                    "base {} imported into {}: {} packages",
+                    s(&v["name"]),
+                    s(&v["dist"]),
+                    s(&v["packages"])
+                )
+            })
+        }
+        AdminCommand::Base(BaseCommand::Refresh { dist, name }) => {
+            let v = c.post(&format!("/api/v1/admin/bases/{dist}/{name}/refresh"), &json!({}))?;
+            out(&v, &|v| {
+                println!("base {} refreshed: {} packages", s(&v["name"]), s(&v["packages"]))
+            })
+        }
+        AdminCommand::Base(BaseCommand::List { dist }) => {
+            out(&c.get(&format!("/api/v1/admin/bases?dist={dist}"))?, &|v| {
+                table(v, &["name", "packages", "imported", "source"], |b| {
+                    vec![
+                        s(&b["name"]),
+                        s(&b["packages"]),
+                        time_of(&b["imported_at"]),
+                        s(&b["source"]),
+                    ]
+                })
+            })
+        }
+        AdminCommand::Base(BaseCommand::Remove { dist, name }) => {
+            c.delete(&format!("/api/v1/admin/bases/{dist}/{name}"))?;
+            out(&json!({ "removed": name }), &|_| {
+                println!("base {name} removed from {dist}")
+            })
+        }
         AdminCommand::Repo(RepoCommand::History { dist, repo }) => {
             out(&c.get(&format!("/api/v1/repos/{dist}/{repo}/revisions"))?, &|v| {
                 table(v, &["revision", "time", "packages", "actor", "reason"], |r| {
@@ -459,6 +569,7 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
                 })
             })
         }
+        AdminCommand::Backup { dir } => super::ops::backup(&c, &dir, json_out)?,
         AdminCommand::Webhooks => out(&c.get("/api/v1/admin/webhooks")?, &|v| {
             table(v, &["time", "site", "event", "delivery", "status", "error"], |a| {
                 vec![

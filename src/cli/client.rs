@@ -20,6 +20,9 @@ pub enum ClientError {
     Usage(String),
     #[error("{path}: {source}")]
     File { path: String, source: std::io::Error },
+    /// A local operation (config check, restore) failed.
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// The CLI's connection to a stagerepo server.

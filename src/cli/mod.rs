@@ -3,6 +3,7 @@
 mod admin;
 mod client;
 mod inventory;
+mod ops;
 mod site;
 mod team;
 
@@ -34,6 +35,11 @@ pub enum Command {
     Upload(team::UploadArgs),
     /// Site commands: reports and problems (site token).
     Site(site::SiteArgs),
+    /// Configuration files: check one before using it.
+    #[command(subcommand)]
+    Config(ops::ConfigCommand),
+    /// Restore a backup (written by `admin backup`) into a new data directory; run offline.
+    Restore(ops::RestoreArgs),
 }
 
 /// Options of `stagerepo serve`; each overrides the configuration file.
@@ -82,6 +88,8 @@ pub fn run_client(command: Command) -> Result<(), ClientError> {
         Command::Release(args) => team::run_release(args),
         Command::Upload(args) => team::run_upload(args),
         Command::Site(args) => site::run(args),
+        Command::Config(command) => ops::run_config(command),
+        Command::Restore(args) => ops::run_restore(args),
         Command::Serve(_) => unreachable!("serve is handled by main"),
     }
 }

@@ -4,6 +4,8 @@
 //! statement or transaction; callers run on blocking threads.
 
 mod audit;
+mod backup;
+mod bases;
 mod deployments;
 mod elements;
 mod insight;
@@ -23,6 +25,7 @@ use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
 pub use audit::{AuditEntry, FeedEntry};
+pub use bases::BaseInfo;
 pub use deployments::{DeploymentReport, HostPackageRow, ReleaseRow};
 pub use elements::{Element, RolloutAssignment};
 pub use insight::SlaRow;

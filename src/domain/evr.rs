@@ -6,8 +6,11 @@ use std::fmt;
 /// An epoch:version-release triple, ordered the way rpm orders it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Evr {
+    /// Epoch; 0 when the package has none (rpm treats both the same).
     pub epoch: u64,
+    /// Upstream version.
     pub version: String,
+    /// Packaging release.
     pub release: String,
 }
 
@@ -49,8 +52,11 @@ impl fmt::Display for Evr {
 /// Name, EVR and architecture: what identifies a package in a repository.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Nevra {
+    /// Package name.
     pub name: String,
+    /// Epoch, version, release.
     pub evr: Evr,
+    /// Architecture (`x86_64`, `noarch`...).
     pub arch: String,
 }
 

@@ -1,6 +1,7 @@
 //! The domain: plain types and rules, no IO, no HTTP.
 
 pub mod advisory;
+pub mod closure;
 pub mod evr;
 pub mod inventory;
 pub mod names;

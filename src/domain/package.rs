@@ -55,39 +55,69 @@ pub struct Changelog {
 pub struct PackageMeta {
     /// sha256 of the whole file, hex; createrepo_c's pkgid.
     pub pkgid: String,
+    /// Package name.
     pub name: String,
+    /// Architecture as in the header (`x86_64`, `noarch`...).
     pub arch: String,
     /// Epoch; 0 when the header has none.
     pub epoch: u64,
+    /// Version.
     pub version: String,
+    /// Release.
     pub release: String,
+    /// One-line summary (the untranslated one of an i18n table).
     pub summary: String,
+    /// Description (untranslated), line breaks kept.
     pub description: String,
+    /// Packager; empty when the header has none, as for every missing string below.
     pub packager: String,
+    /// Upstream URL.
     pub url: String,
     /// File modification time (for us: the upload time).
     pub time_file: i64,
+    /// Build time from the header (Unix seconds).
     pub time_build: i64,
+    /// License expression.
     pub license: String,
+    /// Vendor.
     pub vendor: String,
+    /// Group (untranslated).
     pub group: String,
+    /// Host the package was built on.
     pub buildhost: String,
     /// Source RPM name; empty for a source package.
     pub sourcerpm: String,
+    /// Offset of the main header in the file (after lead and padded signature header).
     pub header_start: u64,
+    /// Offset just past the main header: where the payload starts.
     pub header_end: u64,
+    /// Size of the RPM file.
     pub size_package: u64,
+    /// Installed size (LONGSIZE, else SIZE).
     pub size_installed: u64,
+    /// Payload archive size (LONGARCHIVESIZE, else ARCHIVESIZE/PAYLOADSIZE; 0 for rpm v6
+    /// packages, which rpm 4.18 and so createrepo_c 0.17 do not read it from).
     pub size_archive: u64,
+    /// Provides, in header order.
     pub provides: Vec<Dependency>,
+    /// Requires after createrepo_c's filtering (no `rpmlib(`, no self-provided, no owned
+    /// primary files, no exact duplicates, only the highest `libc.so.6` one, placed last).
     pub requires: Vec<Dependency>,
+    /// Conflicts.
     pub conflicts: Vec<Dependency>,
+    /// Obsoletes.
     pub obsoletes: Vec<Dependency>,
+    /// Suggests (plus legacy weak OLDSUGGESTS without the STRONG flag).
     pub suggests: Vec<Dependency>,
+    /// Enhances (plus legacy OLDENHANCES without STRONG).
     pub enhances: Vec<Dependency>,
+    /// Recommends (plus MISSINGOK requires and legacy OLDSUGGESTS with STRONG, first).
     pub recommends: Vec<Dependency>,
+    /// Supplements (plus legacy OLDENHANCES with STRONG).
     pub supplements: Vec<Dependency>,
+    /// All files, in header order.
     pub files: Vec<PackageFile>,
+    /// The newest entries (10 by default), oldest first, equal dates made unique.
     pub changelogs: Vec<Changelog>,
 }
 

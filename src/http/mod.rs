@@ -1,23 +1,27 @@
 //! The HTTP adapter: every route in one list, thin handlers over the service layer.
 
+pub mod access;
 mod admin;
+mod consistency;
 mod dashboard;
 pub mod error;
 mod extract;
 pub mod feed;
+pub mod forwarded;
 mod history;
 mod inventory;
+pub mod limits;
+mod ops;
 mod releases;
 mod repo;
 mod rollout;
+pub mod serve;
+pub mod tls;
 mod upload;
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::middleware;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
 
@@ -31,7 +35,13 @@ pub type AppState = Arc<App>;
 pub fn router(app: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/api/v1/upload/{filename}", put(upload::upload))
+        .route(
+            "/api/v1/upload/{filename}",
+            put(upload::upload).layer(middleware::from_fn_with_state(
+                limits::UploadSlots::new(app.config.max_concurrent_uploads),
+                limits::upload_slot,
+            )),
+        )
         .route("/api/v1/packages/{filename}", get(upload::package))
         .route("/api/v1/releases", post(releases::submit).get(releases::list))
         .route("/api/v1/releases/{id}", get(releases::show))
@@ -63,6 +73,11 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/repos/{dist}/{repo}/diff", get(history::diff))
         .route("/api/v1/admin/releases/{id}/withdraw", post(history::withdraw))
         .route("/api/v1/admin/repos/{dist}/rollback", post(history::rollback))
+        .route("/api/v1/admin/check", get(consistency::check))
+        .route("/api/v1/admin/bases", post(consistency::add).get(consistency::list))
+        .route("/api/v1/admin/bases/{dist}/{name}", delete(consistency::remove))
+        .route("/api/v1/admin/bases/{dist}/{name}/refresh", post(consistency::refresh))
+        .route("/api/v1/admin/backup", post(ops::backup))
         .route("/feed.atom", get(feed::feed))
         .route("/", get(dashboard::dashboard))
         .route("/metrics", get(inventory::metrics))
@@ -73,7 +88,7 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/sla", get(inventory::sla))
         .route("/repo/{*path}", get(repo::serve))
         .fallback(|| async { ApiError(ServiceError::NotFound("no such endpoint".into())) })
-        .layer(middleware::from_fn_with_state(app.clone(), log_request))
+        .layer(middleware::from_fn_with_state(app.clone(), access::log_request))
         .with_state(app)
 }
 
@@ -84,41 +99,9 @@ pub async fn blocking<T: Send + 'static>(
 ) -> ApiResult<T> {
     let app = app.clone();
     let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || span.in_scope(|| f(&app)))
+    let actor_sink = access::current_sink().unwrap_or_default();
+    tokio::task::spawn_blocking(move || span.in_scope(|| actor_sink.collect(|| f(&app))))
         .await
         .map_err(|e| ApiError(ServiceError::Internal(format!("task failed: {e}"))))?
         .map_err(ApiError)
-}
-
-/// One log line per request: method, path, status, bytes and duration; counted for /metrics.
-async fn log_request(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
-    let response = next.run(req).await;
-    let bytes = response
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
-    let route_label = route.as_deref().unwrap_or("unmatched");
-    app.metrics.record_request(
-        route_label,
-        method.as_str(),
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    tracing::info!(
-        target: "stagerepo::access",
-        %method,
-        path,
-        route = route.as_deref().unwrap_or(""),
-        status = response.status().as_u16(),
-        bytes,
-        ms = started.elapsed().as_secs_f64() * 1000.0,
-        "request"
-    );
-    response
 }

@@ -61,7 +61,7 @@ pub async fn serve(State(app): State<AppState>, Path(path): Path<String>, mut re
     Ok(response)
 }
 
-/// The URL clients reach us at: `public_url` when configured, else the request's Host.
+/// The URL clients reach us at: `public_url` when configured, else the request's scheme and Host.
 pub fn base_url(app: &AppState, headers: &HeaderMap) -> String {
     if let Some(url) = &app.config.public_url {
         return url.trim_end_matches('/').to_string();
@@ -70,7 +70,12 @@ pub fn base_url(app: &AppState, headers: &HeaderMap) -> String {
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
-    format!("http://{host}")
+    // The connection loop sets X-Forwarded-Proto to the scheme the client used (see forwarded.rs).
+    let scheme = match headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
 }
 
 /// The yum.repos.d stanza of one repository.

@@ -126,7 +126,7 @@ mod tests {
         let h = "a".repeat(64);
         assert!(is_managed_name(&format!("{h}-primary.xml.gz")));
         assert!(is_managed_name(&format!("{h}-other.xml.gz")));
-        assert!(!is_managed_name(&format!("{h}-updateinfo.xml.gz")));
+        assert!(is_managed_name(&format!("{h}-updateinfo.xml.gz")));
         assert!(!is_managed_name(&format!("{h}-primary.sqlite.bz2")));
         assert!(!is_managed_name("repomd.xml"));
         assert!(!is_managed_name("x-primary.xml.gz"));

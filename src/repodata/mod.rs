@@ -26,9 +26,13 @@ use xml::{attr, push_text};
 /// The three XML fragments of one package (`<package>` elements of primary, filelists, other).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageXml {
+    /// The package's pkgid; publication derives block boundaries from it.
     pub pkgid: String,
+    /// `<package type="rpm">...</package>\n` of primary.xml.
     pub primary: String,
+    /// `<package pkgid=...>...</package>\n` of filelists.xml.
     pub filelists: String,
+    /// `<package pkgid=...>...</package>\n` of other.xml.
     pub other: String,
 }
 

@@ -174,19 +174,19 @@ fn digest_all(streams: &[Stream<'_>; 3]) -> Vec<StreamDigest> {
     })
 }
 
-/// Writes a content-addressed file unless a complete copy exists; returns its timestamp,
-/// which like createrepo_c's is the file's mtime (`now` for a file written now).
+/// Writes a content-addressed file unless an intact copy exists (an older generation with the
+/// same content, e.g. after a rollback); returns its timestamp, which like createrepo_c's is
+/// the file's mtime (`now` for a file written now).
 fn place_file(repodata: &Path, name: &str, bytes: &[u8], now: u64) -> Result<i64, RepodataError> {
     let path = repodata.join(name);
     if let Ok(meta) = std::fs::metadata(&path) {
-        if meta.len() == bytes.len() as u64 {
-            if let Some(secs) = meta.modified().ok().and_then(|m| m.duration_since(UNIX_EPOCH).ok()) {
-                return Ok(secs.as_secs() as i64);
-            }
+        let intact = meta.len() == bytes.len() as u64 && std::fs::read(&path).is_ok_and(|old| old == bytes);
+        let mtime = meta.modified().ok().and_then(|m| m.duration_since(UNIX_EPOCH).ok());
+        if let (true, Some(mtime)) = (intact, mtime) {
+            return Ok(mtime.as_secs() as i64);
         }
     }
-    let mtime = UNIX_EPOCH + Duration::from_secs(now);
-    write_atomic(repodata, name, bytes, Some(mtime))?;
+    write_atomic(repodata, name, bytes, Some(UNIX_EPOCH + Duration::from_secs(now)))?;
     Ok(now as i64)
 }
 

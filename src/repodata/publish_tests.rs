@@ -185,7 +185,7 @@ fn old_generations_are_pruned() {
     let writer = RepoWriter::default();
     // An unrelated file must survive pruning.
     std::fs::create_dir_all(dir.path().join("repodata")).unwrap();
-    std::fs::write(dir.path().join("repodata/repomd.xml.asc"), "sig").unwrap();
+    std::fs::write(dir.path().join("repodata/README"), "not ours").unwrap();
 
     let mut published = Vec::new();
     for k in 0..5 {
@@ -198,7 +198,7 @@ fn old_generations_are_pruned() {
     let files = repodata_files(dir.path());
     // Current generation plus the two before it.
     let mut expected: BTreeSet<String> = published[2..].iter().flat_map(|p| p.files.iter().cloned()).collect();
-    expected.extend(["repomd.xml", "repomd.xml.asc", "generations.json"].map(String::from));
+    expected.extend(["repomd.xml", "README", "generations.json"].map(String::from));
     assert_eq!(files, expected);
     for p in &published[..2] {
         for f in &p.files {
@@ -240,4 +240,60 @@ fn empty_repository() {
     let primary = p.files.iter().find(|f| f.ends_with("-primary.xml.gz")).unwrap();
     let text = gunzip(&dir.path().join("repodata").join(primary));
     assert!(text.ends_with("packages=\"0\">\n</metadata>"), "{text}");
+}
+
+#[test]
+fn readers_never_see_a_missing_file_during_publications() {
+    use sha2::{Digest, Sha256};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let pkgs = synthetic(400);
+    let writer = RepoWriter::default();
+    writer.publish(dir.path(), &refs(&pkgs[..100]), 2, 1).unwrap();
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let mut rounds = 0;
+            while !done.load(Ordering::Relaxed) || rounds == 0 {
+                // What a client does: repomd.xml first, then every file it names.
+                let text = std::fs::read_to_string(dir.path().join("repodata/repomd.xml")).unwrap();
+                let repomd = Repomd::parse(&text).expect("repomd.xml is always complete");
+                for r in &repomd.records {
+                    let bytes = std::fs::read(dir.path().join(&r.href))
+                        .unwrap_or_else(|e| panic!("{} named by revision {}: {e}", r.href, repomd.revision));
+                    assert_eq!(hex::encode(Sha256::digest(&bytes)), r.checksum);
+                }
+                rounds += 1;
+            }
+            rounds
+        });
+        for k in 0..30 {
+            writer
+                .publish(dir.path(), &refs(&pkgs[..100 + k * 10]), 2, 2 + k as i64)
+                .unwrap();
+        }
+        done.store(true, Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
+    });
+}
+
+#[test]
+fn going_back_to_an_earlier_package_set_reuses_or_repairs_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkgs = synthetic(30);
+    let writer = RepoWriter::default();
+    let a = writer.publish(dir.path(), &refs(&pkgs[..20]), 3, 100).unwrap();
+    writer.publish(dir.path(), &refs(&pkgs), 3, 200).unwrap();
+    // Damage a kept file of the first generation: publishing that set again must rewrite it.
+    let damaged = dir.path().join("repodata").join(&a.files[0]);
+    let len = std::fs::metadata(&damaged).unwrap().len() as usize;
+    std::fs::write(&damaged, vec![0u8; len]).unwrap();
+    let back = writer.publish(dir.path(), &refs(&pkgs[..20]), 3, 300).unwrap();
+    assert!(back.changed);
+    assert_eq!(back.files, a.files);
+    assert_eq!(back.revision, 300);
+    let bytes = std::fs::read(&damaged).unwrap();
+    let name = a.files[0].split('-').next().unwrap();
+    assert_eq!(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)), name);
 }

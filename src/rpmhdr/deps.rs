@@ -190,8 +190,13 @@ struct SeenRequire {
     pre: bool,
 }
 
-/// Reads and filters all dependency lists. `files` holds the package's full file paths.
-pub(crate) fn read_deps(hdr: &RawHeader, files: &HashSet<Vec<u8>>) -> DepLists {
+/// Reads and filters all dependency lists. `files` holds the package's full file paths;
+/// `trans_pre` adds %pretrans/%posttrans requires to the `pre` ones (createrepo_c >= 1.1.1).
+pub(crate) fn read_deps(hdr: &RawHeader, files: &HashSet<Vec<u8>>, trans_pre: bool) -> DepLists {
+    let mut pre_mask = SENSE_PREREQ | SENSE_SCRIPT_PRE | SENSE_SCRIPT_POST;
+    if trans_pre {
+        pre_mask |= SENSE_PRETRANS | SENSE_POSTTRANS;
+    }
     let mut out = DepLists::default();
     // name + flags + version of every provide, to drop requires the package satisfies itself.
     let mut provided: HashSet<Vec<u8>> = HashSet::new();
@@ -221,7 +226,7 @@ pub(crate) fn read_deps(hdr: &RawHeader, files: &HashSet<Vec<u8>>) -> DepLists {
                 if provided.contains(&nfv) {
                     continue;
                 }
-                pre = num_flags & (SENSE_PREREQ | SENSE_SCRIPT_PRE | SENSE_SCRIPT_POST) != 0;
+                pre = num_flags & pre_mask != 0;
                 if let Some(seen) = seen_requires.get(name) {
                     if seen.flags == flag_str && seen.version == full_version && seen.pre == pre {
                         continue;

@@ -41,12 +41,17 @@ pub struct ReadOptions {
     /// Keep at most this many (newest) changelog entries; `None` keeps all. createrepo_c's
     /// default is 10 ([`DEFAULT_CHANGELOG_LIMIT`]).
     pub changelog_limit: Option<usize>,
+    /// Also mark requires of `%pretrans`/`%posttrans` scriptlets `pre="1"`, as createrepo_c
+    /// 1.1.1 and later do. Off by default: 0.17 (Debian 12, EL7-era tooling) marks only
+    /// PREREQ, `%pre` and `%post` requires.
+    pub trans_requires_are_pre: bool,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
             changelog_limit: Some(DEFAULT_CHANGELOG_LIMIT),
+            trans_requires_are_pre: false,
         }
     }
 }
@@ -96,7 +101,7 @@ pub fn read_package_with(
     let packager = text(PACKAGER);
 
     let (files, raw_paths) = read_files(hdr)?;
-    let deps = deps::read_deps(hdr, &raw_paths);
+    let deps = deps::read_deps(hdr, &raw_paths, options.trans_requires_are_pre);
     let (changelogs, raw_changelogs) = read_changelogs(hdr, options.changelog_limit);
 
     // createrepo_c refuses such packages outright (CRE_XMLDATA), since XML cannot carry them.

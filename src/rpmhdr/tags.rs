@@ -64,7 +64,9 @@ pub(crate) const ENHANCEVERSION: u32 = 5056;
 pub(crate) const ENHANCEFLAGS: u32 = 5057;
 
 /// Dependency sense bits.
+pub(crate) const SENSE_POSTTRANS: u64 = 1 << 5;
 pub(crate) const SENSE_PREREQ: u64 = 1 << 6;
+pub(crate) const SENSE_PRETRANS: u64 = 1 << 7;
 pub(crate) const SENSE_SCRIPT_PRE: u64 = 1 << 9;
 pub(crate) const SENSE_SCRIPT_POST: u64 = 1 << 10;
 pub(crate) const SENSE_MISSINGOK: u64 = 1 << 19;

@@ -1,5 +1,8 @@
 //! Tokens and the actors they identify. Tokens are random and stored only as sha256 hashes.
 
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
+
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -75,9 +78,51 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Where the actor of the request being served is noted for the access log (its label only,
+/// never the token). [`ActorSink::collect`] makes it the sink of the current thread.
+#[derive(Debug, Clone, Default)]
+pub struct ActorSink(Arc<Mutex<Option<String>>>);
+
+thread_local! {
+    static ACTOR_SINK: RefCell<Option<ActorSink>> = const { RefCell::new(None) };
+}
+
+impl ActorSink {
+    /// The label of the actor authenticated last, if any.
+    pub fn label(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Runs `f` with this sink receiving what `App::authenticate` resolves on this thread.
+    pub fn collect<T>(&self, f: impl FnOnce() -> T) -> T {
+        struct Restore(Option<ActorSink>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                ACTOR_SINK.with_borrow_mut(|s| *s = self.0.take());
+            }
+        }
+        let _restore = Restore(ACTOR_SINK.with_borrow_mut(|s| s.replace(self.clone())));
+        f()
+    }
+}
+
+fn note_actor(actor: &Actor) {
+    ACTOR_SINK.with_borrow(|sink| {
+        if let Some(sink) = sink {
+            *sink.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(actor.label());
+        }
+    });
+}
+
 impl App {
     /// Resolves a bearer token to an actor.
     pub fn authenticate(&self, token: Option<&str>) -> ServiceResult<Actor> {
+        let actor = self.actor_of_token(token)?;
+        note_actor(&actor);
+        Ok(actor)
+    }
+
+    fn actor_of_token(&self, token: Option<&str>) -> ServiceResult<Actor> {
         let token = token.ok_or(ServiceError::Unauthenticated)?;
         let hash = hash_token(token);
         if hash == self.admin_token_hash {

@@ -169,7 +169,7 @@ impl App {
             .map(|s| (s, json!({ "reason": reason })))
             .collect();
         let (_, outcome) = self.publish_with(
-            Publication { dist: dist, repo: RepoKind::Production, actor: &label, reason: reason, advisory: None },
+            Publication { dist, repo: RepoKind::Production, actor: &label, reason, advisory: None },
             |_| {
                 let failures = self.closure_failures(dist, &new_set, None)?;
                 if !failures.is_empty() {

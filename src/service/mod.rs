@@ -4,6 +4,7 @@
 
 pub mod advisories;
 pub mod auth;
+pub mod backup;
 pub mod consistency;
 pub mod dashboard;
 pub mod elements;
@@ -55,6 +56,8 @@ pub struct App {
     repos_dir: PathBuf,
     /// One publisher per repository; its lock is what keeps publications from interleaving.
     publishers: HashMap<(String, RepoKind), Mutex<publish::Publisher>>,
+    /// Base repositories, indexed, and cached dependency data for the closure checks.
+    pub closure: consistency::ClosureState,
     /// Signs repomd.xml when a signing key is configured.
     pub signer: Option<crate::signing::RepoSigner>,
     /// Signalled when something may have changed a gate or queued a webhook.
@@ -98,9 +101,11 @@ impl App {
             repos_dir,
             publishers,
             signer,
+            closure: consistency::ClosureState::default(),
             wake: Arc::new(tokio::sync::Notify::new()),
             metrics: metrics::Metrics::default(),
         };
+        app.load_bases()?;
         app.reconcile_repositories()?;
         Ok(app)
     }

@@ -87,12 +87,12 @@ impl App {
             .db
             .latest_revision(&release.dist, RepoKind::Production)?
             .map_or(0, |r| r.number);
-        let production = self
+        let production_rows = self
             .db
             .revision_package_rows(&release.dist, RepoKind::Production, prod_number)?;
         let shas = self.db.release_package_shas(release.id)?;
         let mine = self.db.packages_by_sha(&shas)?;
-        let production: Vec<VersionedPackage> = production
+        let production: Vec<VersionedPackage> = production_rows
             .iter()
             .filter(|p| !shas.contains(&p.sha256))
             .map(to_versioned)
@@ -100,6 +100,11 @@ impl App {
         let mut failures = downgrades(&mine.iter().map(to_versioned).collect::<Vec<_>>(), &production);
         let latest = self.latest_promoted_version(&release.dist, &release.element, release.id)?;
         failures.extend(element_version_check(&release.version, latest.as_deref()));
+        let mut set: Vec<String> = production_rows.iter().map(|p| p.sha256.clone()).collect();
+        set.extend(shas.iter().cloned());
+        set.sort();
+        set.dedup();
+        failures.extend(self.closure_failures(&release.dist, &set, Some((&release.element, &shas)))?);
         Ok(failures)
     }
 

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod repoclosure;
+
 /// Fails (never skips) when a tool the tests need is missing: run the README's test command,
 /// which installs them.
 pub fn require_tool(tool: &str) {
@@ -41,6 +43,8 @@ pub struct TestServer {
     pub log: PathBuf,
     extra_args: Vec<String>,
     port: u16,
+    /// The CA certificate (PEM) clients trust when the server speaks HTTPS.
+    ca_pem: Option<Vec<u8>>,
 }
 
 fn free_port() -> u16 {
@@ -55,16 +59,23 @@ impl TestServer {
 
     /// Starts a server with extra `serve` arguments.
     pub fn start_with(extra: &[&str]) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_custom(tempfile::tempdir().unwrap(), extra, None)
+    }
+
+    /// Starts a server in `dir`, whose `data` subdirectory may already hold a data directory,
+    /// speaking HTTPS with a certificate signed by `ca_pem` when given.
+    pub fn start_custom(dir: tempfile::TempDir, extra: &[&str], ca_pem: Option<Vec<u8>>) -> TestServer {
         let port = free_port();
+        let scheme = if ca_pem.is_some() { "https" } else { "http" };
         let mut s = TestServer {
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             log: dir.path().join("server.log"),
             dir,
             admin_token: String::new(),
             child: None,
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
             port,
+            ca_pem,
         };
         s.spawn();
         s.admin_token = std::fs::read_to_string(s.data_dir().join("admin.token"))
@@ -101,7 +112,11 @@ impl TestServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(r) = ureq_get(&format!("{}/healthz", self.url)) {
+            let ready = match &self.ca_pem {
+                Some(ca) => https_get(&format!("{}/healthz", self.url), ca),
+                None => ureq_get(&format!("{}/healthz", self.url)),
+            };
+            if let Ok(r) = ready {
                 if r.0 == 200 {
                     return;
                 }
@@ -112,6 +127,11 @@ impl TestServer {
             "server did not start; log:\n{}",
             std::fs::read_to_string(&self.log).unwrap_or_default()
         );
+    }
+
+    /// The server process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     /// Stops the server with SIGTERM and waits for it.
@@ -243,6 +263,19 @@ pub fn ureq_get(url: &str) -> Result<(u16, Vec<u8>), String> {
     http(reqwest::Method::GET, url, None, None, &[])
 }
 
+/// GET over HTTPS trusting only `ca_pem`: (status, body).
+pub fn https_get(url: &str, ca_pem: &[u8]) -> Result<(u16, Vec<u8>), String> {
+    let client = reqwest::blocking::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem).map_err(|e| e.to_string())?)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let resp = client.get(url).send().map_err(|e| format!("{e:?}"))?;
+    let status = resp.status().as_u16();
+    Ok((status, resp.bytes().map_err(|e| e.to_string())?.to_vec()))
+}
+
 /// One HTTP request: returns status and body.
 pub fn http(
     method: reqwest::Method,
@@ -281,6 +314,14 @@ pub struct SpecPackage {
     pub provides: Vec<String>,
     /// Extra files installed under /usr/share/<name>/.
     pub payload_bytes: usize,
+    /// `Requires(pre):` entries.
+    pub requires_pre: Vec<String>,
+    /// `Conflicts:` entries.
+    pub conflicts: Vec<String>,
+    /// `Obsoletes:` entries.
+    pub obsoletes: Vec<String>,
+    /// More files (absolute paths) the package owns; a path ending in `/` is a directory.
+    pub files: Vec<String>,
 }
 
 impl SpecPackage {
@@ -294,7 +335,47 @@ impl SpecPackage {
             requires: vec![],
             provides: vec![],
             payload_bytes: 0,
+            requires_pre: vec![],
+            conflicts: vec![],
+            obsoletes: vec![],
+            files: vec![],
         }
+    }
+
+    /// Sets the epoch.
+    pub fn epoch(mut self, e: u32) -> Self {
+        self.epoch = Some(e);
+        self
+    }
+
+    /// Adds a `Provides:`.
+    pub fn provides(mut self, p: &str) -> Self {
+        self.provides.push(p.into());
+        self
+    }
+
+    /// Adds a `Requires(pre):`.
+    pub fn requires_pre(mut self, r: &str) -> Self {
+        self.requires_pre.push(r.into());
+        self
+    }
+
+    /// Adds a `Conflicts:`.
+    pub fn conflicts(mut self, c: &str) -> Self {
+        self.conflicts.push(c.into());
+        self
+    }
+
+    /// Adds an `Obsoletes:`.
+    pub fn obsoletes(mut self, o: &str) -> Self {
+        self.obsoletes.push(o.into());
+        self
+    }
+
+    /// Adds a file (absolute path; ending in `/` for a directory) to the package.
+    pub fn file(mut self, path: &str) -> Self {
+        self.files.push(path.into());
+        self
     }
 
     /// Adds a `Requires:`.
@@ -330,6 +411,15 @@ pub fn build_rpms(out: &Path, pkgs: &[SpecPackage]) -> Vec<PathBuf> {
         for r in &p.provides {
             spec.push_str(&format!("Provides: {r}\n"));
         }
+        for r in &p.requires_pre {
+            spec.push_str(&format!("Requires(pre): {r}\n"));
+        }
+        for c in &p.conflicts {
+            spec.push_str(&format!("Conflicts: {c}\n"));
+        }
+        for o in &p.obsoletes {
+            spec.push_str(&format!("Obsoletes: {o}\n"));
+        }
         spec.push_str(&format!(
             "\n%description\nTest package {name} for stagerepo.\n\n%install\nmkdir -p %{{buildroot}}/usr/share/{name}\n\
              echo '{name} {version}-{release}' > %{{buildroot}}/usr/share/{name}/VERSION\n",
@@ -343,9 +433,25 @@ pub fn build_rpms(out: &Path, pkgs: &[SpecPackage]) -> Vec<PathBuf> {
                 p.payload_bytes, p.name
             ));
         }
+        for f in &p.files {
+            match f.strip_suffix('/') {
+                Some(dir) => spec.push_str(&format!("mkdir -p %{{buildroot}}{dir}\n")),
+                None => spec.push_str(&format!(
+                    "mkdir -p \"$(dirname %{{buildroot}}{f})\"\necho '{name}' > %{{buildroot}}{f}\n",
+                    name = p.name
+                )),
+            }
+        }
+        spec.push_str(&format!("\n%files\n/usr/share/{}\n", p.name));
+        for f in &p.files {
+            match f.strip_suffix('/') {
+                Some(dir) => spec.push_str(&format!("%dir {dir}\n")),
+                None => spec.push_str(&format!("{f}\n")),
+            }
+        }
         spec.push_str(&format!(
-            "\n%files\n/usr/share/{}\n\n%changelog\n* Mon Nov 23 2026 Test <test@example.org> - {}-{}\n- Test build\n",
-            p.name, p.version, p.release
+            "\n%changelog\n* Mon Nov 23 2026 Test <test@example.org> - {}-{}\n- Test build\n",
+            p.version, p.release
         ));
         let spec_path = top.path().join(format!("{}.spec", p.name));
         std::fs::write(&spec_path, spec).unwrap();
@@ -471,4 +577,21 @@ pub fn snapshot_tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> 
     }
     walk(dir, dir, &mut out);
     out
+}
+
+/// Runs the real createrepo_c on `dir` (gzip metadata, as our repodata writes).
+pub fn createrepo(dir: &Path) {
+    require_tool("createrepo_c");
+    let out = Command::new("createrepo_c")
+        .arg("--quiet")
+        .arg("--no-database")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "createrepo_c {} failed: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -1,0 +1,96 @@
+//! Operations commands: `config check`, `restore` (both local) and `admin backup`.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::client::{print_json, Client, ClientError};
+use crate::config::Config;
+use crate::service::backup::BackupOutcome;
+
+/// `stagerepo config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration file: prints "FILE: ok", or the bad key or value and its line.
+    Check {
+        /// The TOML file.
+        file: PathBuf,
+    },
+}
+
+/// `stagerepo restore DIR --data-dir NEW`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A backup directory written by `stagerepo admin backup`.
+    dir: PathBuf,
+    /// The data directory to create; it must not exist or be empty.
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `config check`.
+pub fn run_config(command: ConfigCommand) -> Result<(), ClientError> {
+    match command {
+        ConfigCommand::Check { file } => {
+            Config::check_file(&file).map_err(|e| ClientError::Failed(e.to_string()))?;
+            println!("{}: ok", file.display());
+        }
+    }
+    Ok(())
+}
+
+/// Runs `restore`.
+pub fn run_restore(args: RestoreArgs) -> Result<(), ClientError> {
+    let outcome =
+        crate::service::backup::restore(&args.dir, &args.data_dir).map_err(|e| ClientError::Failed(e.to_string()))?;
+    if args.json {
+        print_json(&outcome);
+    } else {
+        println!(
+            "restored {} files ({} verified) from {} into {}",
+            outcome.files,
+            human_bytes(outcome.bytes),
+            args.dir.display(),
+            outcome.data_dir
+        );
+    }
+    Ok(())
+}
+
+/// Runs `admin backup DIR`: the server writes the backup, so a relative DIR is made absolute
+/// here, against the current directory.
+pub fn backup(client: &Client, dir: &Path, json_out: bool) -> Result<(), ClientError> {
+    let dir = std::path::absolute(dir).map_err(|source| ClientError::File {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let outcome: BackupOutcome = client.post("/api/v1/admin/backup", &json!({ "dir": dir }))?;
+    if json_out {
+        print_json(&outcome);
+    } else {
+        println!(
+            "backup written to {}: {} files, {} packages ({}; {} linked, {} copied); publications paused {} ms, {} ms in all",
+            outcome.dir,
+            outcome.files,
+            outcome.packages,
+            human_bytes(outcome.package_bytes),
+            outcome.linked,
+            outcome.copied,
+            outcome.locked_millis,
+            outcome.millis
+        );
+    }
+    Ok(())
+}
+
+fn human_bytes(n: u64) -> String {
+    if n >= 1 << 20 {
+        format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64)
+    } else {
+        format!("{n} bytes")
+    }
+}

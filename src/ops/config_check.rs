@@ -1,0 +1,245 @@
+//! The operational settings of [`Config`] (timeouts, proxies, TLS, limits) and
+//! `stagerepo config check`, which names the line of a bad value.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::config::{Config, ConfigError};
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+fn positive_duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
+    let d = humantime::parse_duration(value.trim()).map_err(|e| invalid(key, format!("{value:?}: {e}")))?;
+    if d.is_zero() {
+        return Err(invalid(key, "must be longer than zero"));
+    }
+    Ok(d)
+}
+
+/// Parses one `trusted_proxies` entry: an IP address or a CIDR block.
+pub fn parse_proxy(entry: &str) -> Option<IpNet> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpNet>()
+        .ok()
+        .or_else(|| entry.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+impl Config {
+    /// `header_timeout` as a duration.
+    pub fn header_timeout_duration(&self) -> Result<Duration, ConfigError> {
+        positive_duration("header_timeout", &self.header_timeout)
+    }
+
+    /// `body_timeout` as a duration.
+    pub fn body_timeout_duration(&self) -> Result<Duration, ConfigError> {
+        positive_duration("body_timeout", &self.body_timeout)
+    }
+
+    /// `trusted_proxies` as networks.
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| {
+                parse_proxy(p).ok_or_else(|| invalid("trusted_proxies", format!("{p:?} is not an IP address or CIDR")))
+            })
+            .collect()
+    }
+
+    /// Checks the operational settings; called by [`Config::load`].
+    pub(crate) fn validate_operations(&self) -> Result<(), ConfigError> {
+        self.header_timeout_duration()?;
+        self.body_timeout_duration()?;
+        self.trusted_proxy_nets()?;
+        if self.max_concurrent_uploads == 0 {
+            return Err(invalid("max_concurrent_uploads", "must be at least 1"));
+        }
+        if self.max_upload_size == 0 {
+            return Err(invalid("max_upload_size", "must be at least 1"));
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => Err(invalid("tls_key", "tls_cert is set, so tls_key is needed too")),
+            (None, Some(_)) => Err(invalid("tls_cert", "tls_key is set, so tls_cert is needed too")),
+            _ => Ok(()),
+        }
+    }
+
+    /// `stagerepo config check FILE`: parses `path` strictly, validates every value and loads
+    /// the TLS certificate and key and the signing key when configured. A bad value's error names its key and line.
+    pub fn check_file(path: &Path) -> Result<Config, ConfigError> {
+        let config = Config::from_file(path)?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let located = |e: ConfigError| match e {
+            ConfigError::Invalid { key, message } => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: match key_line(&text, &key) {
+                    Some(line) => format!("line {line}: invalid value for {key}: {message}"),
+                    None => format!("invalid value for {key}: {message}"),
+                },
+            },
+            other => other,
+        };
+        config.validate().map_err(located)?;
+        if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+            crate::http::tls::load_certified_key(cert, key).map_err(|e| located(invalid("tls_cert", e.to_string())))?;
+        }
+        if let Some(key) = &config.signing_key {
+            crate::signing::RepoSigner::load(key).map_err(|e| located(invalid("signing_key", e.to_string())))?;
+        }
+        Ok(config)
+    }
+}
+
+/// The settings that differ between the running configuration and a re-read one. None of them
+/// changes while the server runs (the TLS files are re-read on SIGHUP, but not their paths).
+pub fn restart_needed(running: &Config, fresh: &Config) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    macro_rules! compare {
+        ($($field:ident),*) => {
+            $(if running.$field != fresh.$field {
+                changed.push(stringify!($field));
+            })*
+        };
+    }
+    compare!(
+        listen,
+        data_dir,
+        public_url,
+        max_upload_size,
+        keep_generations,
+        auto_announce,
+        auto_promote,
+        fast_track_sla,
+        advisory_prefix,
+        dist,
+        log_format,
+        tls_cert,
+        tls_key,
+        trusted_proxies,
+        header_timeout,
+        body_timeout,
+        max_concurrent_uploads
+    );
+    if changed.is_empty() && running != fresh {
+        changed.push("(other settings)");
+    }
+    changed
+}
+
+/// The 1-based line where `key` (dotted for tables, e.g. `dist.el9`) is set in TOML `text`.
+pub fn key_line(text: &str, key: &str) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut item: &toml_edit::Item = doc.as_item();
+    for part in key.split('.') {
+        item = item.get(part)?;
+    }
+    let span = match item {
+        toml_edit::Item::Table(t) => t.span(),
+        other => other.span(),
+    }?;
+    Some(text[..span.start].matches('\n').count() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxies_accept_addresses_and_networks() {
+        assert_eq!(parse_proxy("10.0.0.1").unwrap().to_string(), "10.0.0.1/32");
+        assert_eq!(parse_proxy("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(parse_proxy("::1").unwrap().to_string(), "::1/128");
+        assert!(parse_proxy("proxy.example.org").is_none());
+    }
+
+    #[test]
+    fn key_lines() {
+        let text = "listen = \"127.0.0.1:1\"\n\n# c\nheader_timeout = \"x\"\n[dist.el9]\n";
+        assert_eq!(key_line(text, "header_timeout"), Some(4));
+        assert_eq!(key_line(text, "listen"), Some(1));
+        assert_eq!(key_line(text, "dist.el9"), Some(5));
+        assert_eq!(key_line(text, "nope"), None);
+    }
+
+    #[test]
+    fn check_names_key_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nbody_timeout = \"soon\"\n").unwrap();
+        let err = Config::check_file(&path).unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("body_timeout"), "{err}");
+        std::fs::write(&path, "trusted_proxies = [\"10.0.0.0/8\", \"nope\"]\n").unwrap();
+        let err = Config::check_file(&path).unwrap_err().to_string();
+        assert!(err.contains("line 1") && err.contains("nope"), "{err}");
+        std::fs::write(&path, "tls_cert = \"/nonexistent.pem\"\n").unwrap();
+        let err = Config::check_file(&path).unwrap_err().to_string();
+        assert!(err.contains("tls_key"), "{err}");
+    }
+
+    /// Every key `Config` accepts, read from the strict parser's own error message.
+    fn config_keys() -> Vec<String> {
+        let err = Config::from_toml("no_such_key_at_all = 1\n").unwrap_err();
+        let expected = err.split("expected one of").nth(1).expect("serde lists the fields");
+        expected
+            .split(',')
+            .map(|k| k.trim().trim_matches('`').to_string())
+            .filter(|k| !k.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn packaged_example_documents_every_option_with_its_default() {
+        let text = include_str!("../../packaging/stagerepo.toml");
+        let example = Config::from_toml(text).unwrap();
+        // The example leaves public_url, tls_cert, tls_key and signing_key commented out (their
+        // default is unset) and shows every other option with its default value.
+        assert_eq!(example, Config::default());
+        let keys = config_keys();
+        assert!(
+            keys.len() >= 17 && keys.contains(&"max_concurrent_uploads".to_string()),
+            "{keys:?}"
+        );
+        for key in keys {
+            let set = text.lines().any(|l| l.starts_with(&format!("{key} = ")));
+            let commented = text.lines().any(|l| l.starts_with(&format!("# {key} = ")));
+            let table = text.lines().any(|l| l.starts_with(&format!("[{key}.")));
+            assert!(
+                set || commented || table,
+                "packaging/stagerepo.toml does not document {key}"
+            );
+        }
+        // The commented examples are valid values too.
+        let uncommented: String = text
+            .lines()
+            .map(|l| {
+                ["public_url", "tls_cert", "tls_key", "signing_key"]
+                    .iter()
+                    .find(|k| l.starts_with(&format!("# {k} = ")))
+                    .map_or(l, |_| &l[2..])
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = Config::from_toml(&uncommented).unwrap();
+        c.validate().unwrap();
+        assert!(c.public_url.is_some() && c.tls_cert.is_some() && c.tls_key.is_some() && c.signing_key.is_some());
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::default();
+        c.validate_operations().unwrap();
+        assert_eq!(c.header_timeout_duration().unwrap(), Duration::from_secs(10));
+        assert!(c.trusted_proxy_nets().unwrap().is_empty());
+    }
+}

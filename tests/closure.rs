@@ -1,0 +1,172 @@
+//! Dependency closure guarding production, end to end with base repositories made by
+//! createrepo_c: a breaking promotion or withdrawal is refused and production is unchanged.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::Value;
+use support::*;
+
+fn base_repo(dir: &std::path::Path) -> std::path::PathBuf {
+    require_tool("createrepo_c");
+    let repo = dir.join("base");
+    std::fs::create_dir_all(&repo).unwrap();
+    let mut os = SpecPackage::new("os-lib", "1.0", "1");
+    os.provides.push("libos = 1.0".into());
+    build_rpms(&repo, &[os]);
+    let status = Command::new("createrepo_c")
+        .arg("--no-database")
+        .arg("-q")
+        .arg(&repo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    repo
+}
+
+fn force(server: &TestServer, id: i64) -> (bool, String) {
+    let (ok, out, err) = server.cli(
+        None,
+        &[
+            "admin",
+            "release",
+            "promote",
+            &id.to_string(),
+            "--force",
+            "--reason",
+            "test",
+        ],
+    );
+    (ok, format!("{out}{err}"))
+}
+
+#[test]
+fn breaking_promotions_and_withdrawals_are_refused() {
+    let server = TestServer::start();
+    let team = server.team_with_element("t", "app");
+    server.add_element("plugin", "t");
+    let work = tempfile::tempdir().unwrap();
+    let base = base_repo(work.path());
+    let out = server.cli_ok(
+        None,
+        &["admin", "base", "add", "--dist", "el9", "os", base.to_str().unwrap()],
+    );
+    assert!(out.contains("1 packages"), "{out}");
+    assert!(server
+        .cli_ok(None, &["admin", "base", "list", "--dist", "el9"])
+        .contains("os"));
+
+    // app 1.0 needs the base's libos: promotable.
+    let app1 = server.submit(
+        &team,
+        "app",
+        "1.0.0",
+        &build_rpms(
+            work.path(),
+            &[SpecPackage::new("app", "1.0", "1").requires("libos >= 1.0")],
+        ),
+    );
+    let (ok, text) = force(&server, app1);
+    assert!(ok, "{text}");
+    // plugin needs app >= 1.0 from production.
+    let plugin = server.submit(
+        &team,
+        "plugin",
+        "1.0.0",
+        &build_rpms(
+            work.path(),
+            &[SpecPackage::new("plugin", "1.0", "1").requires("app >= 1.0")],
+        ),
+    );
+    let (ok, text) = force(&server, plugin);
+    assert!(ok, "{text}");
+    let out = server.cli_ok(None, &["admin", "check", "--dist", "el9"]);
+    assert!(out.contains("is consistent"), "{out}");
+
+    let repodata = server.data_dir().join("repos/el9/production/repodata");
+    let before = snapshot_tree(&repodata);
+
+    // app 2.0 needs a newer libos than the base has: refused, naming what is there instead.
+    let app2 = server.submit(
+        &team,
+        "app",
+        "2.0.0",
+        &build_rpms(
+            work.path(),
+            &[SpecPackage::new("app", "2.0", "1").requires("libos >= 2.0")],
+        ),
+    );
+    let (ok, text) = force(&server, app2);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("409") && text.contains("app-2.0-1.noarch") && text.contains("libos >= 2.0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("os-lib-1.0-1.noarch"),
+        "names what is present instead: {text}"
+    );
+    let (ok, out, _) = server.cli(
+        None,
+        &[
+            "admin",
+            "check",
+            "--dist",
+            "el9",
+            "--with-release",
+            &app2.to_string(),
+            "--json",
+        ],
+    );
+    assert!(!ok);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["ok"], false);
+    assert!(report["failures"].to_string().contains("libos >= 2.0"), "{report:#}");
+    // An unmet file requirement is refused too.
+    let app3 = server.submit(
+        &team,
+        "app",
+        "3.0.0",
+        &build_rpms(
+            work.path(),
+            &[SpecPackage::new("app", "3.0", "1").requires("/usr/share/nowhere/file")],
+        ),
+    );
+    let (ok, text) = force(&server, app3);
+    assert!(!ok && text.contains("/usr/share/nowhere/file"), "{text}");
+    assert!(
+        before == snapshot_tree(&repodata),
+        "production repodata byte for byte unchanged"
+    );
+
+    // Withdrawing app 1.0 would leave plugin without `app >= 1.0`: refused.
+    let (ok, out, err) = server.cli(
+        None,
+        &["admin", "release", "withdraw", &app1.to_string(), "--reason", "try"],
+    );
+    assert!(
+        !ok && err.contains("plugin-1.0-1.noarch") && err.contains("app >= 1.0"),
+        "{out}{err}"
+    );
+    assert!(
+        before == snapshot_tree(&repodata),
+        "production unchanged after the refused withdrawal"
+    );
+    assert_eq!(
+        server.get_json(&format!("/api/v1/releases/{app1}"))["state"],
+        "promoted"
+    );
+
+    // A dnf client agrees: production installs.
+    let host = DnfRoot::new(&[format!("{}/repo/el9/production.repo", server.url)]);
+    let base_repo_file = work.path().join("base.repo");
+    std::fs::write(
+        &base_repo_file,
+        format!("[base]\nname=base\nbaseurl=file://{}\ngpgcheck=0\n", base.display()),
+    )
+    .unwrap();
+    std::fs::copy(&base_repo_file, host.dir.path().join("repos/base.repo")).unwrap();
+    host.dnf_ok(&["install", "plugin"]);
+    assert_eq!(host.installed("app").as_deref(), Some("app-1.0-1.noarch"));
+}
