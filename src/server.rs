@@ -73,7 +73,7 @@ pub async fn serve_with_reload(config: Config, source: ConfigSource) -> Result<(
         data_dir = %app.config.data_dir.display(),
         admin_token = %app.admin_token_path().display(),
         "stagerepo {} ready",
-        env!("CARGO_PKG_VERSION")
+        crate::version::LONG_VERSION
     );
     let listener = TcpListener::bind(addr)
         .await

@@ -36,6 +36,13 @@ tr.bad td{background:#fdeeee}
 .chips{display:flex;flex-wrap:wrap;gap:.4rem;margin-bottom:.4rem}
 ul{margin:.2rem 0;padding-left:1.1rem}
 li{margin:.15rem 0;overflow-wrap:anywhere}
+@media (max-width:40rem){
+table.stack thead{display:none}
+table.stack tr{display:block;border-bottom:1px solid #e3e6eb;padding:.3rem 0}
+table.stack td{display:flex;justify-content:space-between;gap:.8rem;border:0;padding:.1rem .2rem;text-align:right}
+table.stack td::before{content:attr(data-label);font-weight:600;color:#5a6275;font-size:.8rem;text-transform:uppercase;text-align:left}
+table.stack td:first-child{font-weight:600}
+}
 "#;
 
 /// `GET /`.
@@ -127,16 +134,18 @@ fn rollout(d: &Dashboard) -> Markup {
                     @if r.gate.as_ref().is_some_and(|g| g.fast_track) { " " span.badge.warn { "fast track" } }
                 }
                 @if let Some(gate) = &r.gate {
-                    div.scroll { table {
-                        thead { tr { th { "Rollout site" } th { "State" } th { "Deadline" } th { "Time left" } } }
+                    div.scroll { table.stack {
+                        thead { tr { th { "Rollout site" } th { "State" } th { "Time left" } th { "Deadline" } } }
                         tbody { @for s in &gate.sites { tr {
-                            td { (s.site) }
-                            td { (site_state(s.report, s.seconds_left)) }
-                            td { (time(s.deadline)) }
-                            td { @if s.seconds_left > 0 { (short_duration(s.seconds_left)) " left" } @else { "passed" } }
+                            td data-label="Site" { (s.site) }
+                            td data-label="State" { (site_state(s.report, s.seconds_left)) }
+                            td data-label="Time left" {
+                                @if s.seconds_left > 0 { (short_duration(s.seconds_left)) " left" } @else { "passed" }
+                            }
+                            td data-label="Deadline" { (time(s.deadline)) }
                         } } }
                     } }
-                    @for c in gate.conditions.iter().filter(|c| !c.passed) {
+                    @for c in gate.conditions.iter().filter(|c| !c.passed && c.name != "rollout sites") {
                         p.muted { "Waiting: " (c.name) " – " (c.detail) }
                     }
                 }
@@ -191,22 +200,24 @@ fn sla(d: &Dashboard) -> Markup {
         section.wide {
             h2 { "Rollout sites' SLA (last 90 days)" }
             @if d.sla.sites.is_empty() { p.muted { "No rollout site yet." } }
-            @else { div.scroll { table {
+            @else { div.scroll { table.stack {
                 thead { tr {
-                    th { "Site" } th { "Assigned" } th { "On time" } th { "Late" } th { "Missed" }
-                    th { "Median" } th { "P90" } th { "Deployed in time" } th { "SLA" }
+                    th { "Site" } th { "SLA" } th { "Assigned" } th { "On time" } th { "Late" } th { "Missed" }
+                    th { "Median" } th { "P90" } th { "Deployed in time" }
                 } }
                 tbody { @for s in &d.sla.sites {
                     tr class=(if s.meets_sla { "" } else { "bad" }) {
-                        td { (s.site) }
-                        td { (s.assigned) }
-                        td { (s.on_time) }
-                        td { (s.late) }
-                        td { (s.missed) }
-                        td { (s.median_report_seconds.map_or("–".into(), short_duration)) }
-                        td { (s.p90_report_seconds.map_or("–".into(), short_duration)) }
-                        td { (s.deployed_on_time) "/" (s.deployment_due) " (" (percent(s.deployment_rate)) ")" }
-                        td { @if s.meets_sla { span.badge.ok { "met" } } @else { span.badge.bad { "MISSED" } } }
+                        td data-label="Site" { (s.site) }
+                        td data-label="SLA" { @if s.meets_sla { span.badge.ok { "met" } } @else { span.badge.bad { "MISSED" } } }
+                        td data-label="Assigned" { (s.assigned) }
+                        td data-label="On time" { (s.on_time) }
+                        td data-label="Late" { (s.late) }
+                        td data-label="Missed" { (s.missed) }
+                        td data-label="Median" { (s.median_report_seconds.map_or("–".into(), short_duration)) }
+                        td data-label="P90" { (s.p90_report_seconds.map_or("–".into(), short_duration)) }
+                        td data-label="Deployed in time" {
+                            (s.deployed_on_time) "/" (s.deployment_due) " (" (percent(s.deployment_rate)) ")"
+                        }
                     }
                 } }
             } } }
@@ -237,14 +248,16 @@ fn inventory(elements: &[ElementInventory], hosts: usize) -> Markup {
             @if elements.is_empty() { p.muted { "No host runs a known element yet." } }
             @for e in elements {
                 h3 { (e.element) }
-                div.scroll { table {
+                div.scroll { table.stack {
                     thead { tr { th { "Release" } th { "State" } th { "Hosts" } th { "Sites" } } }
                     tbody { @for r in &e.releases {
                         tr class=(if r.warning.is_some() { "bad" } else { "" }) {
-                            td { (r.version) " (" (r.dist) ") · " (r.release) }
-                            td { (r.state.as_str()) @if let Some(w) = &r.warning { " " span.badge.bad { (w) } } }
-                            td { (r.hosts) }
-                            td { (r.sites.join(", ")) }
+                            td data-label="Release" { (r.version) " (" (r.dist) ") · " (r.release) }
+                            td data-label="State" {
+                                (r.state.as_str()) @if let Some(w) = &r.warning { " " span.badge.bad { (w) } }
+                            }
+                            td data-label="Hosts" { (r.hosts) }
+                            td data-label="Sites" { (r.sites.join(", ")) }
                         }
                     } }
                 } }

@@ -1,13 +1,15 @@
 //! Who deploys what: deployment reports, inventory, SLA, version, metrics and per-site feeds.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::admin::parse_duration;
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::extract::{BearerToken, JsonBody};
 use super::feed::render_atom;
 use super::{blocking, AppState};
@@ -15,6 +17,19 @@ use crate::db::DeploymentReport;
 use crate::service::inventory::{DeploymentRecorded, DeploymentRequest, Inventory, InventoryFilter, SlaReport};
 use crate::service::{metrics, ServiceError};
 use crate::version::VersionInfo;
+
+/// Query parameters; a bad or unknown one is a JSON 400 like every other error.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::try_from_uri(&parts.uri)
+            .map(|Query(v)| Params(v))
+            .map_err(|e| ApiError::invalid(format!("bad query parameters: {}", e.body_text())))
+    }
+}
 
 /// `POST /api/v1/deployments` (site token): what one host of the site runs now.
 pub async fn report(
@@ -42,7 +57,7 @@ pub struct HistoryQuery {
 pub async fn history(
     State(app): State<AppState>,
     BearerToken(token): BearerToken,
-    Query(q): Query<HistoryQuery>,
+    Params(q): Params<HistoryQuery>,
 ) -> ApiResult<Json<Vec<DeploymentReport>>> {
     Ok(Json(
         blocking(&app, move |a| {
@@ -60,7 +75,7 @@ pub async fn history(
 /// `GET /api/v1/inventory?element=&site=&dist=`: public, like the dashboard.
 pub async fn inventory(
     State(app): State<AppState>,
-    Query(filter): Query<InventoryFilter>,
+    Params(filter): Params<InventoryFilter>,
 ) -> ApiResult<Json<Inventory>> {
     Ok(Json(blocking(&app, move |a| a.inventory(&filter)).await?))
 }
@@ -75,7 +90,7 @@ pub struct SlaQuery {
 }
 
 /// `GET /api/v1/sla?since=90d&site=`: public, like the dashboard.
-pub async fn sla(State(app): State<AppState>, Query(q): Query<SlaQuery>) -> ApiResult<Json<SlaReport>> {
+pub async fn sla(State(app): State<AppState>, Params(q): Params<SlaQuery>) -> ApiResult<Json<SlaReport>> {
     let since = match q.since.as_deref() {
         Some(s) => parse_duration(s)?,
         None => metrics::SLA_PERIOD_SECONDS,

@@ -104,11 +104,21 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Counts one answered request; `route` is the matched route pattern, not the path.
+    /// Counts one answered request; `route` is the matched route pattern (`/a/{id}`), not the
+    /// path, and is shown as `/a/:id` (braces in label values trip up simple parsers).
     pub fn record_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
         self.http_seconds.observe(elapsed.as_secs_f64());
+        let route: String = route
+            .chars()
+            .filter_map(|c| match c {
+                '{' => Some(':'),
+                '}' => None,
+                c => Some(c),
+            })
+            .collect();
         let mut map = self.http.lock().unwrap_or_else(|p| p.into_inner());
-        *map.entry((route.to_string(), method.to_string(), status)).or_insert(0) += 1;
+        *map.entry((route.replace(":*", "*"), method.to_string(), status))
+            .or_insert(0) += 1;
     }
 
     /// Records one accepted upload.
