@@ -17,7 +17,7 @@ fn sla_metrics_single_out_late_and_silent_sites_and_metrics_parse() {
     let (ral, _) = server.add_site("RAL", None);
     let (_nikhef, _) = server.add_site("NIKHEF", None);
     for site in ["CERN-PROD", "RAL", "NIKHEF"] {
-        w.rollout(site, "2s");
+        w.rollout(site, "3s");
     }
     let v1 = server.submit(&w.team, "fts", "1.0.0", &w.rpms("1.0"));
     server.cli_ok(None, &["admin", "release", "announce", &v1.to_string()]);
@@ -55,11 +55,11 @@ fn sla_metrics_single_out_late_and_silent_sites_and_metrics_parse() {
         (Some(1), Some(1.0)),
         "{c}"
     );
-    assert!(c["median_report_seconds"].as_i64().unwrap() <= 2, "{c}");
+    assert!(c["median_report_seconds"].as_i64().unwrap() <= 3, "{c}");
     assert_eq!(c["meets_sla"], true);
     let r = site("RAL");
     assert_eq!((r["late"].as_i64(), r["missed"].as_i64()), (Some(1), Some(0)), "{r}");
-    assert!(r["p90_report_seconds"].as_i64().unwrap() >= 2, "{r}");
+    assert!(r["p90_report_seconds"].as_i64().unwrap() > 3, "{r}");
     assert_eq!(
         (r["deployed_on_time"].as_i64(), r["deployment_due"].as_i64()),
         (Some(0), Some(1)),
