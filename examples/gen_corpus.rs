@@ -577,8 +577,8 @@ fn build(plan: &PackagePlan, out: &Path) -> Result<(PathBuf, u64)> {
         } else if m > 0 {
             m -= 1;
             p = 9;
-        } else if a > 0 {
-            a -= 1;
+        } else {
+            a = a.saturating_sub(1);
         }
     }
 
