@@ -6,8 +6,8 @@ use std::process::Command;
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::admin::{duration_of, s, table, time_of};
 use super::client::{print_json, Client, ClientError};
+use super::format::{duration_of, s, table, time_of};
 
 /// Options of `stagerepo site inventory`.
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 mod admin;
 mod client;
+mod format;
 mod inventory;
 mod ops;
 mod site;

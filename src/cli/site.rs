@@ -3,8 +3,8 @@
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use super::admin::s;
 use super::client::{print_json, Client, ClientError};
+use super::format::s;
 use super::ServerArgs;
 
 /// Site options and command.

@@ -7,8 +7,8 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::admin::{print_release_detail, s as str_of, time_of};
 use super::client::{print_json, print_table, Client, ClientError};
+use super::format::{print_release_detail, s as str_of, time_of};
 use super::ServerArgs;
 
 /// `stagerepo upload FILE...`.

@@ -14,6 +14,7 @@ pub mod inventory;
 pub mod keys;
 pub mod metrics;
 pub mod notify;
+pub mod problems;
 pub mod publish;
 pub mod releases;
 pub mod rollout;
