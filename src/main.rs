@@ -25,11 +25,22 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         command => {
+            restore_default_sigpipe();
             if let Err(e) = stagerepo::cli::run_client(command) {
                 eprintln!("error: {e}");
                 std::process::exit(1);
             }
             Ok(())
         }
+    }
+}
+
+/// Client commands are often piped into `head` or `grep -q`: like other Unix tools they should
+/// end quietly when the reader goes away instead of panicking on the broken pipe (Rust ignores
+/// SIGPIPE by default, so every `println!` would fail).
+fn restore_default_sigpipe() {
+    // SAFETY: called before any other thread exists; SIG_DFL is always a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
