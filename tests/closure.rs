@@ -170,3 +170,113 @@ fn breaking_promotions_and_withdrawals_are_refused() {
     host.dnf_ok(&["install", "plugin"]);
     assert_eq!(host.installed("app").as_deref(), Some("app-1.0-1.noarch"));
 }
+
+#[test]
+fn conflicts_and_obsoletes_across_elements_are_refused() {
+    let server = TestServer::start();
+    let team = server.team_with_element("t", "legacy");
+    server.add_element("newtool", "t");
+    server.add_element("replacer", "t");
+    let work = tempfile::tempdir().unwrap();
+    let legacy = server.submit(
+        &team,
+        "legacy",
+        "1.0.0",
+        &build_rpms(work.path(), &[SpecPackage::new("legacy-cli", "1.0", "1")]),
+    );
+    let (ok, text) = force(&server, legacy);
+    assert!(ok, "{text}");
+    let before = snapshot_tree(&server.data_dir().join("repos/el9/production/repodata"));
+
+    let clash = build_rpms(
+        work.path(),
+        &[SpecPackage::new("newtool", "1.0", "1").conflicts("legacy-cli < 2")],
+    );
+    let id = server.submit(&team, "newtool", "1.0.0", &clash);
+    let (ok, text) = force(&server, id);
+    assert!(
+        !ok && text.contains("conflicts with") && text.contains("legacy-cli-1.0-1.noarch"),
+        "{text}"
+    );
+    assert!(text.contains("element legacy"), "names the other element: {text}");
+
+    let eater = build_rpms(
+        work.path(),
+        &[SpecPackage::new("replacer", "1.0", "1").obsoletes("legacy-cli < 2")],
+    );
+    let id = server.submit(&team, "replacer", "1.0.0", &eater);
+    let (ok, text) = force(&server, id);
+    assert!(
+        !ok && text.contains("obsoletes") && text.contains("legacy-cli"),
+        "{text}"
+    );
+    // The gate shows the same failure for a release in rollout.
+    server.add_site("S", None);
+    server.cli_ok(
+        None,
+        &[
+            "admin",
+            "rollout",
+            "add",
+            "--element",
+            "replacer",
+            "--site",
+            "S",
+            "--sla",
+            "1h",
+        ],
+    );
+    server.cli_ok(None, &["admin", "release", "announce", &id.to_string()]);
+    let gate = server.get_json(&format!("/api/v1/releases/{id}"));
+    assert_eq!(gate["gate"]["conditions"][2]["passed"], false, "{gate:#}");
+    assert!(
+        gate["gate"]["conditions"][2]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("obsoletes"),
+        "{gate:#}"
+    );
+    assert!(before == snapshot_tree(&server.data_dir().join("repos/el9/production/repodata")));
+}
+
+#[test]
+fn auto_announce_starts_the_rollout_at_submission() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "auto_announce = true\n").unwrap();
+    let server = TestServer::start_with(&["--config", config.to_str().unwrap()]);
+    let team = server.team_with_element("t", "auto");
+    let (_site, _) = server.add_site("S", None);
+    server.cli_ok(
+        None,
+        &[
+            "admin",
+            "rollout",
+            "add",
+            "--element",
+            "auto",
+            "--site",
+            "S",
+            "--sla",
+            "2s",
+        ],
+    );
+    let work = tempfile::tempdir().unwrap();
+    let id = server.submit(
+        &team,
+        "auto",
+        "1.0.0",
+        &build_rpms(work.path(), &[SpecPackage::new("sr-auto", "1.0", "1")]),
+    );
+    let v = server.get_json(&format!("/api/v1/releases/{id}"));
+    assert_eq!(v["state"], "rollout", "{v:#}");
+    assert_eq!(v["events"][1]["actor"], "stagerepo");
+    let start = std::time::Instant::now();
+    while server.get_json(&format!("/api/v1/releases/{id}"))["state"] != "promoted" {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "not promoted after its 2 s SLA"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
