@@ -241,10 +241,7 @@ fn conflicts_and_obsoletes_across_elements_are_refused() {
 
 #[test]
 fn auto_announce_starts_the_rollout_at_submission() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("c.toml");
-    std::fs::write(&config, "auto_announce = true\n").unwrap();
-    let server = TestServer::start_with(&["--config", config.to_str().unwrap()]);
+    let server = TestServer::start_with_config("auto_announce = true\n");
     let team = server.team_with_element("t", "auto");
     let (_site, _) = server.add_site("S", None);
     server.cli_ok(
@@ -271,12 +268,5 @@ fn auto_announce_starts_the_rollout_at_submission() {
     let v = server.get_json(&format!("/api/v1/releases/{id}"));
     assert_eq!(v["state"], "rollout", "{v:#}");
     assert_eq!(v["events"][1]["actor"], "stagerepo");
-    let start = std::time::Instant::now();
-    while server.get_json(&format!("/api/v1/releases/{id}"))["state"] != "promoted" {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(10),
-            "not promoted after its 2 s SLA"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    server.wait_for_state(id, "promoted", std::time::Duration::from_secs(10));
 }

@@ -4,21 +4,10 @@
 mod support;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use support::*;
-
-fn wait_state(server: &TestServer, id: i64, state: &str) {
-    let start = Instant::now();
-    while server.get_json(&format!("/api/v1/releases/{id}"))["state"] != state {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "release {id} never became {state}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 fn force(server: &TestServer, id: i64) {
     server.cli_ok(
@@ -202,10 +191,7 @@ fn chrono_year() -> String {
 
 #[test]
 fn a_critical_fix_is_fast_tracked() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("c.toml");
-    std::fs::write(&config, "fast_track_sla = \"2s\"\n").unwrap();
-    let server = TestServer::start_with(&["--config", config.to_str().unwrap()]);
+    let server = TestServer::start_with_config("fast_track_sla = \"2s\"\n");
     let team = server.team_with_element("fts-team", "fts");
     let (site, _) = server.add_site("CERN-PROD", None);
     server.cli_ok(
@@ -270,7 +256,7 @@ fn a_critical_fix_is_fast_tracked() {
         "{gate:#}"
     );
     // A 1 h SLA, but the fix is promoted after the 2 s fast track.
-    wait_state(&server, v2, "promoted");
+    server.wait_for_state(v2, "promoted", Duration::from_secs(15));
     let host = DnfRoot::new(&[format!("{}/repo/el9/production.repo", server.url)]);
     host.dnf_ok(&["install", "fts-server"]);
     let info = host.dnf_ok(&["updateinfo", "info", "--all"]);
@@ -313,9 +299,7 @@ fn a_signed_repository_is_verified_by_dnf() {
     let secret = gpg(&["--armor", "--export-secret-keys"]);
     let key = dir.path().join("signing.asc");
     std::fs::write(&key, secret).unwrap();
-    let config = dir.path().join("c.toml");
-    std::fs::write(&config, format!("signing_key = \"{}\"\n", key.display())).unwrap();
-    let server = TestServer::start_with(&["--config", config.to_str().unwrap()]);
+    let server = TestServer::start_with_config(&format!("signing_key = \"{}\"\n", key.display()));
     let team = server.team_with_element("t", "sig");
     let work = tempfile::tempdir().unwrap();
     let id = server.submit(

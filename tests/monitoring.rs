@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::*;
-use world::{wait_for_state, World};
+use world::World;
 
 #[test]
 fn sla_metrics_single_out_late_and_silent_sites_and_metrics_parse() {
@@ -27,7 +27,7 @@ fn sla_metrics_single_out_late_and_silent_sites_and_metrics_parse() {
     server.cli_ok(Some(&cern), &["site", "report", &v1.to_string(), "--ok"]);
     let (st, _) = w.post("/api/v1/deployments", &cern, json!({"host": "c1", "packages": pkgs}));
     assert_eq!(st, 201);
-    wait_for_state(server, v1, "promoted");
+    server.wait_for_state(v1, "promoted", Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(1100));
     let out = server.cli_ok(Some(&ral), &["site", "report", &v1.to_string(), "--ok"]);
     assert!(out.contains("late"), "{out}");

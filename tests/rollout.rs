@@ -13,23 +13,6 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use support::*;
 
-/// Waits until release `id` is in `state`; returns how long that took.
-fn wait_for_state(server: &TestServer, id: i64, state: &str, limit: Duration) -> Duration {
-    let start = Instant::now();
-    loop {
-        let v = server.get_json(&format!("/api/v1/releases/{id}"));
-        if v["state"] == state {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < limit,
-            "release {id} still {} after {limit:?}: {v:#}",
-            v["state"]
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn post(server: &TestServer, path: &str, token: &str, body: Value) -> (u16, Value) {
     let (s, b) = http(
         Method::POST,
@@ -225,7 +208,7 @@ fn happy_path_promotes_after_the_last_deadline_and_dnf_sees_the_update() {
     assert!(show.contains("rollout sites") && show.contains("RAL"), "{show}");
 
     // The daemon promotes on its own right after RAL's 4 s deadline.
-    wait_for_state(server, v2, "promoted", Duration::from_secs(15));
+    server.wait_for_state(v2, "promoted", Duration::from_secs(15));
     let took = announced.elapsed();
     assert!(took >= Duration::from_secs(3), "not before the deadline ({took:?})");
     assert!(took < Duration::from_secs(8), "right after the deadline ({took:?})");
@@ -344,7 +327,7 @@ fn problems_block_until_triaged_and_critical_ones_until_rejected() {
             "4",
         ],
     );
-    let took = wait_for_state(server, r1, "promoted", Duration::from_secs(5));
+    let took = server.wait_for_state(r1, "promoted", Duration::from_secs(5));
     assert!(
         took < Duration::from_secs(2),
         "promotion follows the triage at once ({took:?})"
@@ -425,7 +408,7 @@ fn a_deadline_that_passed_while_the_daemon_was_down_promotes_at_start() {
     s.server.stop();
     std::thread::sleep(Duration::from_secs(4));
     s.server.restart();
-    let took = wait_for_state(&s.server, r, "promoted", Duration::from_secs(5));
+    let took = s.server.wait_for_state(r, "promoted", Duration::from_secs(5));
     assert!(took < Duration::from_secs(2), "promoted right after start ({took:?})");
 }
 

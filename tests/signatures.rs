@@ -7,10 +7,7 @@ use support::*;
 
 #[test]
 fn require_signed_refuses_unsigned_and_foreign_keys() {
-    let config_dir = tempfile::tempdir().unwrap();
-    let config = config_dir.path().join("stagerepo.toml");
-    std::fs::write(&config, "[dist.el9]\nrequire_signed = true\n").unwrap();
-    let server = TestServer::start_with(&["--config", config.to_str().unwrap()]);
+    let server = TestServer::start_with_config("[dist.el9]\nrequire_signed = true\n");
     let team = server.team_with_element("signers", "basic");
     let data = shared_testdata();
     let put = |file: &str, name: &str| {

@@ -62,6 +62,31 @@ impl TestServer {
         Self::start_custom(tempfile::tempdir().unwrap(), extra, None)
     }
 
+    /// Starts a server with a configuration file holding `toml`.
+    pub fn start_with_config(toml: &str) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("stagerepo.toml");
+        std::fs::write(&config, toml).unwrap();
+        Self::start_custom(dir, &["--config", config.to_str().unwrap()], None)
+    }
+
+    /// Waits until release `id` is in `state` (at most `limit`); returns how long that took.
+    pub fn wait_for_state(&self, id: i64, state: &str, limit: Duration) -> Duration {
+        let start = Instant::now();
+        loop {
+            let v = self.get_json(&format!("/api/v1/releases/{id}"));
+            if v["state"] == state {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < limit,
+                "release {id} still {} after {limit:?}: {v:#}",
+                v["state"]
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Starts a server in `dir`, whose `data` subdirectory may already hold a data directory,
     /// speaking HTTPS with a certificate signed by `ca_pem` when given.
     pub fn start_custom(dir: tempfile::TempDir, extra: &[&str], ca_pem: Option<Vec<u8>>) -> TestServer {

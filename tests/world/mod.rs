@@ -2,7 +2,6 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::Value;
@@ -77,17 +76,5 @@ impl World {
             .map(|v| v.to_str().unwrap().to_string())
             .unwrap_or_default();
         (status, ct, resp.text().unwrap())
-    }
-}
-
-/// Waits until release `id` is in `state`.
-pub fn wait_for_state(server: &TestServer, id: i64, state: &str) {
-    let start = Instant::now();
-    while server.get_json(&format!("/api/v1/releases/{id}"))["state"] != state {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "release {id} never became {state}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
