@@ -157,14 +157,17 @@ impl Config {
         toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
     }
 
-    /// `fast_track_sla` in seconds.
+    /// `fast_track_sla` in seconds (1s to a year, like every SLA period).
     pub fn fast_track_seconds(&self) -> Result<i64, ConfigError> {
-        humantime::parse_duration(&self.fast_track_sla)
-            .map(|d| d.as_secs() as i64)
-            .map_err(|e| ConfigError::Invalid {
-                key: "fast_track_sla".into(),
-                message: e.to_string(),
-            })
+        use crate::domain::limits;
+        let invalid = |message| ConfigError::Invalid {
+            key: "fast_track_sla".into(),
+            message,
+        };
+        let s =
+            limits::parse_duration("fast_track_sla", &self.fast_track_sla, limits::MAX_SLA_SECONDS).map_err(invalid)?;
+        limits::check_sla("fast_track_sla", s).map_err(invalid)?;
+        Ok(s)
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
@@ -198,10 +201,10 @@ impl Config {
                 message: "use letters and digits only".into(),
             });
         }
-        if self.keep_generations == 0 {
+        if !(1..=1000).contains(&self.keep_generations) {
             return Err(ConfigError::Invalid {
                 key: "keep_generations".into(),
-                message: "must be at least 1".into(),
+                message: "must be 1 to 1000".into(),
             });
         }
         Ok(())

@@ -80,6 +80,13 @@ pub async fn serve_with_reload(config: Config, source: ConfigSource) -> Result<(
         .map_err(|source| ServeError::Bind { addr, source })?;
     let scheme = if cert.is_some() { "https" } else { "http" };
     tracing::info!("listening on {scheme}://{}", listener.local_addr()?);
+    if app.config.public_url.is_none() && !addr.ip().is_loopback() {
+        tracing::warn!(
+            listen = %addr,
+            "public_url is not set: .repo files and feed links name whatever Host clients send; \
+             set public_url to the address sites use"
+        );
+    }
     sdnotify::ready();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let workers = tokio::spawn(crate::workers::run(app.clone(), stop_rx));

@@ -80,15 +80,20 @@ async fn deliver_due(app: &Arc<App>, http: &reqwest::Client) -> Option<i64> {
                 .flatten()
         };
         let Some(site) = secret else { continue };
+        let key = match app.secrets.reveal(&site.webhook_secret) {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::error!(site = %site.name, error = %e, "cannot sign the webhook; not sending it");
+                next = Some(next.map_or(now + 300, |n: i64| n.min(now + 300)));
+                continue;
+            }
+        };
         let result = http
             .post(&d.url)
             .header("Content-Type", "application/json")
             .header("X-Stagerepo-Event", &d.event)
             .header("X-Stagerepo-Delivery", d.id.to_string())
-            .header(
-                "X-Stagerepo-Signature",
-                sign(&site.webhook_secret, d.payload.as_bytes()),
-            )
+            .header("X-Stagerepo-Signature", sign(&key, d.payload.as_bytes()))
             .body(d.payload.clone())
             .send()
             .await;

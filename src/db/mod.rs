@@ -49,6 +49,8 @@ pub enum DbError {
     Conflict(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("database file: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl From<rusqlite::Error> for DbError {
@@ -64,6 +66,36 @@ impl From<rusqlite::Error> for DbError {
 
 /// Result of a storage call.
 pub type DbResult<T> = Result<T, DbError>;
+
+/// Creates `path` empty with mode 0600 unless it exists (SQLite takes an empty file as an
+/// empty database and gives its WAL and shared-memory files the database file's mode).
+pub(crate) fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sets a database file and its `-wal`, `-shm` and `-journal` companions (where present) to 0600.
+pub fn restrict_files(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        match std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
 
 /// The migrations, in order; never edit a released one, append a new one.
 fn migrations() -> Migrations<'static> {
@@ -81,10 +113,14 @@ pub struct Db {
 }
 
 impl Db {
-    /// Opens (creating) the database file, enables WAL and runs pending migrations.
+    /// Opens (creating) the database file, enables WAL and runs pending migrations. The file
+    /// and its WAL and shared-memory files are made 0600 whatever the umask: they hold token
+    /// hashes and the (sealed) webhook secrets.
     pub fn open(path: &Path) -> DbResult<Db> {
+        create_private(path)?;
         let mut conn = Connection::open(path)?;
         Self::init(&mut conn)?;
+        restrict_files(path)?;
         Ok(Db { conn: Mutex::new(conn) })
     }
 

@@ -81,6 +81,23 @@ impl Db {
             .optional()?)
     }
 
+    /// Every site's stored webhook secret, as (id, stored value).
+    pub fn site_secrets(&self) -> DbResult<Vec<(i64, String)>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare("SELECT id, webhook_secret FROM sites")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Replaces a site's stored webhook secret (with its sealed form).
+    pub fn set_site_secret(&self, id: i64, stored: &str) -> DbResult<()> {
+        self.lock().execute(
+            "UPDATE sites SET webhook_secret = ?2 WHERE id = ?1",
+            params![id, stored],
+        )?;
+        Ok(())
+    }
+
     /// The site holding a token.
     pub fn site_by_token_hash(&self, hash: &str) -> DbResult<Option<Site>> {
         Ok(self

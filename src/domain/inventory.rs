@@ -101,7 +101,10 @@ pub fn parse_entries(entries: &[String]) -> Result<Vec<InstalledPackage>, Vec<En
 /// Checks a host name: 1-253 letters, digits, '.', '-' or '_'.
 pub fn check_host(host: &str) -> Result<(), String> {
     if host.is_empty() || host.len() > 253 {
-        return Err(format!("host name {host:?} must have 1 to 253 characters"));
+        return Err(format!(
+            "host name must have 1 to 253 characters, not {}",
+            host.chars().count()
+        ));
     }
     if !host
         .chars()

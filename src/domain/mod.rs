@@ -4,6 +4,7 @@ pub mod advisory;
 pub mod closure;
 pub mod evr;
 pub mod inventory;
+pub mod limits;
 pub mod names;
 pub mod package;
 pub mod problem;

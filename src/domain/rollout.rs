@@ -85,7 +85,9 @@ pub fn evaluate(input: &GateInput<'_>, now: i64) -> Gate {
     let mut sites = Vec::new();
     for a in input.assignments {
         let sla = input.fast_track_seconds.map_or(a.sla_seconds, |f| f.min(a.sla_seconds));
-        let deadline = input.announced_at + sla;
+        // Saturating: an overflowing period must give a far deadline, never one that wrapped
+        // into the past and so counts the site as satisfied.
+        let deadline = input.announced_at.saturating_add(sla);
         let report = input
             .reports
             .iter()
@@ -97,7 +99,7 @@ pub fn evaluate(input: &GateInput<'_>, now: i64) -> Gate {
             site: a.site.clone(),
             sla_seconds: sla,
             deadline,
-            seconds_left: (deadline - now).max(0),
+            seconds_left: deadline.saturating_sub(now).max(0),
             report,
             satisfied,
         });
@@ -255,6 +257,27 @@ mod tests {
             };
             assert_eq!(evaluate(&input, 1000).open, open, "{:?}", problems[0]);
         }
+    }
+
+    #[test]
+    fn an_overflowing_sla_never_satisfies_a_site() {
+        let a = vec![Assignment {
+            site: "A".into(),
+            sla_seconds: i64::MAX,
+        }];
+        let input = GateInput {
+            announced_at: 1_764_000_000,
+            assignments: &a,
+            reports: &[],
+            problems: &[],
+            consistency_failures: &[],
+            fast_track_seconds: None,
+            fast_track_reason: None,
+        };
+        let g = evaluate(&input, 1_764_000_001);
+        assert!(!g.sites[0].satisfied);
+        assert!(!g.open);
+        assert_eq!(g.sites[0].deadline, i64::MAX);
     }
 
     #[test]

@@ -19,9 +19,10 @@ pub struct SlaAssignment {
 }
 
 impl SlaAssignment {
-    /// Announcement plus the SLA period.
+    /// Announcement plus the SLA period; saturating, so a huge period is a far deadline,
+    /// never a wrapped one in the past.
     pub fn deadline(&self) -> i64 {
-        self.announced_at + self.sla_seconds
+        self.announced_at.saturating_add(self.sla_seconds)
     }
 }
 
@@ -125,7 +126,7 @@ pub fn summarize(site: &str, assignments: &[SlaAssignment], now: i64) -> SiteSla
         }
         if matches!(o, Outcome::OnTime | Outcome::Late) {
             if let Some(t) = a.first_report_at {
-                durations.push((t - a.announced_at).max(0));
+                durations.push(t.saturating_sub(a.announced_at).max(0));
             }
         }
         if o != Outcome::Cancelled {

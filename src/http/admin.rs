@@ -9,6 +9,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{BearerToken, JsonBody};
 use super::{blocking, AppState};
 use crate::db::{AuditEntry, DeliveryAttempt, Element, RolloutAssignment, Site, Team, TeamKey};
+use crate::domain::limits;
 use crate::service::elements::SiteWithToken;
 use crate::service::teams::TeamWithToken;
 
@@ -127,11 +128,9 @@ pub struct NewRollout {
     sla: String,
 }
 
-/// Parses a human duration into seconds.
+/// Parses a human duration (`since`) into seconds, at most ten years.
 pub fn parse_duration(s: &str) -> Result<i64, ApiError> {
-    humantime::parse_duration(s.trim())
-        .map(|d| d.as_secs() as i64)
-        .map_err(|e| ApiError::invalid(format!("duration {s:?} is not valid ({e}); use e.g. 30s, 12h, 5d")))
+    limits::parse_duration("since", s, limits::MAX_SINCE_SECONDS).map_err(ApiError::invalid)
 }
 
 /// `POST /api/v1/admin/rollouts`.
@@ -140,7 +139,7 @@ pub async fn add_rollout(
     BearerToken(token): BearerToken,
     JsonBody(req): JsonBody<NewRollout>,
 ) -> ApiResult<(StatusCode, Json<RolloutAssignment>)> {
-    let sla = parse_duration(&req.sla)?;
+    let sla = limits::parse_duration("sla", &req.sla, limits::MAX_SLA_SECONDS).map_err(ApiError::invalid)?;
     let r = blocking(&app, move |a| {
         a.add_rollout(&a.authenticate(token.as_deref())?, &req.element, &req.site, sla)
     })
@@ -187,12 +186,15 @@ pub struct AuditQuery {
 pub async fn audit(
     State(app): State<AppState>,
     BearerToken(token): BearerToken,
-    Query(q): Query<AuditQuery>,
+    super::inventory::Params(q): super::inventory::Params<AuditQuery>,
 ) -> ApiResult<Json<Vec<AuditEntry>>> {
     let since = q.since.as_deref().map(parse_duration).transpose()?;
     Ok(Json(
         blocking(&app, move |a| {
             a.authenticate(token.as_deref())?.require_admin()?;
+            if let Some(r) = q.release {
+                crate::service::limit(limits::check_id("release", r))?;
+            }
             let since = since.map(|s| a.clock.now() - s);
             Ok(a.db.audit_entries(q.release, since)?)
         })

@@ -22,11 +22,14 @@ pub struct CheckQuery {
 pub async fn check(
     State(app): State<AppState>,
     BearerToken(token): BearerToken,
-    Query(q): Query<CheckQuery>,
+    super::inventory::Params(q): super::inventory::Params<CheckQuery>,
 ) -> ApiResult<Json<CheckReport>> {
     Ok(Json(
         blocking(&app, move |a| {
             a.authenticate(token.as_deref())?.require_admin()?;
+            if let Some(r) = q.release {
+                crate::service::limit(crate::domain::limits::check_id("release", r))?;
+            }
             a.check(&q.dist, q.release)
         })
         .await?,

@@ -69,6 +69,12 @@ fn time(t: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A long user text cut to [`DASHBOARD_TEXT`](crate::domain::limits::DASHBOARD_TEXT)
+/// characters; the API (`/api/v1/releases/{id}`) has it in full.
+fn short(text: &str) -> std::borrow::Cow<'_, str> {
+    crate::domain::limits::shorten(text, crate::domain::limits::DASHBOARD_TEXT)
+}
+
 fn percent(v: Option<f64>) -> String {
     v.map_or("–".into(), |v| format!("{:.0}%", v * 100.0))
 }
@@ -146,7 +152,7 @@ fn rollout(d: &Dashboard) -> Markup {
                         } } }
                     } }
                     @for c in gate.conditions.iter().filter(|c| !c.passed && c.name != "rollout sites") {
-                        p.muted { "Waiting: " (c.name) " – " (c.detail) }
+                        p.muted { "Waiting: " (c.name) " – " (short(&c.detail)) }
                     }
                 }
             }
@@ -189,7 +195,7 @@ fn problems(list: &[Problem]) -> Markup {
                     Some(c) => span.badge.(if c.as_str() == "critical" { "bad" } else { "warn" }) { (c.as_str()) },
                     None => span.badge.info { "untriaged" },
                 }
-                " #" (p.id) " on release " (p.release) " from " (p.site) ": " (p.text)
+                " #" (p.id) " on release " (p.release) " from " (p.site) ": " (short(&p.text))
             } } }
         }
     }

@@ -31,7 +31,9 @@ impl ApiError {
             ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "not found"),
             ServiceError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid request"),
             ServiceError::InvalidPackage(_) => (StatusCode::BAD_REQUEST, "invalid package"),
-            ServiceError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload too large"),
+            ServiceError::TooLarge { .. } | ServiceError::BodyTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload too large")
+            }
             ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
         }

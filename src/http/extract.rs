@@ -1,22 +1,42 @@
 //! Extractors whose rejections are JSON errors like every other error.
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::domain::limits::MAX_JSON_BODY;
+use crate::service::ServiceError;
 
-/// A JSON body; a malformed one is a 400 that says what is wrong.
-pub struct JsonBody<T>(pub T);
+/// A JSON body of at most `LIMIT` bytes: a larger one is a 413, a malformed one a 400 that
+/// says what is wrong.
+pub struct JsonBody<T, const LIMIT: usize = MAX_JSON_BODY>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+impl<S: Send + Sync, T: DeserializeOwned, const LIMIT: usize> FromRequest<S> for JsonBody<T, LIMIT> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::invalid(format!("cannot read the request body: {e}")))?;
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
+        let too_large = || ApiError(ServiceError::BodyTooLarge { limit: LIMIT });
+        let declared = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > LIMIT as u64) {
+            return Err(too_large());
+        }
+        // Read by hand rather than through axum's Bytes extractor, whose limit error is a
+        // plain-text 400 without the limit.
+        let mut bytes = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+        let mut stream = req.into_body().into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| ApiError::invalid(format!("cannot read the request body: {e}")))?;
+            if bytes.len() + chunk.len() > LIMIT {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
@@ -41,8 +61,15 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
     }
 }
 
-/// A numeric id from the path; anything else is a 400.
+/// A numeric id from the path; anything else (negative, zero, beyond i64) is a 400.
 pub fn parse_id(raw: &str) -> Result<i64, ApiError> {
-    raw.parse()
-        .map_err(|_| ApiError::invalid(format!("{raw:?} is not a numeric id")))
+    let shown = crate::domain::limits::shorten(raw, 40);
+    let id: i64 = raw.parse().map_err(|_| {
+        ApiError::invalid(format!(
+            "{shown:?} is not an id: ids are whole numbers from 1 to {}",
+            i64::MAX
+        ))
+    })?;
+    crate::domain::limits::check_id("id", id).map_err(ApiError::invalid)?;
+    Ok(id)
 }

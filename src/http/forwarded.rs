@@ -77,7 +77,7 @@ impl Forwarding {
                     _ => {}
                 }
             }
-            if let Some(host) = first_value(headers, X_FORWARDED_HOST).filter(|h| is_host(h)) {
+            if let Some(host) = first_value(headers, X_FORWARDED_HOST).filter(|h| is_valid_host(h)) {
                 if let Ok(v) = HeaderValue::from_str(&host) {
                     headers.insert(header::HOST, v);
                 }
@@ -113,11 +113,66 @@ fn first_value(headers: &HeaderMap, name: &str) -> Option<String> {
     (!first.is_empty()).then(|| first.to_string())
 }
 
-/// A host name or address with an optional port, and nothing that could break a URL.
-fn is_host(h: &str) -> bool {
-    h.len() <= 255
-        && h.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'))
+/// `host[:port]` as a URL authority without user information: a DNS name (labels of letters,
+/// digits, `-` and `_`), an IPv4 address or a bracketed IPv6 address, and a port 1-65535. Such
+/// a value is safe to write into `.repo` files and feed links unescaped.
+pub fn is_valid_host(h: &str) -> bool {
+    if h.is_empty() || h.len() > 261 {
+        return false;
+    }
+    let (host, port) = if let Some(rest) = h.strip_prefix('[') {
+        let Some((v6, after)) = rest.split_once(']') else {
+            return false;
+        };
+        if v6.parse::<std::net::Ipv6Addr>().is_err() {
+            return false;
+        }
+        match after {
+            "" => return true,
+            p => match p.strip_prefix(':') {
+                Some(port) => ("", Some(port)),
+                None => return false,
+            },
+        }
+    } else {
+        match h.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (h, None),
+        }
+    };
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|n| (1..=65535).contains(&n))
+    });
+    let name_ok = h.starts_with('[')
+        || (host.len() <= 253
+            && host.split('.').enumerate().all(|(i, label)| {
+                // One trailing dot (a fully qualified name) is allowed.
+                (!label.is_empty() || (i > 0 && host.ends_with('.') && host.len() > 1))
+                    && label.len() <= 63
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+            && !host.is_empty());
+    port_ok && name_ok
+}
+
+/// Refuses (400) a request whose `Host` is not a valid `host[:port]`: handlers write it into
+/// `.repo` files and feed links when `public_url` is unset.
+pub async fn require_valid_host(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(host) = req.headers().get(header::HOST) {
+        if !host.to_str().is_ok_and(is_valid_host) {
+            return super::error::ApiError::invalid(
+                "the Host header is not a valid host[:port]; configure public_url for the server's own address",
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
 }
 
 #[cfg(test)]
@@ -133,6 +188,40 @@ mod tests {
             );
         }
         h
+    }
+
+    #[test]
+    fn hosts() {
+        for good in [
+            "repo.example.org",
+            "repo.example.org:8443",
+            "127.0.0.1:8080",
+            "[::1]:8080",
+            "[::1]",
+            "localhost",
+            "a_b.example.",
+            "x",
+        ] {
+            assert!(is_valid_host(good), "{good}");
+        }
+        for bad in [
+            "a\"b<c>",
+            "",
+            "evil.example/x",
+            "u@evil.example",
+            "a:b",
+            "a:0",
+            "a:99999",
+            "[::1",
+            "[zz]:1",
+            "a..b",
+            ".a",
+            "a b",
+            ":80",
+            "[::1]x",
+        ] {
+            assert!(!is_valid_host(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Repository history, withdrawal and roll-back endpoints.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -26,7 +26,7 @@ pub struct HistoryQuery {
 pub async fn revisions(
     State(app): State<AppState>,
     Path((dist, repo)): Path<(String, String)>,
-    Query(q): Query<HistoryQuery>,
+    super::inventory::Params(q): super::inventory::Params<HistoryQuery>,
 ) -> ApiResult<Json<Vec<Revision>>> {
     let repo = repo_kind(&repo)?;
     Ok(Json(
@@ -45,7 +45,7 @@ pub struct DiffQuery {
 pub async fn diff(
     State(app): State<AppState>,
     Path((dist, repo)): Path<(String, String)>,
-    Query(q): Query<DiffQuery>,
+    super::inventory::Params(q): super::inventory::Params<DiffQuery>,
 ) -> ApiResult<Json<RevisionDiff>> {
     let repo = repo_kind(&repo)?;
     Ok(Json(

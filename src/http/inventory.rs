@@ -35,7 +35,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
 pub async fn report(
     State(app): State<AppState>,
     BearerToken(token): BearerToken,
-    JsonBody(req): JsonBody<DeploymentRequest>,
+    JsonBody(req): JsonBody<DeploymentRequest, { crate::domain::limits::MAX_DEPLOYMENT_BODY }>,
 ) -> ApiResult<(StatusCode, Json<DeploymentRecorded>)> {
     let r = blocking(&app, move |a| {
         a.record_deployment(&a.authenticate(token.as_deref())?, &req)

@@ -21,6 +21,16 @@ fn positive_duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
     if d.is_zero() {
         return Err(invalid(key, "must be longer than zero"));
     }
+    // Bounded so that adding it to an instant can never overflow.
+    if d.as_secs() > crate::domain::limits::MAX_SINCE_SECONDS as u64 {
+        return Err(invalid(
+            key,
+            format!(
+                "{value:?} is out of range: at most {}s",
+                crate::domain::limits::MAX_SINCE_SECONDS
+            ),
+        ));
+    }
     Ok(d)
 }
 
@@ -59,8 +69,8 @@ impl Config {
         self.header_timeout_duration()?;
         self.body_timeout_duration()?;
         self.trusted_proxy_nets()?;
-        if self.max_concurrent_uploads == 0 {
-            return Err(invalid("max_concurrent_uploads", "must be at least 1"));
+        if !(1..=100_000).contains(&self.max_concurrent_uploads) {
+            return Err(invalid("max_concurrent_uploads", "must be 1 to 100000"));
         }
         if self.max_upload_size == 0 {
             return Err(invalid("max_upload_size", "must be at least 1"));

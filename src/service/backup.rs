@@ -6,7 +6,8 @@
 //!   system allows (package files are never modified), else a copy;
 //! - `repos/<dist>/<repo>/`: copies of the metadata, and `Packages/` entries as hard links into
 //!   the backup's own `store/`;
-//! - `admin.token` (mode 0600);
+//! - `admin.token` and `secret.key` (mode 0600; the key opens the sealed webhook secrets);
+//! - the directory itself is 0750 and `stagerepo.db` 0600, whatever the umask;
 //! - `manifest.json`, written last: every file with its sha256 and size (a `Packages/` entry
 //!   names the store file it links to). A directory without it is not a complete backup.
 //!
@@ -38,6 +39,8 @@ pub const FORMAT: u32 = 1;
 
 const DATABASE_FILE: &str = "stagerepo.db";
 const TOKEN_FILE: &str = "admin.token";
+/// Files copied with mode 0600.
+const PRIVATE_FILES: [&str; 2] = [TOKEN_FILE, crate::secrets::KEY_FILE];
 
 /// What a backup holds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -254,12 +257,15 @@ impl App {
                 }
             }
 
-            let token = data.join(TOKEN_FILE);
-            if token.exists() {
-                let dest = dir.join(TOKEN_FILE);
-                copy_file(&token, &dest)?;
-                fs::set_permissions(&dest, fs::Permissions::from_mode(0o600)).map_err(write_err(&dest))?;
-                entries.insert(TOKEN_FILE.into(), entry_of(TOKEN_FILE, &dest)?);
+            for name in PRIVATE_FILES {
+                let src = data.join(name);
+                if src.exists() {
+                    let dest = dir.join(name);
+                    crate::db::create_private(&dest).map_err(write_err(&dest))?;
+                    copy_file(&src, &dest)?;
+                    fs::set_permissions(&dest, fs::Permissions::from_mode(0o600)).map_err(write_err(&dest))?;
+                    entries.insert(name.into(), entry_of(name, &dest)?);
+                }
             }
             Ok(())
         })?;
@@ -406,10 +412,15 @@ pub fn restore(backup: &Path, data_dir: &Path) -> Result<RestoreOutcome, BackupE
         }
         hard_link_or_copy(&staging.join(target), &staging.join(&e.path))?;
     }
-    let token = staging.join(TOKEN_FILE);
-    if token.exists() {
-        fs::set_permissions(&token, fs::Permissions::from_mode(0o600)).map_err(write_err(&token))?;
+    for name in PRIVATE_FILES {
+        let path = staging.join(name);
+        if path.exists() {
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).map_err(write_err(&path))?;
+        }
     }
+    let db = staging.join(DATABASE_FILE);
+    crate::db::restrict_files(&db).map_err(write_err(&db))?;
+    fs::set_permissions(&staging, fs::Permissions::from_mode(0o750)).map_err(write_err(&staging))?;
     fs::File::open(staging.join(DATABASE_FILE))
         .and_then(|f| f.sync_all())
         .map_err(write_err(&staging))?;
@@ -440,6 +451,8 @@ fn ensure_new_dir(dir: &Path) -> Result<(), BackupError> {
     if !is_empty_dir(dir)? {
         return Err(BackupError::NotEmpty(dir.to_path_buf()));
     }
+    // A backup holds the database and the admin token: not for other users.
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o750)).map_err(write_err(dir))?;
     Ok(())
 }
 

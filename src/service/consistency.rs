@@ -68,6 +68,16 @@ impl App {
     pub fn add_base(&self, actor: &Actor, dist: &str, name: &str, source: &str) -> ServiceResult<BaseInfo> {
         actor.require_admin()?;
         self.require_dist(dist)?;
+        if !crate::domain::names::is_valid_name(name) {
+            return Err(ServiceError::Invalid(
+                "base name is invalid: use 1-64 letters, digits, '.', '_' or '-'".into(),
+            ));
+        }
+        super::limit(crate::domain::limits::check_len(
+            "source",
+            source,
+            crate::domain::limits::MAX_REFERENCE,
+        ))?;
         let now = self.clock.now();
         let repo = BaseRepo::import(name, source, now).map_err(|e| ServiceError::Invalid(e.to_string()))?;
         let dir = self.base_dir(dist);

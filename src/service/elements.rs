@@ -3,8 +3,10 @@
 use serde::Serialize;
 
 use super::auth::{hash_token, new_token, Actor};
+use super::limit;
 use super::{App, ServiceError, ServiceResult};
 use crate::db::{Db, Element, RolloutAssignment, Site};
+use crate::domain::limits::{self, check_len};
 use crate::domain::names::is_valid_name;
 
 /// A new site with its token and webhook secret (shown once).
@@ -33,6 +35,7 @@ impl App {
     pub fn add_element(&self, actor: &Actor, name: &str, team: &str, description: &str) -> ServiceResult<Element> {
         actor.require_admin()?;
         check_name("element", name)?;
+        limit(check_len("description", description, limits::MAX_DESCRIPTION))?;
         let team = self
             .db
             .team_by_name(team)?
@@ -80,6 +83,8 @@ impl App {
     ) -> ServiceResult<SiteWithToken> {
         actor.require_admin()?;
         check_name("site", name)?;
+        limit(check_len("contact", contact.unwrap_or_default(), limits::MAX_CONTACT))?;
+        limit(check_len("webhook", webhook.unwrap_or_default(), limits::MAX_REFERENCE))?;
         if let Some(url) = webhook {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ServiceError::Invalid(format!("webhook {url:?} is not an http(s) URL")));
@@ -91,8 +96,14 @@ impl App {
         let token = new_token("s");
         let secret = new_token("w");
         let now = self.clock.now();
-        self.db
-            .insert_site(name, contact, webhook, &hash_token(&token), &secret, now)?;
+        self.db.insert_site(
+            name,
+            contact,
+            webhook,
+            &hash_token(&token),
+            &self.secrets.seal(&secret),
+            now,
+        )?;
         self.db
             .write(|tx| Db::audit(tx, now, &actor.label(), "site.add", &format!("site:{name}"), "", None))?;
         Ok(SiteWithToken {
@@ -125,9 +136,7 @@ impl App {
         sla_seconds: i64,
     ) -> ServiceResult<RolloutAssignment> {
         actor.require_admin()?;
-        if sla_seconds <= 0 {
-            return Err(ServiceError::Invalid("the SLA period must be positive".into()));
-        }
+        limit(limits::check_sla("sla", sla_seconds))?;
         let e = self.element(element)?;
         let s = self.site(site)?;
         self.db.upsert_rollout(e.id, s.id, sla_seconds)?;

@@ -26,6 +26,9 @@ pub enum ServiceError {
     /// Body larger than the configured limit.
     #[error("upload larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
+    /// A request body (not an upload) larger than its documented limit.
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    BodyTooLarge { limit: usize },
     /// The state already holds something else under this identity.
     #[error("{0}")]
     Conflict(String),
@@ -34,10 +37,17 @@ pub enum ServiceError {
     Internal(String),
 }
 
+/// What a caller sees of a constraint violation that no earlier check caught: a request that
+/// raced another one. The database's own text (table and column names) goes to the log only.
+pub const RACED: &str = "another request changed the same record at the same time; look again and retry";
+
 impl From<DbError> for ServiceError {
     fn from(e: DbError) -> Self {
         match e {
-            DbError::Conflict(m) => ServiceError::Conflict(m),
+            DbError::Conflict(m) => {
+                tracing::info!(constraint = %m, "constraint violation answered as a conflict");
+                ServiceError::Conflict(RACED.into())
+            }
             other => ServiceError::Internal(other.to_string()),
         }
     }

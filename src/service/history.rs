@@ -14,6 +14,7 @@ use super::publish::Publication;
 use super::{App, ServiceError, ServiceResult};
 use crate::db::{Db, StoredPackage};
 use crate::domain::evr::Evr;
+use crate::domain::limits;
 use crate::domain::release::{Release, ReleaseState, Transition};
 use crate::domain::repo::{RepoKind, Revision};
 
@@ -50,6 +51,7 @@ impl App {
     /// Revisions of a repository, newest first.
     pub fn repo_history(&self, dist: &str, repo: RepoKind, limit: i64) -> ServiceResult<Vec<Revision>> {
         self.require_dist(dist)?;
+        super::limit(limits::check_list_limit(limit))?;
         Ok(self.db.revisions(dist, repo, limit)?)
     }
 
@@ -66,6 +68,8 @@ impl App {
     /// Packages added, removed, upgraded and downgraded from revision `from` to `to`.
     pub fn repo_diff(&self, dist: &str, repo: RepoKind, from: i64, to: i64) -> ServiceResult<RevisionDiff> {
         self.require_dist(dist)?;
+        super::limit(limits::check_id("from", from))?;
+        super::limit(limits::check_id("to", to))?;
         let a = self.revision_rows(dist, repo, from)?;
         let b = self.revision_rows(dist, repo, to)?;
         let a_shas: HashSet<&str> = a.iter().map(|p| p.sha256.as_str()).collect();
@@ -214,6 +218,7 @@ impl App {
         if reason.trim().is_empty() {
             return Err(ServiceError::Invalid("a withdrawal needs --reason".into()));
         }
+        super::limit(limits::check_len("reason", reason, limits::MAX_REASON))?;
         let release = self.release(id)?;
         Self::check_transition(&release, Transition::Withdraw)?;
         let shas: HashSet<String> = self.db.release_package_shas(id)?.into_iter().collect();
@@ -240,6 +245,8 @@ impl App {
         if reason.trim().is_empty() {
             return Err(ServiceError::Invalid("a roll-back needs --reason".into()));
         }
+        super::limit(limits::check_len("reason", reason, limits::MAX_REASON))?;
+        super::limit(limits::check_id("to", to))?;
         let set: Vec<String> = self
             .revision_rows(dist, RepoKind::Production, to)?
             .into_iter()

@@ -13,7 +13,7 @@ use crate::domain::release::ReleaseState;
 use crate::domain::sla::{summarize, SiteSla, SlaAssignment};
 
 /// Most packages one report may list.
-pub const MAX_PACKAGES: usize = 100_000;
+pub const MAX_PACKAGES: usize = crate::domain::limits::MAX_DEPLOYMENT_PACKAGES;
 
 /// Body of `POST /api/v1/deployments`: what one host of the calling site runs now.
 #[derive(Debug, Clone, Deserialize)]
@@ -199,9 +199,16 @@ impl App {
         check_host(&req.host).map_err(ServiceError::Invalid)?;
         if req.packages.len() > MAX_PACKAGES {
             return Err(ServiceError::Invalid(format!(
-                "{} packages in one report; at most {MAX_PACKAGES}",
+                "packages has {} entries in one report; the limit is {MAX_PACKAGES} per host",
                 req.packages.len()
             )));
+        }
+        for p in &req.packages {
+            super::limit(crate::domain::limits::check_len(
+                "packages entry",
+                p,
+                crate::domain::limits::MAX_PACKAGE_ENTRY,
+            ))?;
         }
         let packages = parse_entries(&req.packages).map_err(|bad| {
             let list: Vec<String> = bad.iter().map(ToString::to_string).collect();
@@ -261,7 +268,8 @@ impl App {
                 )))
             }
         };
-        Ok(self.db.deployment_history(site, host, limit.clamp(1, 10_000))?)
+        super::limit(crate::domain::limits::check_list_limit(limit))?;
+        Ok(self.db.deployment_history(site, host, limit)?)
     }
 
     /// Which release of each element every host runs (newest report per host), with counts and

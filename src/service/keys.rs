@@ -22,6 +22,13 @@ impl App {
             .db
             .team_by_name(team)?
             .ok_or_else(|| ServiceError::NotFound(format!("no team named {team}")))?;
+        if armored.len() > crate::domain::limits::MAX_ARMORED_KEY {
+            return Err(ServiceError::Invalid(format!(
+                "key is {} bytes long; the limit is {}",
+                armored.len(),
+                crate::domain::limits::MAX_ARMORED_KEY
+            )));
+        }
         let infos = public_key_info(armored).map_err(|e| ServiceError::Invalid(e.to_string()))?;
         let now = self.clock.now();
         for info in &infos {

@@ -22,10 +22,16 @@ pub mod teams;
 pub mod upload;
 
 use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-pub use error::{ServiceError, ServiceResult};
+pub use error::{ServiceError, ServiceResult, RACED};
+
+/// A documented limit (domain::limits) as a 400 naming the field and the limit.
+pub fn limit(check: Result<(), String>) -> ServiceResult<()> {
+    check.map_err(ServiceError::Invalid)
+}
 
 use crate::config::Config;
 use crate::db::Db;
@@ -65,6 +71,8 @@ pub struct App {
     pub wake: Arc<tokio::sync::Notify>,
     /// Counters and histograms behind `GET /metrics`.
     pub metrics: metrics::Metrics,
+    /// Seals the webhook secrets stored in the database.
+    pub secrets: crate::secrets::SecretBox,
 }
 
 impl App {
@@ -73,7 +81,13 @@ impl App {
     pub fn open(config: Config, clock: Arc<dyn Clock>) -> ServiceResult<App> {
         let data_dir = config.data_dir.clone();
         std::fs::create_dir_all(&data_dir)?;
+        // 0750 whatever the umask (systemd's StateDirectoryMode says the same); an existing
+        // directory is fixed too.
+        std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o750))?;
         let db = Db::open(&data_dir.join("stagerepo.db"))?;
+        let secrets =
+            crate::secrets::SecretBox::open_or_create(&data_dir).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        seal_clear_secrets(&db, &secrets)?;
         let store = PackageStore::open(&data_dir)?;
         let admin_token_hash = ensure_admin_token(&db, &data_dir)?;
         let repos_dir = data_dir.join("repos");
@@ -105,6 +119,7 @@ impl App {
             closure: consistency::ClosureState::default(),
             wake: Arc::new(tokio::sync::Notify::new()),
             metrics: metrics::Metrics::default(),
+            secrets,
         };
         app.load_bases()?;
         app.reconcile_repositories()?;
@@ -133,6 +148,22 @@ impl App {
     pub fn admin_token_path(&self) -> PathBuf {
         self.config.data_dir.join("admin.token")
     }
+}
+
+/// Seals webhook secrets an older version stored in clear.
+fn seal_clear_secrets(db: &Db, secrets: &crate::secrets::SecretBox) -> ServiceResult<()> {
+    let clear: Vec<(i64, String)> = db
+        .site_secrets()?
+        .into_iter()
+        .filter(|(_, s)| !crate::secrets::SecretBox::is_sealed(s))
+        .collect();
+    for (id, secret) in &clear {
+        db.set_site_secret(*id, &secrets.seal(secret))?;
+    }
+    if !clear.is_empty() {
+        tracing::info!(sites = clear.len(), "sealed webhook secrets stored in clear");
+    }
+    Ok(())
 }
 
 /// Creates `<data-dir>/admin.token` (mode 0600) on first start; returns the token's hash.

@@ -1,8 +1,9 @@
 //! Reports from rollout sites, problems from any site, and the admin's triage.
 
 use super::auth::Actor;
-use super::{App, ServiceError, ServiceResult};
+use super::{limit, App, ServiceError, ServiceResult};
 use crate::db::{Db, Report};
+use crate::domain::limits::{self, check_len};
 use crate::domain::problem::{Criticality, Problem};
 use crate::domain::release::ReleaseState;
 use crate::domain::rollout::ReportResult;
@@ -11,6 +12,7 @@ impl App {
     /// A rollout site's verdict on a release.
     pub fn report(&self, actor: &Actor, id: i64, result: ReportResult, text: &str) -> ServiceResult<Report> {
         let (site_id, site) = actor.require_site()?;
+        limit(check_len("text", text, limits::MAX_PROBLEM_TEXT))?;
         let release = self.release(id)?;
         let sites = self.db.release_sites(id)?;
         let Some((_, sla)) = sites.iter().find(|(s, _)| s == site) else {
@@ -27,7 +29,7 @@ impl App {
             ));
         }
         let now = self.clock.now();
-        let late = now > release.announced_at.unwrap_or(now) + sla;
+        let late = now > release.announced_at.unwrap_or(now).saturating_add(*sla);
         let label = actor.label();
         let (report_id, problem) = self.db.write(|tx| {
             let rid = Db::insert_report(tx, id, site_id, result, text, now, late)?;
@@ -75,6 +77,7 @@ impl App {
     /// A problem from any site, against any release.
     pub fn report_problem(&self, actor: &Actor, id: i64, text: &str) -> ServiceResult<Problem> {
         let (site_id, _) = actor.require_site()?;
+        limit(check_len("text", text, limits::MAX_PROBLEM_TEXT))?;
         self.release(id)?;
         if text.trim().is_empty() {
             return Err(ServiceError::Invalid(
@@ -101,6 +104,7 @@ impl App {
 
     /// One problem.
     pub fn problem(&self, pid: i64) -> ServiceResult<Problem> {
+        limit(limits::check_id("problem", pid))?;
         self.db
             .problem(pid)?
             .ok_or_else(|| ServiceError::NotFound(format!("no problem {pid}")))
@@ -146,6 +150,7 @@ impl App {
     /// Closes a problem with a reason.
     pub fn close_problem(&self, actor: &Actor, pid: i64, reason: &str) -> ServiceResult<Problem> {
         actor.require_admin()?;
+        limit(check_len("reason", reason, limits::MAX_REASON))?;
         let problem = self.problem(pid)?;
         if !problem.open {
             return Err(ServiceError::Conflict(format!("problem {pid} is already closed")));

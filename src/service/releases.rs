@@ -4,8 +4,9 @@ use serde::Deserialize;
 
 use super::auth::Actor;
 use super::publish::Publication;
-use super::{App, ServiceError, ServiceResult};
+use super::{limit, App, ServiceError, ServiceResult};
 use crate::db::{Db, NewRelease};
+use crate::domain::limits::{self, check_count, check_len};
 use crate::domain::release::{Release, ReleaseEvent, ReleaseState};
 use crate::domain::repo::RepoKind;
 
@@ -45,6 +46,20 @@ impl App {
     /// all or nothing.
     pub fn submit_release(&self, actor: &Actor, req: &SubmitRelease) -> ServiceResult<Release> {
         let (team_id, team) = actor.require_team()?;
+        limit(check_len("version", &req.version, limits::MAX_VERSION))?;
+        limit(check_len("notes", &req.notes, limits::MAX_NOTES))?;
+        limit(check_count(
+            "packages",
+            req.packages.len(),
+            limits::MAX_RELEASE_PACKAGES,
+        ))?;
+        for f in &req.packages {
+            limit(check_len("packages entry", f, limits::MAX_FILENAME))?;
+        }
+        limit(check_count("fixes", req.fixes.len(), limits::MAX_FIXES))?;
+        for pid in &req.fixes {
+            limit(limits::check_id("fixes: problem", *pid))?;
+        }
         self.require_dist(&req.dist)?;
         let element = self.element(&req.element)?;
         if element.team_id != team_id {
@@ -124,16 +139,19 @@ impl App {
         if shas.windows(2).any(|w| w[0] == w[1]) {
             return Err(ServiceError::Invalid("a package is listed twice".into()));
         }
-        if let Some(id) = self.db.release_exists(&req.dist, &req.element, &req.version)? {
-            return Err(ServiceError::Conflict(format!(
-                "{} {} already exists in {} as release {id}",
-                req.element, req.version, req.dist
-            )));
-        }
         let now = self.clock.now();
         let label = actor.label();
         let reason = format!("release of {} {}", req.element, req.version);
-        let (id, _) = self.publish_with(
+        let exists = |id: i64| {
+            ServiceError::Conflict(format!(
+                "{} {} already exists in {} as release {id}",
+                req.element, req.version, req.dist
+            ))
+        };
+        if let Some(id) = self.db.release_exists(&req.dist, &req.element, &req.version)? {
+            return Err(exists(id));
+        }
+        let published = self.publish_with(
             Publication {
                 dist: &req.dist,
                 repo: RepoKind::Beta,
@@ -179,7 +197,18 @@ impl App {
                 )?;
                 Ok(id)
             },
-        )?;
+        );
+        // The loser of two submissions of one version at once trips the unique index; it gets
+        // the same answer as a submission after the first.
+        let (id, _) = match published {
+            Err(ServiceError::Conflict(why)) => {
+                return Err(match self.db.release_exists(&req.dist, &req.element, &req.version)? {
+                    Some(id) => exists(id),
+                    None => ServiceError::Conflict(why),
+                })
+            }
+            other => other?,
+        };
         tracing::info!(release = id, dist = %req.dist, element = %req.element, version = %req.version, actor = %label, "release submitted");
         if self.config.auto_announce && !self.db.rollout_site_ids(element.id)?.is_empty() {
             self.announce(&Actor::System, id)?;
@@ -189,6 +218,7 @@ impl App {
 
     /// One release.
     pub fn release(&self, id: i64) -> ServiceResult<Release> {
+        limit(limits::check_id("release", id))?;
         self.db
             .release(id)?
             .ok_or_else(|| ServiceError::NotFound(format!("no release {id}")))

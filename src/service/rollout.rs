@@ -7,8 +7,9 @@ use serde_json::json;
 use super::auth::Actor;
 use super::notify::Notice;
 use super::publish::Publication;
-use super::{App, ServiceError, ServiceResult};
+use super::{limit, App, ServiceError, ServiceResult};
 use crate::db::{Db, DbResult, Report};
+use crate::domain::limits::{self, check_len};
 use crate::domain::problem::Problem;
 use crate::domain::release::{Release, ReleaseEvent, ReleaseState, Transition};
 use crate::domain::repo::RepoKind;
@@ -197,7 +198,17 @@ impl App {
                 .db
                 .site_by_id(*site_id)?
                 .ok_or_else(|| ServiceError::Internal(format!("site {site_id} vanished")))?;
-            let deadline = now + sla;
+            // A period stored before the limit existed must not wrap the deadline.
+            let deadline = limits::check_sla("sla", *sla)
+                .ok()
+                .and_then(|_| now.checked_add(*sla))
+                .ok_or_else(|| {
+                    ServiceError::Conflict(format!(
+                        "the SLA of rollout site {} ({sla}s) is out of range: at most {}s; set it again with `stagerepo admin rollout add`",
+                        site.name,
+                        limits::MAX_SLA_SECONDS
+                    ))
+                })?;
             let iso = chrono::DateTime::from_timestamp(deadline, 0)
                 .map(|t| t.to_rfc3339())
                 .unwrap_or_default();
@@ -258,6 +269,7 @@ impl App {
         if *actor != Actor::System {
             actor.require_admin()?;
         }
+        limit(check_len("reason", reason, limits::MAX_REASON))?;
         let release = self.release(id)?;
         Self::check_transition(&release, Transition::Promote)?;
         if force {
@@ -392,6 +404,7 @@ impl App {
         if reason.trim().is_empty() {
             return Err(ServiceError::Invalid("a rejection needs --reason".into()));
         }
+        limit(check_len("reason", reason, limits::MAX_REASON))?;
         let release = self.release(id)?;
         Self::check_transition(&release, Transition::Reject)?;
         let shas = self.db.release_package_shas(id)?;
