@@ -38,7 +38,8 @@ fn post(server: &TestServer, path: &str, token: &str, body: Value) -> (u16, Valu
 /// Asserts a JSON 4xx error whose detail contains `needle`.
 fn refused(got: (u16, Value), status: u16, needle: &str) {
     let (s, v) = got;
-    assert_eq!(s, status, "{v}");
+    let shown: String = v.to_string().chars().take(400).collect();
+    assert_eq!(s, status, "{shown}");
     assert!(v["error"].is_string(), "not a JSON error: {v}");
     let detail = v["detail"].as_str().unwrap_or_default();
     assert!(detail.contains(needle), "{needle:?} not in {detail:?}");
@@ -611,4 +612,62 @@ fn data_files_are_private_whatever_the_umask_and_secrets_are_sealed() {
         ],
     );
     private(&restored);
+}
+
+/// Loads `url` in headless chromium; returns its console log (stderr), where CSP violations go.
+fn chromium_console(url: &str) -> String {
+    require_tool("chromium");
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("timeout")
+        .arg("90")
+        .arg("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(url)
+        .output()
+        .expect("starting chromium");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn the_dashboard_breaks_no_rule_of_its_csp_in_chromium() {
+    // The detector works: a page whose inline style its own policy forbids is reported.
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("violates.html");
+    std::fs::write(
+        &page,
+        "<html><head><meta http-equiv=\"Content-Security-Policy\" content=\"style-src 'none'\">\
+         <style>body{color:red}</style></head><body>x</body></html>",
+    )
+    .unwrap();
+    let console = chromium_console(&format!("file://{}", page.display()));
+    assert!(console.contains("Content Security Policy"), "{console}");
+
+    let s = setup(TestServer::start());
+    let (st, _) = post(
+        &s.server,
+        "/api/v1/problems",
+        &s.site_token,
+        json!({"release": s.release, "text": "hangs"}),
+    );
+    assert_eq!(st, 201);
+    let console = chromium_console(&format!("{}/", s.server.url));
+    assert!(!console.contains("Content Security Policy"), "{console}");
 }
