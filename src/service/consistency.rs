@@ -68,11 +68,6 @@ impl App {
     pub fn add_base(&self, actor: &Actor, dist: &str, name: &str, source: &str) -> ServiceResult<BaseInfo> {
         actor.require_admin()?;
         self.require_dist(dist)?;
-        if !crate::domain::names::is_valid_name(name) {
-            return Err(ServiceError::Invalid(
-                "base name is invalid: use 1-64 letters, digits, '.', '_' or '-'".into(),
-            ));
-        }
         super::limit(crate::domain::limits::check_len(
             "source",
             source,
