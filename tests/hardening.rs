@@ -218,6 +218,17 @@ fn ids_out_of_range_are_400_with_a_json_error() {
         400,
         "limit",
     );
+    refused(
+        send(
+            &s.server,
+            Method::GET,
+            "/api/v1/admin/problems?open=maybe",
+            Some(&admin),
+            None,
+        ),
+        400,
+        "query",
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Admin endpoints (admin token only): teams, elements, sites, rollout assignments, audit.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -156,7 +156,7 @@ pub struct ElementQuery {
 /// `GET /api/v1/rollouts`: public, so sites can see whom a release waits for.
 pub async fn list_rollouts(
     State(app): State<AppState>,
-    Query(q): Query<ElementQuery>,
+    super::inventory::Params(q): super::inventory::Params<ElementQuery>,
 ) -> ApiResult<Json<Vec<RolloutAssignment>>> {
     Ok(Json(blocking(&app, move |a| a.rollouts(q.element.as_deref())).await?))
 }
@@ -248,7 +248,7 @@ pub struct TeamQuery {
 pub async fn list_team_keys(
     State(app): State<AppState>,
     BearerToken(token): BearerToken,
-    Query(q): Query<TeamQuery>,
+    super::inventory::Params(q): super::inventory::Params<TeamQuery>,
 ) -> ApiResult<Json<Vec<TeamKey>>> {
     Ok(Json(
         blocking(&app, move |a| {

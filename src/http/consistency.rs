@@ -1,6 +1,6 @@
 //! Consistency endpoints: the closure check on demand and base repositories.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -83,7 +83,7 @@ pub struct DistQuery {
 pub async fn list(
     State(app): State<AppState>,
     BearerToken(token): BearerToken,
-    Query(q): Query<DistQuery>,
+    super::inventory::Params(q): super::inventory::Params<DistQuery>,
 ) -> ApiResult<Json<Vec<BaseInfo>>> {
     Ok(Json(
         blocking(&app, move |a| {

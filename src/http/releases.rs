@@ -1,6 +1,6 @@
 //! Release endpoints.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -33,7 +33,10 @@ pub struct ListQuery {
 }
 
 /// `GET /api/v1/releases`.
-pub async fn list(State(app): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult<Json<Vec<Release>>> {
+pub async fn list(
+    State(app): State<AppState>,
+    super::inventory::Params(q): super::inventory::Params<ListQuery>,
+) -> ApiResult<Json<Vec<Release>>> {
     Ok(Json(blocking(&app, move |a| a.releases(q.dist.as_deref())).await?))
 }
 

@@ -1,6 +1,6 @@
 //! Staged-rollout endpoints: announce, promote, reject, reports and problems.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -131,7 +131,7 @@ pub struct ProblemQuery {
 pub async fn problems(
     State(app): State<AppState>,
     BearerToken(token): BearerToken,
-    Query(q): Query<ProblemQuery>,
+    super::inventory::Params(q): super::inventory::Params<ProblemQuery>,
 ) -> ApiResult<Json<Vec<Problem>>> {
     Ok(Json(
         blocking(&app, move |a| a.problems(&a.authenticate(token.as_deref())?, q.open)).await?,

@@ -447,12 +447,13 @@ fn is_empty_dir(dir: &Path) -> Result<bool, BackupError> {
 }
 
 fn ensure_new_dir(dir: &Path) -> Result<(), BackupError> {
+    let existed = dir.exists();
     fs::create_dir_all(dir).map_err(write_err(dir))?;
     if !is_empty_dir(dir)? {
         return Err(BackupError::NotEmpty(dir.to_path_buf()));
     }
     // A backup holds the database and the admin token: not for other users.
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o750)).map_err(write_err(dir))?;
+    super::private_dir(dir, existed).map_err(write_err(dir))?;
     Ok(())
 }
 

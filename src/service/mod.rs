@@ -80,10 +80,9 @@ impl App {
     /// and brings every repository's files in line with the database.
     pub fn open(config: Config, clock: Arc<dyn Clock>) -> ServiceResult<App> {
         let data_dir = config.data_dir.clone();
+        let existed = data_dir.exists();
         std::fs::create_dir_all(&data_dir)?;
-        // 0750 whatever the umask (systemd's StateDirectoryMode says the same); an existing
-        // directory is fixed too.
-        std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o750))?;
+        private_dir(&data_dir, existed)?;
         let db = Db::open(&data_dir.join("stagerepo.db"))?;
         let secrets =
             crate::secrets::SecretBox::open_or_create(&data_dir).map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -148,6 +147,18 @@ impl App {
     pub fn admin_token_path(&self) -> PathBuf {
         self.config.data_dir.join("admin.token")
     }
+}
+
+/// Makes a directory of ours 0750 whatever the umask (systemd's `StateDirectoryMode` says the
+/// same): exactly that when we just created it; an existing one only loses the bits beyond it,
+/// so an admin's stricter 0700 stays.
+pub(crate) fn private_dir(dir: &Path, existed: bool) -> std::io::Result<()> {
+    let mode = if existed {
+        (std::fs::metadata(dir)?.permissions().mode() & 0o750) | 0o700
+    } else {
+        0o750
+    };
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
 }
 
 /// Seals webhook secrets an older version stored in clear.
