@@ -80,27 +80,26 @@ async fn deliver_due(app: &Arc<App>, http: &reqwest::Client) -> Option<i64> {
                 .flatten()
         };
         let Some(site) = secret else { continue };
-        let key = match app.secrets.reveal(&site.webhook_secret) {
-            Ok(k) => k,
-            Err(e) => {
-                tracing::error!(site = %site.name, error = %e, "cannot sign the webhook; not sending it");
-                next = Some(next.map_or(now + 300, |n: i64| n.min(now + 300)));
-                continue;
+        // An unreadable secret (secret.key replaced) is a failed attempt like any other: it is
+        // listed by `stagerepo admin webhooks` and given up after the retry period.
+        let (status, error) = match app.secrets.reveal(&site.webhook_secret) {
+            Err(e) => (None, Some(format!("not sent: {e}"))),
+            Ok(key) => {
+                let result = http
+                    .post(&d.url)
+                    .header("Content-Type", "application/json")
+                    .header("X-Stagerepo-Event", &d.event)
+                    .header("X-Stagerepo-Delivery", d.id.to_string())
+                    .header("X-Stagerepo-Signature", sign(&key, d.payload.as_bytes()))
+                    .body(d.payload.clone())
+                    .send()
+                    .await;
+                match result {
+                    Ok(r) if r.status().is_success() => (Some(r.status().as_u16()), None),
+                    Ok(r) => (Some(r.status().as_u16()), Some(format!("answered {}", r.status()))),
+                    Err(e) => (None, Some(e.to_string())),
+                }
             }
-        };
-        let result = http
-            .post(&d.url)
-            .header("Content-Type", "application/json")
-            .header("X-Stagerepo-Event", &d.event)
-            .header("X-Stagerepo-Delivery", d.id.to_string())
-            .header("X-Stagerepo-Signature", sign(&key, d.payload.as_bytes()))
-            .body(d.payload.clone())
-            .send()
-            .await;
-        let (status, error) = match result {
-            Ok(r) if r.status().is_success() => (Some(r.status().as_u16()), None),
-            Ok(r) => (Some(r.status().as_u16()), Some(format!("answered {}", r.status()))),
-            Err(e) => (None, Some(e.to_string())),
         };
         let delivered = error.is_none();
         let retry_at = now + backoff_seconds(d.attempts);

@@ -31,6 +31,8 @@ pub const MAX_CONTACT: usize = 256;
 pub const MAX_REFERENCE: usize = 2_048;
 /// Release versions, in characters.
 pub const MAX_VERSION: usize = 64;
+/// Keywords from a fixed list (advisory `type`, `severity`), in characters.
+pub const MAX_KEYWORD: usize = 32;
 /// Host names in deployment reports, in characters.
 pub const MAX_HOSTNAME: usize = 253;
 /// Package files in one release.

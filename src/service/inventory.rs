@@ -416,7 +416,7 @@ impl App {
             }
         }
         for row in self.db.sla_rows(since, site)? {
-            let deadline = row.announced_at + row.sla_seconds;
+            let deadline = row.announced_at.saturating_add(row.sla_seconds);
             let reports = self
                 .db
                 .site_element_packages_between(row.site_id, &row.element, row.created_at, deadline)?;

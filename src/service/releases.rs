@@ -56,6 +56,12 @@ impl App {
         for f in &req.packages {
             limit(check_len("packages entry", f, limits::MAX_FILENAME))?;
         }
+        limit(check_len("type", &req.advisory_type, limits::MAX_KEYWORD))?;
+        limit(check_len(
+            "severity",
+            req.severity.as_deref().unwrap_or_default(),
+            limits::MAX_KEYWORD,
+        ))?;
         limit(check_count("fixes", req.fixes.len(), limits::MAX_FIXES))?;
         for pid in &req.fixes {
             limit(limits::check_id("fixes: problem", *pid))?;
