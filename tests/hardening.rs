@@ -387,6 +387,38 @@ fn concurrent_submissions_of_one_version_get_the_clean_conflict() {
             assert_eq!(v["detail"], clean.as_str(), "{v}");
         }
     }
+
+    // The same for names: teams, elements and sites created twice at once.
+    let admin = server.admin_token.clone();
+    for (path, body, clean) in [
+        (
+            "/api/v1/admin/teams",
+            json!({"name": "dup-team"}),
+            "team dup-team already exists",
+        ),
+        (
+            "/api/v1/admin/elements",
+            json!({"name": "dup-el", "team": "race-team"}),
+            "element dup-el already exists",
+        ),
+        (
+            "/api/v1/admin/sites",
+            json!({"name": "DUP-SITE"}),
+            "site DUP-SITE already exists",
+        ),
+    ] {
+        let answers: Vec<(u16, Value)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| post(&server, path, &admin, body.clone())))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(answers.iter().filter(|(s, _)| *s == 201).count(), 1, "{answers:?}");
+        for (st, v) in answers.iter().filter(|(s, _)| *s != 201) {
+            assert_eq!(*st, 409, "{v}");
+            assert_eq!(v["detail"], clean, "{v}");
+        }
+    }
     assert!(!server.log().contains("panicked"));
 }
 

@@ -44,7 +44,9 @@ impl App {
             return Err(ServiceError::Conflict(format!("element {name} already exists")));
         }
         let now = self.clock.now();
-        self.db.insert_element(name, team.id, description, now)?;
+        super::exists_if_conflict(self.db.insert_element(name, team.id, description, now), || {
+            format!("element {name} already exists")
+        })?;
         self.db.write(|tx| {
             Db::audit(
                 tx,
@@ -96,14 +98,15 @@ impl App {
         let token = new_token("s");
         let secret = new_token("w");
         let now = self.clock.now();
-        self.db.insert_site(
+        let inserted = self.db.insert_site(
             name,
             contact,
             webhook,
             &hash_token(&token),
             &self.secrets.seal(&secret),
             now,
-        )?;
+        );
+        super::exists_if_conflict(inserted, || format!("site {name} already exists"))?;
         self.db
             .write(|tx| Db::audit(tx, now, &actor.label(), "site.add", &format!("site:{name}"), "", None))?;
         Ok(SiteWithToken {

@@ -65,5 +65,14 @@ impl From<crate::repodata::RepodataError> for ServiceError {
     }
 }
 
+/// A storage result whose constraint violation means `what` already exists: the loser of a
+/// race gets the same answer as a request after the winner.
+pub fn exists_if_conflict<T>(result: crate::db::DbResult<T>, what: impl FnOnce() -> String) -> ServiceResult<T> {
+    match result {
+        Err(DbError::Conflict(_)) => Err(ServiceError::Conflict(what())),
+        other => Ok(other?),
+    }
+}
+
 /// Result of a use case.
 pub type ServiceResult<T> = Result<T, ServiceError>;

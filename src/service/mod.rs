@@ -26,7 +26,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-pub use error::{ServiceError, ServiceResult, RACED};
+pub use error::{exists_if_conflict, ServiceError, ServiceResult, RACED};
 
 /// A documented limit (domain::limits) as a 400 naming the field and the limit.
 pub fn limit(check: Result<(), String>) -> ServiceResult<()> {

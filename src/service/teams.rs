@@ -28,7 +28,9 @@ impl App {
         }
         let token = new_token("t");
         let now = self.clock.now();
-        self.db.insert_team(name, &hash_token(&token), now)?;
+        super::exists_if_conflict(self.db.insert_team(name, &hash_token(&token), now), || {
+            format!("team {name} already exists")
+        })?;
         self.db
             .write(|tx| Db::audit(tx, now, &actor.label(), "team.add", &format!("team:{name}"), "", None))?;
         tracing::info!(team = name, actor = %actor.label(), "team created");
