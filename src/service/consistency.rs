@@ -12,7 +12,7 @@ use super::auth::Actor;
 use super::{App, ServiceError, ServiceResult};
 use crate::base::BaseRepo;
 use crate::db::{BaseInfo, Db};
-use crate::domain::closure::{check_closure, check_conflicts, DepPackage, ProviderIndex};
+use crate::domain::closure::{check_closure_newest, check_conflicts, DepPackage, ProviderIndex, Unmet};
 
 /// A base repository's name and index.
 type NamedIndex = (String, Arc<ProviderIndex>);
@@ -184,7 +184,9 @@ impl App {
             .get(dist)
             .map(|l| l.iter().map(|(_, i)| i.as_ref()).collect())
             .unwrap_or_default();
-        let mut failures: Vec<String> = check_closure(&refs, &indexes).iter().map(|u| u.to_string()).collect();
+        let mut unmet = check_closure_newest(&refs, &indexes);
+        self.name_releases(dist, set, &refs, &mut unmet)?;
+        let mut failures: Vec<String> = unmet.iter().map(|u| u.to_string()).collect();
         if let Some((element, new_shas)) = new {
             let new_pkgs: Vec<Arc<DepPackage>> = new_shas
                 .iter()
@@ -205,6 +207,25 @@ impl App {
             failures.extend(check_conflicts(&new_refs, &existing, element));
         }
         Ok(failures)
+    }
+
+    /// Says which release brings each package that replaces a lost provider.
+    fn name_releases(
+        &self,
+        dist: &str,
+        set: &[String],
+        refs: &[&DepPackage],
+        unmet: &mut [Unmet],
+    ) -> ServiceResult<()> {
+        for lost in unmet.iter_mut().flat_map(|u| u.lost.iter_mut()) {
+            let Some(i) = refs.iter().position(|p| p.nevra == lost.replaced_by) else {
+                continue;
+            };
+            if let Some((id, element, version)) = self.db.release_of_package(dist, &set[i])? {
+                lost.from = Some(format!("release {id} ({element} {version})"));
+            }
+        }
+        Ok(())
     }
 
     /// `stagerepo admin check`: the closure of production, optionally plus a release.
