@@ -160,8 +160,15 @@ enum ReleaseCommand {
     },
     /// Show a release with its gate.
     Show { id: i64 },
-    /// Announce a beta release to its rollout sites.
-    Announce { id: i64 },
+    /// Announce a beta release to its rollout sites (one failing the promotion checks only
+    /// with --force and --reason).
+    Announce {
+        id: i64,
+        #[arg(long)]
+        force: bool,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
     /// Promote a release whose gate is open (or, with --force and --reason, before).
     Promote {
         id: i64,
@@ -386,8 +393,11 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
         AdminCommand::Release(ReleaseCommand::Show { id }) => {
             out(&c.get(&format!("/api/v1/releases/{id}"))?, &print_release_detail)
         }
-        AdminCommand::Release(ReleaseCommand::Announce { id }) => out(
-            &c.post(&format!("/api/v1/admin/releases/{id}/announce"), &json!({}))?,
+        AdminCommand::Release(ReleaseCommand::Announce { id, force, reason }) => out(
+            &c.post(
+                &format!("/api/v1/admin/releases/{id}/announce"),
+                &json!({ "force": force, "reason": reason }),
+            )?,
             &print_release_detail,
         ),
         AdminCommand::Release(ReleaseCommand::Promote { id, force, reason }) => {

@@ -53,10 +53,25 @@ pub fn print_problems(v: &Value) {
     )
 }
 
+/// Prints the `warnings` of a release (what its promotion would fail on), if any.
+pub fn print_warnings(v: &Value) {
+    let Some(list) = v["warnings"].as_array().filter(|l| !l.is_empty()) else {
+        return;
+    };
+    println!(
+        "WARNING: this release could not be promoted as production stands ({}):",
+        list.len()
+    );
+    for w in list {
+        println!("  - {}", s(w));
+    }
+}
+
 /// Prints a release with its gate, reports, problems and history.
 pub fn print_release_detail(v: &Value) {
     super::team::print_releases(&json!([v]));
     println!("packages: {}", join(&v["packages"]));
+    print_warnings(v);
     if v["forced"] == true {
         println!("promotion was forced");
     }

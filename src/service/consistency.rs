@@ -155,7 +155,7 @@ impl App {
     }
 
     /// The dependency data of a stored package, cached.
-    fn dep_package(&self, sha: &str) -> ServiceResult<Arc<DepPackage>> {
+    pub(super) fn dep_package(&self, sha: &str) -> ServiceResult<Arc<DepPackage>> {
         if let Some(d) = self.closure.deps.read().unwrap_or_else(|p| p.into_inner()).get(sha) {
             return Ok(d.clone());
         }
@@ -179,13 +179,7 @@ impl App {
     ) -> ServiceResult<Vec<String>> {
         let packages: Vec<Arc<DepPackage>> = set.iter().map(|s| self.dep_package(s)).collect::<ServiceResult<_>>()?;
         let refs: Vec<&DepPackage> = packages.iter().map(|p| p.as_ref()).collect();
-        let bases = self.closure.bases.read().unwrap_or_else(|p| p.into_inner());
-        let indexes: Vec<&ProviderIndex> = bases
-            .get(dist)
-            .map(|l| l.iter().map(|(_, i)| i.as_ref()).collect())
-            .unwrap_or_default();
-        let mut unmet = check_closure_newest(&refs, &indexes);
-        self.name_releases(dist, set, &refs, &mut unmet)?;
+        let unmet = self.closure_unmet(dist, set, &refs)?;
         let mut failures: Vec<String> = unmet.iter().map(|u| u.to_string()).collect();
         if let Some((element, new_shas)) = new {
             let new_pkgs: Vec<Arc<DepPackage>> = new_shas
@@ -207,6 +201,22 @@ impl App {
             failures.extend(check_conflicts(&new_refs, &existing, element));
         }
         Ok(failures)
+    }
+
+    /// The unmet requirements of the newest set of `set` (sha256 sums; `refs` their
+    /// dependency data, in the same order) against the bases of `dist`, each lost provider's
+    /// replacement named with its release.
+    pub(super) fn closure_unmet(&self, dist: &str, set: &[String], refs: &[&DepPackage]) -> ServiceResult<Vec<Unmet>> {
+        let mut unmet = {
+            let bases = self.closure.bases.read().unwrap_or_else(|p| p.into_inner());
+            let indexes: Vec<&ProviderIndex> = bases
+                .get(dist)
+                .map(|l| l.iter().map(|(_, i)| i.as_ref()).collect())
+                .unwrap_or_default();
+            check_closure_newest(refs, &indexes)
+        };
+        self.name_releases(dist, set, refs, &mut unmet)?;
+        Ok(unmet)
     }
 
     /// Says which release brings each package that replaces a lost provider.

@@ -5,6 +5,7 @@
 pub mod advisories;
 pub mod auth;
 pub mod backup;
+pub mod beta_check;
 pub mod consistency;
 pub mod dashboard;
 pub mod elements;
