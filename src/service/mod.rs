@@ -18,6 +18,7 @@ pub mod notify;
 pub mod problems;
 pub mod publish;
 pub mod releases;
+mod repo_signing;
 pub mod rollout;
 pub mod teams;
 pub mod upload;
@@ -109,6 +110,7 @@ impl App {
         };
         app.load_bases()?;
         app.reconcile_repositories()?;
+        app.ensure_signatures()?;
         Ok(app)
     }
 
