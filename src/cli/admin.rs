@@ -177,11 +177,15 @@ enum ReleaseCommand {
         #[arg(long, default_value = "")]
         reason: String,
     },
-    /// Take a promoted release out of production.
+    /// Take a promoted release out of production; lists the releases and advisories that
+    /// leave production first.
     Withdraw {
         id: i64,
         #[arg(long)]
         reason: String,
+        /// Only list what would leave production.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Take a release out of beta.
     Reject {
@@ -245,6 +249,12 @@ enum RepoCommand {
         to: i64,
         #[arg(long)]
         reason: String,
+        /// Needed when security advisories would leave production.
+        #[arg(long)]
+        force: bool,
+        /// Only list what would leave production.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -272,6 +282,34 @@ enum ProblemCommand {
 }
 
 /// Runs an admin command.
+/// Prints the releases and advisories (with type and severity) that leave production.
+fn print_leaving(leaving: &Value, verb: &str) {
+    let releases = leaving["releases"].as_array().cloned().unwrap_or_default();
+    let advisories = leaving["advisories"].as_array().cloned().unwrap_or_default();
+    if releases.is_empty() && advisories.is_empty() {
+        println!("no release or advisory {verb} production");
+        return;
+    }
+    for r in &releases {
+        println!(
+            "{verb} production: release {} ({} {})",
+            s(&r["id"]),
+            s(&r["element"]),
+            s(&r["version"])
+        );
+    }
+    for a in &advisories {
+        let severity = a["severity"].as_str().map(|x| format!(", {x}")).unwrap_or_default();
+        println!(
+            "{verb} production: advisory {} ({}{severity}) of release {}: {}",
+            s(&a["id"]),
+            s(&a["type"]),
+            s(&a["release"]),
+            s(&a["title"])
+        );
+    }
+}
+
 pub fn run(args: AdminArgs) -> Result<(), ClientError> {
     let token = match args.server.token.clone() {
         Some(t) => Some(t),
@@ -437,19 +475,27 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
             )?;
             out(&v, &|v| print_problems(&json!([v])))
         }
-        AdminCommand::Release(ReleaseCommand::Withdraw { id, reason }) => {
-            let v = c.post(
-                &format!("/api/v1/admin/releases/{id}/withdraw"),
-                &json!({ "reason": reason }),
-            )?;
+        AdminCommand::Release(ReleaseCommand::Withdraw { id, reason, dry_run }) => {
+            let path = format!("/api/v1/admin/releases/{id}/withdraw");
+            // The listing first, then the act.
+            let plan: Value = c.post(&path, &json!({ "reason": reason, "dry_run": true }))?;
+            if !json_out {
+                print_leaving(&plan["leaving"], if dry_run { "would leave" } else { "leaving" });
+            }
+            if dry_run {
+                return Ok(out(&plan, &|_| println!("dry run: nothing changed")));
+            }
+            let v: Value = c.post(&path, &json!({ "reason": reason }))?;
             out(&v, &|v| {
                 println!(
-                    "release {} ({} {}) is {}",
+                    "release {} ({} {}) is {}; production is revision {}",
                     s(&v["id"]),
                     s(&v["element"]),
                     s(&v["version"]),
-                    s(&v["state"])
-                )
+                    s(&v["state"]),
+                    s(&v["revision"])
+                );
+                print_leaving(&v["leaving"], "left");
             })
         }
         AdminCommand::Check { dist, with_release } => {
@@ -550,16 +596,28 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
                 }
             },
         ),
-        AdminCommand::Repo(RepoCommand::Rollback { dist, to, reason }) => {
-            let v = c.post(
-                &format!("/api/v1/admin/repos/{dist}/rollback"),
-                &json!({ "to": to, "reason": reason }),
-            )?;
+        AdminCommand::Repo(RepoCommand::Rollback {
+            dist,
+            to,
+            reason,
+            force,
+            dry_run,
+        }) => {
+            let path = format!("/api/v1/admin/repos/{dist}/rollback");
+            let plan: Value = c.post(&path, &json!({ "to": to, "reason": reason, "dry_run": true }))?;
+            if !json_out {
+                print_leaving(&plan["leaving"], if dry_run { "would leave" } else { "leaving" });
+            }
+            if dry_run {
+                return Ok(out(&plan, &|_| println!("dry run: nothing changed")));
+            }
+            let v: Value = c.post(&path, &json!({ "to": to, "reason": reason, "force": force }))?;
             out(&v, &|v| {
                 println!(
                     "{dist}/production is now revision {} (the package set of revision {to})",
                     s(&v["revision"])
-                )
+                );
+                print_leaving(&v["leaving"], "left");
             })
         }
         AdminCommand::Audit { release, since } => {

@@ -21,6 +21,7 @@ pub mod releases;
 mod repo_signing;
 pub mod rollout;
 pub mod teams;
+pub mod undo;
 pub mod upload;
 
 use std::collections::HashMap;
