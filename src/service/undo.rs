@@ -86,13 +86,15 @@ impl App {
         let before: HashSet<&str> = current.iter().map(String::as_str).collect();
         let after: HashSet<&str> = new_set.iter().map(String::as_str).collect();
         let mut leaving = Leaving::default();
-        for id in self.db.releases_in_state(ReleaseState::Promoted)? {
+        // Promoted releases, and superseded ones whose packages production still keeps.
+        for id in self.db.release_ids(Some(dist))? {
             let r = self.release(id)?;
-            if r.dist != dist {
+            if !matches!(r.state, ReleaseState::Promoted | ReleaseState::Superseded) {
                 continue;
             }
             let shas = self.db.release_package_shas(id)?;
-            if shas.iter().any(|s| !after.contains(s.as_str())) {
+            let had = shas.iter().any(|s| before.contains(s.as_str()));
+            if had && shas.iter().any(|s| !after.contains(s.as_str())) {
                 leaving.releases.push(LeavingRelease {
                     id,
                     element: r.element,
