@@ -483,7 +483,8 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
                 print_leaving(&plan["leaving"], if dry_run { "would leave" } else { "leaving" });
             }
             if dry_run {
-                return Ok(out(&plan, &|_| println!("dry run: nothing changed")));
+                out(&plan, &|_| println!("dry run: nothing changed"));
+                return Ok(());
             }
             let v: Value = c.post(&path, &json!({ "reason": reason }))?;
             out(&v, &|v| {
@@ -609,7 +610,8 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
                 print_leaving(&plan["leaving"], if dry_run { "would leave" } else { "leaving" });
             }
             if dry_run {
-                return Ok(out(&plan, &|_| println!("dry run: nothing changed")));
+                out(&plan, &|_| println!("dry run: nothing changed"));
+                return Ok(());
             }
             let v: Value = c.post(&path, &json!({ "to": to, "reason": reason, "force": force }))?;
             out(&v, &|v| {
