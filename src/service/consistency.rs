@@ -192,10 +192,17 @@ impl App {
                 let owner = self.db.package_owner(&p.name)?.map(|(e, _)| e).unwrap_or_default();
                 owners.push(owner);
             }
+            // Superseded versions are not on an upgraded host: they conflict with nothing.
+            let newest = newest_evrs(&refs);
             let existing: Vec<(&DepPackage, &str)> = refs
                 .iter()
                 .zip(&owners)
                 .filter(|(p, _)| !new_refs.contains(p))
+                .filter(|(p, _)| {
+                    newest
+                        .get(&(p.name.as_str(), p.arch.as_str()))
+                        .is_some_and(|e| p.evr.cmp(e).is_eq())
+                })
                 .map(|(p, o)| (*p, o.as_str()))
                 .collect();
             failures.extend(check_conflicts(&new_refs, &existing, element));
@@ -271,6 +278,18 @@ impl App {
             millis: started.elapsed().as_secs_f64() * 1000.0,
         })
     }
+}
+
+/// The highest EVR of each (name, architecture).
+fn newest_evrs<'a>(pkgs: &[&'a DepPackage]) -> HashMap<(&'a str, &'a str), &'a crate::domain::evr::Evr> {
+    let mut out: HashMap<(&str, &str), &crate::domain::evr::Evr> = HashMap::new();
+    for p in pkgs {
+        let e = out.entry((p.name.as_str(), p.arch.as_str())).or_insert(&p.evr);
+        if p.evr > **e {
+            *e = &p.evr;
+        }
+    }
+    out
 }
 
 fn internal(e: impl std::fmt::Display) -> ServiceError {
