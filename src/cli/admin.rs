@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::client::{print_json, Client, ClientError};
 use super::format::{
-    duration_of, join, print_keys, print_problems, print_release_detail, print_secret, s, table, time_of,
+    duration_of, join, print_keys, print_leaving, print_problems, print_release_detail, print_secret, s, table, time_of,
 };
 use super::ServerArgs;
 
@@ -282,34 +282,6 @@ enum ProblemCommand {
 }
 
 /// Runs an admin command.
-/// Prints the releases and advisories (with type and severity) that leave production.
-fn print_leaving(leaving: &Value, verb: &str) {
-    let releases = leaving["releases"].as_array().cloned().unwrap_or_default();
-    let advisories = leaving["advisories"].as_array().cloned().unwrap_or_default();
-    if releases.is_empty() && advisories.is_empty() {
-        println!("no release or advisory {verb} production");
-        return;
-    }
-    for r in &releases {
-        println!(
-            "{verb} production: release {} ({} {})",
-            s(&r["id"]),
-            s(&r["element"]),
-            s(&r["version"])
-        );
-    }
-    for a in &advisories {
-        let severity = a["severity"].as_str().map(|x| format!(", {x}")).unwrap_or_default();
-        println!(
-            "{verb} production: advisory {} ({}{severity}) of release {}: {}",
-            s(&a["id"]),
-            s(&a["type"]),
-            s(&a["release"]),
-            s(&a["title"])
-        );
-    }
-}
-
 pub fn run(args: AdminArgs) -> Result<(), ClientError> {
     let token = match args.server.token.clone() {
         Some(t) => Some(t),

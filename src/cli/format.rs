@@ -167,3 +167,31 @@ pub fn duration_of(v: &Value) -> String {
         .map(|n| humantime::format_duration(std::time::Duration::from_secs(n.max(0) as u64)).to_string())
         .unwrap_or_default()
 }
+
+/// Prints the releases and advisories (with type and severity) that leave production.
+pub fn print_leaving(leaving: &Value, verb: &str) {
+    let releases = leaving["releases"].as_array().cloned().unwrap_or_default();
+    let advisories = leaving["advisories"].as_array().cloned().unwrap_or_default();
+    if releases.is_empty() && advisories.is_empty() {
+        println!("no release or advisory {verb} production");
+        return;
+    }
+    for r in &releases {
+        println!(
+            "{verb} production: release {} ({} {})",
+            s(&r["id"]),
+            s(&r["element"]),
+            s(&r["version"])
+        );
+    }
+    for a in &advisories {
+        let severity = a["severity"].as_str().map(|x| format!(", {x}")).unwrap_or_default();
+        println!(
+            "{verb} production: advisory {} ({}{severity}) of release {}: {}",
+            s(&a["id"]),
+            s(&a["type"]),
+            s(&a["release"]),
+            s(&a["title"])
+        );
+    }
+}

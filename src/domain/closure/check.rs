@@ -157,9 +157,8 @@ pub fn check_closure_newest(candidates: &[&DepPackage], indexes: &[&ProviderInde
     let pkgs = Pkgs::Refs(candidates);
     let table = Table::build(pkgs);
     let best = newest_of(pkgs);
-    let live: Vec<bool> = (0..candidates.len())
-        .map(|i| best[i] == i || same_evr(candidates, i, best[i]))
-        .collect();
+    // newest_of maps each package of the highest EVR of its name and arch to itself.
+    let live: Vec<bool> = (0..candidates.len()).map(|i| best[i] == i).collect();
     let everything = Resolver::new(
         std::iter::once(View::new(pkgs, &table))
             .chain(indexes.iter().map(|i| i.view()))
@@ -222,10 +221,6 @@ fn newest_views<'a>(
     std::iter::once(View::new(pkgs, table).only(Some(alive)))
         .chain(indexes.iter().map(|i| i.newest_view()))
         .collect()
-}
-
-fn same_evr(candidates: &[&DepPackage], a: usize, b: usize) -> bool {
-    candidates[a].evr.cmp(&candidates[b].evr).is_eq()
 }
 
 fn check(candidates: &[&DepPackage], indexes: &[&ProviderIndex], arches: Option<&[String]>) -> Vec<Unmet> {
