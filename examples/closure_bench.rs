@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use stagerepo::base::BaseRepo;
-use stagerepo::domain::closure::{check_closure, check_closure_for_arch, DepPackage, ProviderIndex};
+use stagerepo::domain::closure::{
+    check_closure, check_closure_for_arch, check_closure_newest, DepPackage, ProviderIndex,
+};
 use stagerepo::domain::package::{Dependency, FileKind, PackageFile, PackageMeta};
 use stagerepo::repodata::{render, RepoWriter};
 
@@ -226,7 +228,13 @@ fn publish(dir: &Path, metas: &[PackageMeta]) -> Result<()> {
 type Verdict = BTreeMap<String, BTreeSet<String>>;
 
 /// Runs dnf repoclosure; returns its verdict and wall time.
-fn repoclosure(base: &Path, prod: &Path, scratch: &Path, cache_only: bool) -> Result<(Verdict, Duration)> {
+fn repoclosure(
+    base: &Path,
+    prod: &Path,
+    scratch: &Path,
+    cache_only: bool,
+    newest: bool,
+) -> Result<(Verdict, Duration)> {
     let mut cmd = Command::new("dnf");
     cmd.arg("repoclosure")
         .arg(format!("--installroot={}", scratch.join("root").display()))
@@ -240,6 +248,9 @@ fn repoclosure(base: &Path, prod: &Path, scratch: &Path, cache_only: bool) -> Re
         .args(["--repo=base", "--repo=prod", "--check=prod"]);
     if cache_only {
         cmd.arg("--cacheonly");
+    }
+    if newest {
+        cmd.arg("--newest");
     }
     let start = Instant::now();
     let out = cmd.output().context("running dnf (is dnf-plugins-core installed?)")?;
@@ -321,6 +332,23 @@ fn main() -> Result<()> {
     }
     times.sort();
     let ours = times[times.len() / 2];
+    // What the daemon runs: the newest set a host installs (`dnf repoclosure --newest`).
+    let mut newest_times = Vec::new();
+    let mut newest_unmet = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        newest_unmet = check_closure_newest(&refs, &[&index]);
+        newest_times.push(t.elapsed());
+    }
+    newest_times.sort();
+    let newest = newest_times[newest_times.len() / 2];
+    let mut newest_verdict = Verdict::new();
+    for u in &newest_unmet {
+        newest_verdict
+            .entry(u.package.clone())
+            .or_default()
+            .insert(u.requirement.clone());
+    }
     let t = Instant::now();
     let per_arch = check_closure_for_arch(&refs, &[&index], "x86_64");
     let per_arch_time = t.elapsed();
@@ -339,8 +367,9 @@ fn main() -> Result<()> {
     for d in ["root", "repos", "cache"] {
         std::fs::create_dir_all(scratch.join(d))?;
     }
-    let (dnf_verdict, cold) = repoclosure(&base_dir, &prod_dir, &scratch, false)?;
-    let (_, warm) = repoclosure(&base_dir, &prod_dir, &scratch, true)?;
+    let (dnf_verdict, cold) = repoclosure(&base_dir, &prod_dir, &scratch, false, false)?;
+    let (_, warm) = repoclosure(&base_dir, &prod_dir, &scratch, true, false)?;
+    let (dnf_newest, newest_warm) = repoclosure(&base_dir, &prod_dir, &scratch, true, true)?;
 
     println!("base import (repomd + primary + filelists, gzip): {}", ms(import_time));
     println!(
@@ -355,6 +384,21 @@ fn main() -> Result<()> {
         ms(times[0]),
         ms(times[times.len() - 1]),
         ms(ours)
+    );
+    println!(
+        "our newest-set check (check_closure_newest, what the daemon runs; median of {runs}; min {}, max {}): {}",
+        ms(newest_times[0]),
+        ms(newest_times[newest_times.len() - 1]),
+        ms(newest)
+    );
+    println!("dnf repoclosure --newest warm cache (-C): {}", ms(newest_warm));
+    if newest_verdict != dnf_newest {
+        bail!("--newest verdicts differ:\nours: {newest_verdict:#?}\ndnf: {dnf_newest:#?}");
+    }
+    println!(
+        "--newest verdicts agree: {} unmet requirements in {} packages",
+        newest_verdict.values().map(BTreeSet::len).sum::<usize>(),
+        newest_verdict.len()
     );
     println!(
         "our check for x86_64 clients (check_closure_for_arch): {}",

@@ -114,6 +114,24 @@ impl RepoSigner {
         sig.to_armored_string(ArmorOptions::default())
             .map_err(|e| SigningError::Sign(e.to_string()))
     }
+
+    /// Whether `armored` is a valid detached signature of `data` by this key.
+    pub fn verifies(&self, data: &[u8], armored: &str) -> bool {
+        verify_detached(&self.key.to_public_key(), data, armored)
+    }
+}
+
+/// Whether `armored` is a valid detached signature of `data` by `key` (its first signature,
+/// which is the one dnf's librepo looks at).
+pub fn verify_detached(key: &SignedPublicKey, data: &[u8], armored: &str) -> bool {
+    DetachedSignature::from_string(armored).is_ok_and(|(sig, _)| sig.verify(key, data).is_ok())
+}
+
+/// Parses an armoured public key (the first certificate of a keyring).
+pub fn parse_public_key(armored: &str) -> Result<SignedPublicKey, SigningError> {
+    SignedPublicKey::from_string(armored)
+        .map(|(k, _)| k)
+        .map_err(|e| SigningError::BadPublicKey(e.to_string()))
 }
 
 #[cfg(test)]

@@ -226,7 +226,21 @@ fn conflicts_and_obsoletes_across_elements_are_refused() {
             "1h",
         ],
     );
-    server.cli_ok(None, &["admin", "release", "announce", &id.to_string()]);
+    // A release that could never be promoted is only announced when forced with a reason.
+    let (ok, _, err) = server.cli(None, &["admin", "release", "announce", &id.to_string()]);
+    assert!(!ok && err.contains("409") && err.contains("obsoletes"), "{err}");
+    server.cli_ok(
+        None,
+        &[
+            "admin",
+            "release",
+            "announce",
+            &id.to_string(),
+            "--force",
+            "--reason",
+            "show the gate",
+        ],
+    );
     let gate = server.get_json(&format!("/api/v1/releases/{id}"));
     assert_eq!(gate["gate"]["conditions"][2]["passed"], false, "{gate:#}");
     assert!(

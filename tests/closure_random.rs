@@ -9,7 +9,7 @@ mod support;
 use std::collections::BTreeSet;
 
 use stagerepo::base::BaseRepo;
-use stagerepo::domain::closure::{check_closure, ProviderIndex};
+use stagerepo::domain::closure::{check_closure, check_closure_newest, ProviderIndex};
 use stagerepo::domain::package::{Dependency, FileKind, PackageFile, PackageMeta};
 use support::repoclosure::{meta, publish, repoclosure, Verdict};
 
@@ -180,6 +180,17 @@ impl Unversioned for Dependency {
 /// must be identical.
 #[test]
 fn random_metadata_agrees_with_dnf_repoclosure() {
+    compare_random(false);
+}
+
+/// The same corpus (300 packages on 150 names: many names in several versions) as a host
+/// that upgrades sees it: `check_closure_newest` against `dnf repoclosure --newest`.
+#[test]
+fn random_metadata_newest_agrees_with_dnf_repoclosure_newest() {
+    compare_random(true);
+}
+
+fn compare_random(newest: bool) {
     let dir = tempfile::tempdir().unwrap();
     for seed in 1..=6u64 {
         let mut rng = Rng(seed);
@@ -191,7 +202,8 @@ fn random_metadata_agrees_with_dnf_repoclosure() {
         let prod: Vec<PackageMeta> = (150..450).map(|i| random_package(&mut rng, i, true)).collect();
         publish(&base_dir, &base);
         publish(&prod_dir, &prod);
-        let reference = repoclosure(&base_dir, &prod_dir, &[]);
+        let extra = if newest { vec!["--newest".to_string()] } else { vec![] };
+        let reference = repoclosure(&base_dir, &prod_dir, &extra);
         let index = ProviderIndex::new(
             BaseRepo::import("base", base_dir.to_str().unwrap(), 0)
                 .unwrap()
@@ -200,19 +212,31 @@ fn random_metadata_agrees_with_dnf_repoclosure() {
         let candidates = BaseRepo::import("prod", prod_dir.to_str().unwrap(), 0)
             .unwrap()
             .packages;
+        let (min_unmet, min_rich) = if newest { (50, 10) } else { (100, 20) };
         let mut ours = Verdict::new();
-        for u in check_closure(&candidates.iter().collect::<Vec<_>>(), &[&index]) {
+        let refs: Vec<_> = candidates.iter().collect();
+        let verdict = if newest {
+            check_closure_newest(&refs, &[&index])
+        } else {
+            check_closure(&refs, &[&index])
+        };
+        // Some requirements must be unmet only because their provider was superseded.
+        assert!(
+            !newest || verdict.iter().any(|u| !u.lost.is_empty()),
+            "seed {seed}: no superseded provider"
+        );
+        for u in verdict {
             ours.entry(u.package).or_default().insert(u.requirement);
         }
         let unmet: usize = reference.values().map(BTreeSet::len).sum();
         let rich: usize = reference.values().flatten().filter(|r| r.starts_with('(')).count();
         eprintln!(
-            "seed {seed}: {unmet} unmet ({rich} rich) in {} of {} packages",
+            "seed {seed} (newest: {newest}): {unmet} unmet ({rich} rich) in {} of {} packages",
             reference.len(),
             prod.len()
         );
         assert!(
-            unmet > 100 && rich > 20 && reference.len() < prod.len(),
+            unmet > min_unmet && rich > min_rich && reference.len() < prod.len(),
             "seed {seed}: a poor mix"
         );
         let mut report = String::new();

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::client::{print_json, Client, ClientError};
 use super::format::{
-    duration_of, join, print_keys, print_problems, print_release_detail, print_secret, s, table, time_of,
+    duration_of, join, print_keys, print_leaving, print_problems, print_release_detail, print_secret, s, table, time_of,
 };
 use super::ServerArgs;
 
@@ -160,8 +160,15 @@ enum ReleaseCommand {
     },
     /// Show a release with its gate.
     Show { id: i64 },
-    /// Announce a beta release to its rollout sites.
-    Announce { id: i64 },
+    /// Announce a beta release to its rollout sites (one failing the promotion checks only
+    /// with --force and --reason).
+    Announce {
+        id: i64,
+        #[arg(long)]
+        force: bool,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
     /// Promote a release whose gate is open (or, with --force and --reason, before).
     Promote {
         id: i64,
@@ -170,11 +177,15 @@ enum ReleaseCommand {
         #[arg(long, default_value = "")]
         reason: String,
     },
-    /// Take a promoted release out of production.
+    /// Take a promoted release out of production; lists the releases and advisories that
+    /// leave production first.
     Withdraw {
         id: i64,
         #[arg(long)]
         reason: String,
+        /// Only list what would leave production.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Take a release out of beta.
     Reject {
@@ -238,6 +249,12 @@ enum RepoCommand {
         to: i64,
         #[arg(long)]
         reason: String,
+        /// Needed when security advisories would leave production.
+        #[arg(long)]
+        force: bool,
+        /// Only list what would leave production.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -386,8 +403,11 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
         AdminCommand::Release(ReleaseCommand::Show { id }) => {
             out(&c.get(&format!("/api/v1/releases/{id}"))?, &print_release_detail)
         }
-        AdminCommand::Release(ReleaseCommand::Announce { id }) => out(
-            &c.post(&format!("/api/v1/admin/releases/{id}/announce"), &json!({}))?,
+        AdminCommand::Release(ReleaseCommand::Announce { id, force, reason }) => out(
+            &c.post(
+                &format!("/api/v1/admin/releases/{id}/announce"),
+                &json!({ "force": force, "reason": reason }),
+            )?,
             &print_release_detail,
         ),
         AdminCommand::Release(ReleaseCommand::Promote { id, force, reason }) => {
@@ -427,19 +447,28 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
             )?;
             out(&v, &|v| print_problems(&json!([v])))
         }
-        AdminCommand::Release(ReleaseCommand::Withdraw { id, reason }) => {
-            let v = c.post(
-                &format!("/api/v1/admin/releases/{id}/withdraw"),
-                &json!({ "reason": reason }),
-            )?;
+        AdminCommand::Release(ReleaseCommand::Withdraw { id, reason, dry_run }) => {
+            let path = format!("/api/v1/admin/releases/{id}/withdraw");
+            // The listing first, then the act.
+            let plan: Value = c.post(&path, &json!({ "reason": reason, "dry_run": true }))?;
+            if !json_out {
+                print_leaving(&plan["leaving"], if dry_run { "would leave" } else { "leaving" });
+            }
+            if dry_run {
+                out(&plan, &|_| println!("dry run: nothing changed"));
+                return Ok(());
+            }
+            let v: Value = c.post(&path, &json!({ "reason": reason }))?;
             out(&v, &|v| {
                 println!(
-                    "release {} ({} {}) is {}",
+                    "release {} ({} {}) is {}; production is revision {}",
                     s(&v["id"]),
                     s(&v["element"]),
                     s(&v["version"]),
-                    s(&v["state"])
-                )
+                    s(&v["state"]),
+                    s(&v["revision"])
+                );
+                print_leaving(&v["leaving"], "left");
             })
         }
         AdminCommand::Check { dist, with_release } => {
@@ -540,16 +569,29 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
                 }
             },
         ),
-        AdminCommand::Repo(RepoCommand::Rollback { dist, to, reason }) => {
-            let v = c.post(
-                &format!("/api/v1/admin/repos/{dist}/rollback"),
-                &json!({ "to": to, "reason": reason }),
-            )?;
+        AdminCommand::Repo(RepoCommand::Rollback {
+            dist,
+            to,
+            reason,
+            force,
+            dry_run,
+        }) => {
+            let path = format!("/api/v1/admin/repos/{dist}/rollback");
+            let plan: Value = c.post(&path, &json!({ "to": to, "reason": reason, "dry_run": true }))?;
+            if !json_out {
+                print_leaving(&plan["leaving"], if dry_run { "would leave" } else { "leaving" });
+            }
+            if dry_run {
+                out(&plan, &|_| println!("dry run: nothing changed"));
+                return Ok(());
+            }
+            let v: Value = c.post(&path, &json!({ "to": to, "reason": reason, "force": force }))?;
             out(&v, &|v| {
                 println!(
                     "{dist}/production is now revision {} (the package set of revision {to})",
                     s(&v["revision"])
-                )
+                );
+                print_leaving(&v["leaving"], "left");
             })
         }
         AdminCommand::Audit { release, since } => {

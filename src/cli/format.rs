@@ -53,10 +53,25 @@ pub fn print_problems(v: &Value) {
     )
 }
 
+/// Prints the `warnings` of a release (what its promotion would fail on), if any.
+pub fn print_warnings(v: &Value) {
+    let Some(list) = v["warnings"].as_array().filter(|l| !l.is_empty()) else {
+        return;
+    };
+    println!(
+        "WARNING: this release could not be promoted as production stands ({}):",
+        list.len()
+    );
+    for w in list {
+        println!("  - {}", s(w));
+    }
+}
+
 /// Prints a release with its gate, reports, problems and history.
 pub fn print_release_detail(v: &Value) {
     super::team::print_releases(&json!([v]));
     println!("packages: {}", join(&v["packages"]));
+    print_warnings(v);
     if v["forced"] == true {
         println!("promotion was forced");
     }
@@ -151,4 +166,32 @@ pub fn duration_of(v: &Value) -> String {
     v.as_i64()
         .map(|n| humantime::format_duration(std::time::Duration::from_secs(n.max(0) as u64)).to_string())
         .unwrap_or_default()
+}
+
+/// Prints the releases and advisories (with type and severity) that leave production.
+pub fn print_leaving(leaving: &Value, verb: &str) {
+    let releases = leaving["releases"].as_array().cloned().unwrap_or_default();
+    let advisories = leaving["advisories"].as_array().cloned().unwrap_or_default();
+    if releases.is_empty() && advisories.is_empty() {
+        println!("no release or advisory {verb} production");
+        return;
+    }
+    for r in &releases {
+        println!(
+            "{verb} production: release {} ({} {})",
+            s(&r["id"]),
+            s(&r["element"]),
+            s(&r["version"])
+        );
+    }
+    for a in &advisories {
+        let severity = a["severity"].as_str().map(|x| format!(", {x}")).unwrap_or_default();
+        println!(
+            "{verb} production: advisory {} ({}{severity}) of release {}: {}",
+            s(&a["id"]),
+            s(&a["type"]),
+            s(&a["release"]),
+            s(&a["title"])
+        );
+    }
 }

@@ -158,6 +158,7 @@ pub fn run_release(args: ReleaseArgs) -> Result<(), ClientError> {
                     str_of(&release["dist"]),
                     str_of(&release["state"])
                 );
+                super::format::print_warnings(&release);
             }
         }
         ReleaseCommand::List { dist } => {

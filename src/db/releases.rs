@@ -253,6 +253,19 @@ impl Db {
         Ok(shas)
     }
 
+    /// The latest release of `dist` that brought the package `sha`: (id, element, version).
+    pub fn release_of_package(&self, dist: &str, sha: &str) -> DbResult<Option<(i64, String, String)>> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT r.id, r.element, r.version FROM release_packages rp JOIN releases r ON r.id = rp.release_id
+                 WHERE r.dist = ?1 AND rp.sha256 = ?2 ORDER BY r.id DESC LIMIT 1",
+                params![dist, sha],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
+    }
+
     /// Whether (dist, element, version) is taken.
     pub fn release_exists(&self, dist: &str, element: &str, version: &str) -> DbResult<Option<i64>> {
         Ok(self

@@ -99,6 +99,7 @@ pub fn render(d: &Dashboard) -> Markup {
                 }
                 main {
                     (rollout(d))
+                    (beta(d))
                     (ready_and_promoted(d))
                     (problems(&d.problems))
                     (sla(d))
@@ -155,6 +156,33 @@ fn rollout(d: &Dashboard) -> Markup {
                         p.muted { "Waiting: " (c.name) " – " (short(&c.detail)) }
                     }
                 }
+                (warnings(r))
+            }
+        }
+    }
+}
+
+/// What a release's promotion would fail on now, if anything.
+fn warnings(r: &ReleaseDetail) -> Markup {
+    html! {
+        @if !r.warnings.is_empty() {
+            ul.warnings { @for w in &r.warnings { li { span.badge.bad { "warning" } " " (w) } } }
+        }
+    }
+}
+
+/// Releases in beta not announced yet, with their warnings.
+fn beta(d: &Dashboard) -> Markup {
+    html! {
+        section.wide {
+            h2 { "In beta, not announced" }
+            @if d.beta.is_empty() { p.muted { "No release waits in beta." } }
+            @for r in &d.beta {
+                h3 {
+                    (release_title(r)) " "
+                    @if r.warnings.is_empty() { span.badge.ok { "promotable" } } @else { span.badge.bad { "could not be promoted" } }
+                }
+                (warnings(r))
             }
         }
     }

@@ -35,6 +35,7 @@ impl ApiError {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload too large")
             }
             ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ServiceError::Refused { .. } => (StatusCode::CONFLICT, "refused"),
             ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
         }
     }
@@ -50,7 +51,11 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response = (status, Json(json!({ "error": error, "detail": detail }))).into_response();
+        let body = match &self.0 {
+            ServiceError::Refused { failures, .. } => json!({ "error": error, "detail": detail, "failures": failures }),
+            _ => json!({ "error": error, "detail": detail }),
+        };
+        let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

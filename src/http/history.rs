@@ -8,7 +8,6 @@ use serde_json::{json, Value};
 use super::error::{ApiError, ApiResult};
 use super::extract::{parse_id, BearerToken, JsonBody};
 use super::{blocking, AppState};
-use crate::domain::release::Release;
 use crate::domain::repo::{RepoKind, Revision};
 use crate::service::history::RevisionDiff;
 
@@ -53,11 +52,14 @@ pub async fn diff(
     ))
 }
 
-/// Body with a reason.
+/// Body of a withdrawal.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReasonBody {
+pub struct WithdrawBody {
     reason: String,
+    /// Only list what would leave production.
+    #[serde(default)]
+    dry_run: bool,
 }
 
 /// `POST /api/v1/admin/releases/{id}/withdraw`.
@@ -65,15 +67,21 @@ pub async fn withdraw(
     State(app): State<AppState>,
     BearerToken(token): BearerToken,
     Path(id): Path<String>,
-    JsonBody(req): JsonBody<ReasonBody>,
-) -> ApiResult<Json<Release>> {
+    JsonBody(req): JsonBody<WithdrawBody>,
+) -> ApiResult<Json<Value>> {
     let id = parse_id(&id)?;
-    Ok(Json(
-        blocking(&app, move |a| {
-            a.withdraw(&a.authenticate(token.as_deref())?, id, &req.reason)
-        })
-        .await?,
-    ))
+    let undo = blocking(&app, move |a| {
+        a.withdraw(&a.authenticate(token.as_deref())?, id, &req.reason, req.dry_run)
+    })
+    .await?;
+    // The release's fields at the top level, as before, plus what left production.
+    let mut v = serde_json::to_value(&undo.release).unwrap_or(Value::Null);
+    if let Value::Object(o) = &mut v {
+        o.insert("dry_run".into(), json!(undo.dry_run));
+        o.insert("revision".into(), json!(undo.revision));
+        o.insert("leaving".into(), json!(undo.leaving));
+    }
+    Ok(Json(v))
 }
 
 /// Body of a roll-back.
@@ -82,6 +90,12 @@ pub async fn withdraw(
 pub struct RollbackBody {
     to: i64,
     reason: String,
+    /// Needed when security advisories would leave production.
+    #[serde(default)]
+    force: bool,
+    /// Only list what would leave production.
+    #[serde(default)]
+    dry_run: bool,
 }
 
 /// `POST /api/v1/admin/repos/{dist}/rollback`.
@@ -91,12 +105,22 @@ pub async fn rollback(
     Path(dist): Path<String>,
     JsonBody(req): JsonBody<RollbackBody>,
 ) -> ApiResult<Json<Value>> {
-    let d = dist.clone();
-    let revision = blocking(&app, move |a| {
-        a.rollback(&a.authenticate(token.as_deref())?, &d, req.to, &req.reason)
+    let undo = blocking(&app, move |a| {
+        a.rollback(
+            &a.authenticate(token.as_deref())?,
+            &dist,
+            req.to,
+            &req.reason,
+            req.force,
+            req.dry_run,
+        )
     })
     .await?;
-    Ok(Json(
-        json!({ "dist": dist, "repo": "production", "revision": revision }),
-    ))
+    Ok(Json(json!({
+        "dist": undo.dist,
+        "repo": "production",
+        "revision": undo.revision,
+        "dry_run": undo.dry_run,
+        "leaving": undo.leaving,
+    })))
 }

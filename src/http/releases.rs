@@ -9,6 +9,7 @@ use super::error::ApiResult;
 use super::extract::{parse_id, BearerToken, JsonBody};
 use super::{blocking, AppState};
 use crate::domain::release::Release;
+use crate::service::beta_check::Submitted;
 use crate::service::releases::SubmitRelease;
 use crate::service::rollout::ReleaseDetail;
 
@@ -17,7 +18,7 @@ pub async fn submit(
     State(app): State<AppState>,
     BearerToken(token): BearerToken,
     JsonBody(req): JsonBody<SubmitRelease>,
-) -> ApiResult<(StatusCode, Json<Release>)> {
+) -> ApiResult<(StatusCode, Json<Submitted>)> {
     let release = blocking(&app, move |a| {
         let actor = a.authenticate(token.as_deref())?;
         a.submit_release(&actor, &req)

@@ -14,15 +14,37 @@ use crate::domain::rollout::ReportResult;
 use crate::service::rollout::ReleaseDetail;
 use crate::service::ServiceError;
 
+/// Body of an announcement (optional: `{}` or none).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnounceRequest {
+    /// Announce even though the release fails the promotion checks.
+    #[serde(default)]
+    force: bool,
+    /// Why, required with `force`.
+    #[serde(default)]
+    reason: String,
+}
+
 /// `POST /api/v1/admin/releases/{id}/announce`.
 pub async fn announce(
     State(app): State<AppState>,
     BearerToken(token): BearerToken,
     Path(id): Path<String>,
+    body: axum::body::Bytes,
 ) -> ApiResult<Json<ReleaseDetail>> {
     let id = parse_id(&id)?;
+    // The body is optional: an empty one is a plain announcement.
+    let req: AnnounceRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        AnnounceRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| super::error::ApiError::invalid(format!("invalid JSON body: {e}")))?
+    };
     Ok(Json(
-        blocking(&app, move |a| a.announce(&a.authenticate(token.as_deref())?, id)).await?,
+        blocking(&app, move |a| {
+            a.announce_with(&a.authenticate(token.as_deref())?, id, req.force, &req.reason)
+        })
+        .await?,
     ))
 }
 

@@ -118,19 +118,21 @@ pub(crate) fn publish(
         records,
     }
     .render();
-    // The signature is made before repomd.xml is replaced and renamed right after it, so the
-    // window in which a client can see a repomd.xml with the other one's signature is tiny.
     let signature = signer
         .map(|sign| sign(repomd.as_bytes()))
         .transpose()
         .map_err(RepodataError::Sign)?;
+    if let Some(sig) = &signature {
+        // The generation's own signature is durable before its repomd.xml appears: whoever
+        // fetched this repomd.xml can fetch the matching signature by the revision it names,
+        // whatever publication comes next.
+        write_atomic(&repodata, &signature_name(&revision.to_string()), sig.as_bytes(), None)?;
+    }
     write_atomic(&repodata, "repomd.xml", repomd.as_bytes(), None)?;
     match &signature {
+        // Right after repomd.xml, for clients (dnf) that only know the fixed name.
         Some(sig) => write_atomic(&repodata, "repomd.xml.asc", sig.as_bytes(), None)?,
-        None => match std::fs::remove_file(repodata.join("repomd.xml.asc")) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
-            _ => {}
-        },
+        None => remove_signatures(&repodata)?,
     }
     sync_dir(&repodata)?;
 
@@ -148,6 +150,7 @@ pub(crate) fn publish(
     generations.truncate(keep.saturating_add(1));
     generations.save(&repodata)?;
     prune(&repodata, &generations.referenced())?;
+    prune_signatures(&repodata, keep.saturating_add(1))?;
 
     Ok(Published {
         revision,
@@ -188,6 +191,91 @@ fn place_file(repodata: &Path, name: &str, bytes: &[u8], now: u64) -> Result<i64
     }
     write_atomic(repodata, name, bytes, Some(UNIX_EPOCH + Duration::from_secs(now)))?;
     Ok(now as i64)
+}
+
+/// The name (inside repodata/) of the signature of the repomd.xml of `revision`, kept per
+/// generation beside the fixed `repomd.xml.asc`.
+pub fn signature_name(revision: &str) -> String {
+    format!("repomd-{revision}.xml.asc")
+}
+
+/// The revision a per-generation signature file is named after.
+fn signature_revision(name: &str) -> Option<u64> {
+    name.strip_prefix("repomd-")?.strip_suffix(".xml.asc")?.parse().ok()
+}
+
+/// A check that an armoured signature is valid for some data under the configured key.
+pub type SignatureCheck<'a> = dyn Fn(&[u8], &str) -> bool + 'a;
+
+/// Brings the signatures of the current repomd.xml of `repo_dir` in line with the signing
+/// configuration (at start, when the key may have been added, changed or removed): with a
+/// signer, signs repomd.xml again unless both its signatures (the per-generation one and
+/// `repomd.xml.asc`) pass `valid`; without one, removes every signature. repomd.xml itself
+/// is never rewritten. Returns whether a file changed.
+pub fn resign(repo_dir: &Path, signer: Option<(&Signer<'_>, &SignatureCheck<'_>)>) -> Result<bool, RepodataError> {
+    let repodata = repo_dir.join("repodata");
+    let repomd = match std::fs::read(repodata.join("repomd.xml")) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let Some((sign, valid)) = signer else {
+        let had = std::fs::read_dir(&repodata)?
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().ends_with(".asc"));
+        remove_signatures(&repodata)?;
+        return Ok(had);
+    };
+    let revision = std::str::from_utf8(&repomd)
+        .ok()
+        .and_then(Repomd::parse)
+        .map(|r| r.revision)
+        .unwrap_or_default();
+    let names = ["repomd.xml.asc".to_string(), signature_name(&revision)];
+    let good = |name: &str| std::fs::read_to_string(repodata.join(name)).is_ok_and(|sig| valid(&repomd, &sig));
+    if names.iter().all(|n| good(n)) {
+        return Ok(false);
+    }
+    let sig = sign(&repomd).map_err(RepodataError::Sign)?;
+    // The per-generation copy first, as in a publication.
+    write_atomic(&repodata, &names[1], sig.as_bytes(), None)?;
+    write_atomic(&repodata, &names[0], sig.as_bytes(), None)?;
+    sync_dir(&repodata)?;
+    Ok(true)
+}
+
+/// Removes every signature (signing turned off).
+pub(crate) fn remove_signatures(repodata: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(repodata)? {
+        let name = entry?.file_name().to_string_lossy().to_string();
+        if name == "repomd.xml.asc" || signature_revision(&name).is_some() {
+            match std::fs::remove_file(repodata.join(&name)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the per-generation signatures of the newest `keep` revisions.
+fn prune_signatures(repodata: &Path, keep: usize) -> std::io::Result<()> {
+    let mut found: Vec<(u64, String)> = std::fs::read_dir(repodata)?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            signature_revision(&name).map(|r| (r, name))
+        })
+        .collect();
+    found.sort();
+    let excess = found.len().saturating_sub(keep.max(1));
+    for (_, name) in &found[..excess] {
+        match std::fs::remove_file(repodata.join(name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The file names (inside repodata/) a repomd.xml references.

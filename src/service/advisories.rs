@@ -20,7 +20,7 @@ impl App {
     }
 
     /// Builds an advisory from its release: packages, fixed problems, severity.
-    fn advisory(&self, release: &Release, id: String, issued: i64, updated: i64) -> ServiceResult<Advisory> {
+    pub(super) fn advisory(&self, release: &Release, id: String, issued: i64, updated: i64) -> ServiceResult<Advisory> {
         let shas = self.db.release_package_shas(release.id)?;
         let mut packages: Vec<AdvisoryPackage> = self
             .db

@@ -12,7 +12,7 @@ use super::auth::Actor;
 use super::{App, ServiceError, ServiceResult};
 use crate::base::BaseRepo;
 use crate::db::{BaseInfo, Db};
-use crate::domain::closure::{check_closure, check_conflicts, DepPackage, ProviderIndex};
+use crate::domain::closure::{check_closure_newest, check_conflicts, DepPackage, ProviderIndex, Unmet};
 
 /// A base repository's name and index.
 type NamedIndex = (String, Arc<ProviderIndex>);
@@ -160,7 +160,7 @@ impl App {
     }
 
     /// The dependency data of a stored package, cached.
-    fn dep_package(&self, sha: &str) -> ServiceResult<Arc<DepPackage>> {
+    pub(super) fn dep_package(&self, sha: &str) -> ServiceResult<Arc<DepPackage>> {
         if let Some(d) = self.closure.deps.read().unwrap_or_else(|p| p.into_inner()).get(sha) {
             return Ok(d.clone());
         }
@@ -184,12 +184,8 @@ impl App {
     ) -> ServiceResult<Vec<String>> {
         let packages: Vec<Arc<DepPackage>> = set.iter().map(|s| self.dep_package(s)).collect::<ServiceResult<_>>()?;
         let refs: Vec<&DepPackage> = packages.iter().map(|p| p.as_ref()).collect();
-        let bases = self.closure.bases.read().unwrap_or_else(|p| p.into_inner());
-        let indexes: Vec<&ProviderIndex> = bases
-            .get(dist)
-            .map(|l| l.iter().map(|(_, i)| i.as_ref()).collect())
-            .unwrap_or_default();
-        let mut failures: Vec<String> = check_closure(&refs, &indexes).iter().map(|u| u.to_string()).collect();
+        let unmet = self.closure_unmet(dist, set, &refs)?;
+        let mut failures: Vec<String> = unmet.iter().map(|u| u.to_string()).collect();
         if let Some((element, new_shas)) = new {
             let new_pkgs: Vec<Arc<DepPackage>> = new_shas
                 .iter()
@@ -201,15 +197,57 @@ impl App {
                 let owner = self.db.package_owner(&p.name)?.map(|(e, _)| e).unwrap_or_default();
                 owners.push(owner);
             }
+            // Superseded versions are not on an upgraded host: they conflict with nothing.
+            let newest = newest_evrs(&refs);
             let existing: Vec<(&DepPackage, &str)> = refs
                 .iter()
                 .zip(&owners)
                 .filter(|(p, _)| !new_refs.contains(p))
+                .filter(|(p, _)| {
+                    newest
+                        .get(&(p.name.as_str(), p.arch.as_str()))
+                        .is_some_and(|e| p.evr.cmp(e).is_eq())
+                })
                 .map(|(p, o)| (*p, o.as_str()))
                 .collect();
             failures.extend(check_conflicts(&new_refs, &existing, element));
         }
         Ok(failures)
+    }
+
+    /// The unmet requirements of the newest set of `set` (sha256 sums; `refs` their
+    /// dependency data, in the same order) against the bases of `dist`, each lost provider's
+    /// replacement named with its release.
+    pub(super) fn closure_unmet(&self, dist: &str, set: &[String], refs: &[&DepPackage]) -> ServiceResult<Vec<Unmet>> {
+        let mut unmet = {
+            let bases = self.closure.bases.read().unwrap_or_else(|p| p.into_inner());
+            let indexes: Vec<&ProviderIndex> = bases
+                .get(dist)
+                .map(|l| l.iter().map(|(_, i)| i.as_ref()).collect())
+                .unwrap_or_default();
+            check_closure_newest(refs, &indexes)
+        };
+        self.name_releases(dist, set, refs, &mut unmet)?;
+        Ok(unmet)
+    }
+
+    /// Says which release brings each package that replaces a lost provider.
+    fn name_releases(
+        &self,
+        dist: &str,
+        set: &[String],
+        refs: &[&DepPackage],
+        unmet: &mut [Unmet],
+    ) -> ServiceResult<()> {
+        for lost in unmet.iter_mut().flat_map(|u| u.lost.iter_mut()) {
+            let Some(i) = refs.iter().position(|p| p.nevra == lost.replaced_by) else {
+                continue;
+            };
+            if let Some((id, element, version)) = self.db.release_of_package(dist, &set[i])? {
+                lost.from = Some(format!("release {id} ({element} {version})"));
+            }
+        }
+        Ok(())
     }
 
     /// `stagerepo admin check`: the closure of production, optionally plus a release.
@@ -245,6 +283,18 @@ impl App {
             millis: started.elapsed().as_secs_f64() * 1000.0,
         })
     }
+}
+
+/// The highest EVR of each (name, architecture).
+fn newest_evrs<'a>(pkgs: &[&'a DepPackage]) -> HashMap<(&'a str, &'a str), &'a crate::domain::evr::Evr> {
+    let mut out: HashMap<(&str, &str), &crate::domain::evr::Evr> = HashMap::new();
+    for p in pkgs {
+        let e = out.entry((p.name.as_str(), p.arch.as_str())).or_insert(&p.evr);
+        if p.evr > **e {
+            *e = &p.evr;
+        }
+    }
+    out
 }
 
 fn internal(e: impl std::fmt::Display) -> ServiceError {

@@ -27,6 +27,8 @@ pub struct Dashboard {
     pub now: i64,
     /// Releases in rollout, with their gates (ready ones too).
     pub rollout: Vec<ReleaseDetail>,
+    /// Releases in beta, not announced yet, with their warnings.
+    pub beta: Vec<ReleaseDetail>,
     /// Promoted in the last [`RECENT_SECONDS`], newest first.
     pub promoted: Vec<Promotion>,
     /// Open problems, most critical first.
@@ -44,6 +46,12 @@ impl App {
         let rollout = self
             .db
             .releases_in_state(ReleaseState::Rollout)?
+            .into_iter()
+            .map(|id| self.release_detail(id))
+            .collect::<ServiceResult<Vec<_>>>()?;
+        let beta = self
+            .db
+            .releases_in_state(ReleaseState::Beta)?
             .into_iter()
             .map(|id| self.release_detail(id))
             .collect::<ServiceResult<Vec<_>>>()?;
@@ -66,6 +74,7 @@ impl App {
         Ok(Dashboard {
             now,
             rollout,
+            beta,
             promoted,
             problems,
             sla: self.sla(SLA_PERIOD_SECONDS, None)?,

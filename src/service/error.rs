@@ -32,6 +32,9 @@ pub enum ServiceError {
     /// The state already holds something else under this identity.
     #[error("{0}")]
     Conflict(String),
+    /// Refused because of the listed check failures (a 409 whose body lists them).
+    #[error("{message}: {}", failures.join("; "))]
+    Refused { message: String, failures: Vec<String> },
     /// The server could not do its part.
     #[error("internal error: {0}")]
     Internal(String),

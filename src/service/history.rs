@@ -11,6 +11,7 @@ use serde_json::json;
 use super::auth::Actor;
 use super::notify::Notice;
 use super::publish::Publication;
+use super::undo::Undo;
 use super::{App, ServiceError, ServiceResult};
 use crate::db::{Db, StoredPackage};
 use crate::domain::evr::Evr;
@@ -212,8 +213,9 @@ impl App {
         Ok(outcome.revision)
     }
 
-    /// Takes a promoted release out of production; refused if anything left needs it.
-    pub fn withdraw(&self, actor: &Actor, id: i64, reason: &str) -> ServiceResult<Release> {
+    /// Takes a promoted release out of production; refused if anything left needs it. With
+    /// `dry_run`, only says what would leave production.
+    pub fn withdraw(&self, actor: &Actor, id: i64, reason: &str, dry_run: bool) -> ServiceResult<Undo> {
         actor.require_admin()?;
         if reason.trim().is_empty() {
             return Err(ServiceError::Invalid("a withdrawal needs --reason".into()));
@@ -234,12 +236,41 @@ impl App {
             .into_iter()
             .filter(|s| !shas.contains(s) || keep.contains(s))
             .collect();
-        self.replace_production(actor, &release.dist, reason, new_set, "withdraw", Some(&release))?;
-        self.release(id)
+        let leaving = self.leaving(&release.dist, &new_set)?;
+        let dist = release.dist.clone();
+        if dry_run {
+            return Ok(Undo {
+                dry_run,
+                dist,
+                revision: None,
+                leaving,
+                release: Some(release),
+            });
+        }
+        let why = format!("withdrawal of release {id}: {reason}");
+        let revision = self.replace_production(actor, &dist, &why, new_set, "withdraw", Some(&release))?;
+        tracing::info!(release = id, leaving = %leaving.describe(), "release withdrawn");
+        Ok(Undo {
+            dry_run,
+            dist,
+            revision,
+            leaving,
+            release: Some(self.release(id)?),
+        })
     }
 
-    /// Republishes production revision `to` as a new revision, after the same checks.
-    pub fn rollback(&self, actor: &Actor, dist: &str, to: i64, reason: &str) -> ServiceResult<Option<i64>> {
+    /// Republishes production revision `to` as a new revision, after the same checks; one
+    /// that removes a security advisory needs `force`. With `dry_run`, only says what would
+    /// leave production.
+    pub fn rollback(
+        &self,
+        actor: &Actor,
+        dist: &str,
+        to: i64,
+        reason: &str,
+        force: bool,
+        dry_run: bool,
+    ) -> ServiceResult<Undo> {
         actor.require_admin()?;
         self.require_dist(dist)?;
         if reason.trim().is_empty() {
@@ -252,9 +283,21 @@ impl App {
             .into_iter()
             .map(|p| p.sha256)
             .collect();
+        let leaving = self.leaving(dist, &set)?;
+        if dry_run {
+            return Ok(Undo {
+                dry_run,
+                dist: dist.into(),
+                revision: None,
+                leaving,
+                release: None,
+            });
+        }
+        Self::check_security_leaving(&leaving, force)?;
         let why = format!("roll-back to revision {to}: {reason}");
         let revision = self.replace_production(actor, dist, &why, set, "withdraw", None)?;
         let now = self.clock.now();
+        let detail = format!("{why} (leaving production: {})", leaving.describe());
         self.db.write(|tx| {
             Db::audit(
                 tx,
@@ -262,11 +305,17 @@ impl App {
                 &actor.label(),
                 "repo.rollback",
                 &format!("repo:{dist}/production"),
-                &why,
+                &detail,
                 None,
             )
         })?;
-        Ok(revision)
+        Ok(Undo {
+            dry_run,
+            dist: dist.into(),
+            revision,
+            leaving,
+            release: None,
+        })
     }
 
     /// The current production package set (sha256 sums).

@@ -5,6 +5,7 @@
 pub mod advisories;
 pub mod auth;
 pub mod backup;
+pub mod beta_check;
 pub mod consistency;
 pub mod dashboard;
 pub mod elements;
@@ -17,8 +18,10 @@ pub mod notify;
 pub mod problems;
 pub mod publish;
 pub mod releases;
+mod repo_signing;
 pub mod rollout;
 pub mod teams;
+pub mod undo;
 pub mod upload;
 
 use std::collections::HashMap;
@@ -122,6 +125,7 @@ impl App {
         };
         app.load_bases()?;
         app.reconcile_repositories()?;
+        app.ensure_signatures()?;
         Ok(app)
     }
 

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use super::auth::Actor;
+use super::beta_check::Submitted;
 use super::publish::Publication;
 use super::{limit, App, ServiceError, ServiceResult};
 use crate::db::{Db, NewRelease};
@@ -44,7 +45,7 @@ pub const SEVERITIES: [&str; 4] = ["low", "moderate", "important", "critical"];
 impl App {
     /// Validates a submission, records the release and publishes its packages into beta,
     /// all or nothing.
-    pub fn submit_release(&self, actor: &Actor, req: &SubmitRelease) -> ServiceResult<Release> {
+    pub fn submit_release(&self, actor: &Actor, req: &SubmitRelease) -> ServiceResult<Submitted> {
         let (team_id, team) = actor.require_team()?;
         limit(check_len("version", &req.version, limits::MAX_VERSION))?;
         limit(check_len("notes", &req.notes, limits::MAX_NOTES))?;
@@ -216,10 +217,22 @@ impl App {
             other => other?,
         };
         tracing::info!(release = id, dist = %req.dist, element = %req.element, version = %req.version, actor = %label, "release submitted");
-        if self.config.auto_announce && !self.db.rollout_site_ids(element.id)?.is_empty() {
-            self.announce(&Actor::System, id)?;
+        let release = self.release(id)?;
+        let warnings = self.release_warnings(&release)?;
+        for w in &warnings {
+            tracing::warn!(release = id, warning = %w, "submitted release fails a promotion check");
         }
-        self.release(id)
+        if self.config.auto_announce && !self.db.rollout_site_ids(element.id)?.is_empty() {
+            // A release that could never be promoted waits for an admin's forced announce.
+            match self.announce(&Actor::System, id) {
+                Ok(_) | Err(ServiceError::Refused { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Submitted {
+            release: self.release(id)?,
+            warnings,
+        })
     }
 
     /// One release.

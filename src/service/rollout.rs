@@ -28,6 +28,8 @@ pub struct ReleaseDetail {
     pub reports: Vec<Report>,
     pub problems: Vec<Problem>,
     pub events: Vec<ReleaseEvent>,
+    /// In beta or rollout: what its promotion would fail on now (see `beta_check`).
+    pub warnings: Vec<String>,
 }
 
 fn to_versioned(p: &crate::db::StoredPackage) -> VersionedPackage {
@@ -49,6 +51,7 @@ impl App {
             reports: self.db.reports(id)?,
             problems: self.db.problems(Some(id), false)?,
             events: self.db.release_events(id)?,
+            warnings: self.release_warnings(&release)?,
             release,
         })
     }
@@ -162,11 +165,18 @@ impl App {
 
     /// Announces a beta release to its element's rollout sites; their SLA clocks start now.
     pub fn announce(&self, actor: &Actor, id: i64) -> ServiceResult<ReleaseDetail> {
+        self.announce_with(actor, id, false, "")
+    }
+
+    /// [`App::announce`], `force`d with a reason past failing promotion checks.
+    pub fn announce_with(&self, actor: &Actor, id: i64, force: bool, reason: &str) -> ServiceResult<ReleaseDetail> {
         if *actor != Actor::System {
             actor.require_admin()?;
         }
         let release = self.release(id)?;
         Self::check_transition(&release, Transition::Announce)?;
+        let overridden = self.check_announceable(&release, force, reason)?;
+        let warnings = self.release_warnings(&release)?;
         let element = self.element(&release.element)?;
         let sites = self.db.rollout_site_ids(element.id)?;
         if sites.is_empty() {
@@ -214,7 +224,7 @@ impl App {
                 .unwrap_or_default();
             notified.push((
                 site,
-                json!({ "deadline": deadline, "deadline_iso": iso, "sla_seconds": sla }),
+                json!({ "deadline": deadline, "deadline_iso": iso, "sla_seconds": sla, "warnings": warnings }),
             ));
         }
         let names: Vec<&str> = notified.iter().map(|(s, _)| s.name.as_str()).collect();
@@ -222,7 +232,7 @@ impl App {
             "{} {} ({}) announced for rollout",
             release.element, release.version, release.dist
         );
-        let content = format!(
+        let mut content = format!(
             "Release {} of {} {} is in {}/beta for its staged rollout. Rollout sites: {}. Install from beta: {}",
             release.id,
             release.element,
@@ -231,6 +241,17 @@ impl App {
             names.join(", "),
             self.repo_file_url(&release.dist, RepoKind::Beta)
         );
+        if !warnings.is_empty() {
+            content.push_str(&format!("\nWarnings: {}", warnings.join("; ")));
+        }
+        let transition_reason = if overridden.is_empty() {
+            "announced to the rollout sites".to_string()
+        } else {
+            format!(
+                "announced to the rollout sites, forced past {} failing check(s): {reason}",
+                overridden.len()
+            )
+        };
         self.db.write(|tx| {
             Db::set_announced(tx, id, now, &sites)?;
             if let Some(f) = fast_track {
@@ -241,7 +262,7 @@ impl App {
                 &release,
                 Transition::Announce,
                 &actor.label(),
-                "announced to the rollout sites",
+                &transition_reason,
                 now,
             )?;
             let mut announced = release.clone();

@@ -167,11 +167,28 @@ pub(crate) type Provide<'a> = (u32, Option<&'a Dependency>);
 pub(crate) struct View<'a> {
     pkgs: Pkgs<'a>,
     table: &'a Table,
+    /// When set, only the packages marked here are seen (e.g. the newest of each name).
+    live: Option<&'a [bool]>,
 }
 
 impl<'a> View<'a> {
     pub(crate) fn new(pkgs: Pkgs<'a>, table: &'a Table) -> View<'a> {
-        View { pkgs, table }
+        View {
+            pkgs,
+            table,
+            live: None,
+        }
+    }
+
+    /// The same view restricted to the packages marked in `live` (by position).
+    pub(crate) fn only(mut self, live: Option<&'a [bool]>) -> View<'a> {
+        self.live = live;
+        self
+    }
+
+    /// Whether the package at `i` is seen by this view.
+    fn sees(live: Option<&[bool]>, i: u32) -> bool {
+        live.is_none_or(|l| l[i as usize])
     }
 
     /// The package at position `i`.
@@ -181,8 +198,11 @@ impl<'a> View<'a> {
 
     /// Every provide entry named `name`.
     pub(crate) fn provides(&self, name: &'a str) -> impl Iterator<Item = Provide<'a>> + 'a {
-        let pkgs = self.pkgs;
+        let (pkgs, live) = (self.pkgs, self.live);
         self.table.provides.find(hash(name)).iter().filter_map(move |s| {
+            if !View::sees(live, s.pkg) {
+                return None;
+            }
             let p = pkgs.get(s.pkg as usize);
             if s.entry == SELF_PROVIDE {
                 (p.name == name).then_some((s.pkg, None))
@@ -195,12 +215,12 @@ impl<'a> View<'a> {
 
     /// The packages (by position) that contain the file `path`.
     pub(crate) fn owners(&self, path: &'a str) -> impl Iterator<Item = u32> + 'a {
-        let pkgs = self.pkgs;
+        let (pkgs, live) = (self.pkgs, self.live);
         self.table
             .files
             .find(hash(path))
             .iter()
-            .filter(move |s| pkgs.get(s.pkg as usize).files[s.entry as usize] == path)
+            .filter(move |s| View::sees(live, s.pkg) && pkgs.get(s.pkg as usize).files[s.entry as usize] == path)
             .map(|s| s.pkg)
     }
 }
@@ -211,13 +231,20 @@ impl<'a> View<'a> {
 pub struct ProviderIndex {
     packages: Vec<DepPackage>,
     table: Table,
+    /// The newest version of each name and architecture (`dnf repoclosure --newest`'s view).
+    newest: Vec<bool>,
 }
 
 impl ProviderIndex {
     /// Indexes `packages` (source packages are kept but provide nothing).
     pub fn new(packages: Vec<DepPackage>) -> ProviderIndex {
         let table = Table::build(Pkgs::Owned(&packages));
-        ProviderIndex { packages, table }
+        let newest = super::newest::newest_mask(Pkgs::Owned(&packages));
+        ProviderIndex {
+            packages,
+            table,
+            newest,
+        }
     }
 
     /// The indexed packages.
@@ -242,6 +269,11 @@ impl ProviderIndex {
 
     pub(crate) fn view(&self) -> View<'_> {
         View::new(Pkgs::Owned(&self.packages), &self.table)
+    }
+
+    /// The view of a host: only the newest version of each name and architecture.
+    pub(crate) fn newest_view(&self) -> View<'_> {
+        self.view().only(Some(&self.newest))
     }
 
     /// The packages of this index that satisfy `dep` (a requirement, plain or rich), with

@@ -26,6 +26,7 @@ mod check;
 mod conflicts;
 mod evrmatch;
 mod index;
+mod newest;
 mod resolve;
 mod richdep;
 #[cfg(test)]
@@ -34,7 +35,7 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 pub use arch::compatible_arches;
-pub use check::{check_closure, check_closure_for_arch, Unmet};
+pub use check::{check_closure, check_closure_for_arch, check_closure_newest, Lost, Unmet};
 pub use conflicts::check_conflicts;
 pub use evrmatch::{evrcmp_match_release, format_dep, match_flags_evr, Sense};
 pub use index::ProviderIndex;

@@ -402,3 +402,86 @@ fn architectures() {
         ]
     );
 }
+
+/// The case of issue 9: production keeps fts-libs 3.13.0 (provides `libfts-api = 3`) next to
+/// 3.14.0, which drops it; dmlite needs it. Counting every version says fine; a host that
+/// upgrades has only 3.14.0.
+#[test]
+fn newest_set_loses_what_only_a_superseded_version_provides() {
+    let old = pkg("fts-libs-3.13.0-1.el9").provides("libfts-api = 3");
+    let new = pkg("fts-libs-3.14.0-1.el9").provides("libfts-api = 4");
+    let dmlite = pkg("dmlite-1.15.0-1.el9").requires("libfts-api = 3");
+    assert!(check_closure(&[&old, &new, &dmlite], &[]).is_empty());
+    assert!(check_closure_newest(&[&old, &dmlite], &[]).is_empty());
+    let unmet = check_closure_newest(&[&old, &new, &dmlite], &[]);
+    assert_eq!(unmet.len(), 1, "{unmet:?}");
+    assert_eq!(unmet[0].package, "dmlite-1.15.0-1.el9.noarch");
+    assert_eq!(
+        unmet[0].lost,
+        [Lost {
+            provider: "fts-libs-3.13.0-1.el9.noarch".into(),
+            replaced_by: "fts-libs-3.14.0-1.el9.noarch".into(),
+            obsoleted: false,
+            from: None,
+        }]
+    );
+    let text = unmet[0].to_string();
+    assert!(text.starts_with("dmlite-1.15.0-1.el9.noarch requires libfts-api = 3, but only fts-libs-3.14.0-1.el9.noarch (libfts-api = 4) provides libfts-api"), "{text}");
+    assert!(
+        text.contains("fts-libs-3.13.0-1.el9.noarch provided it, but fts-libs-3.14.0-1.el9.noarch supersedes it"),
+        "{text}"
+    );
+    // Only the newest is checked: the old version's own needs no longer matter.
+    let old_needy = pkg("fts-libs-3.13.0-1.el9").requires("gone");
+    assert!(check_closure_newest(&[&old_needy, &new], &[]).is_empty());
+}
+
+#[test]
+fn newest_is_per_name_and_arch_and_applies_to_bases() {
+    let mut x86 = pkg("lib-1-1").provides("libfoo.so.1()(64bit)");
+    x86.arch = "x86_64".into();
+    x86.nevra = "lib-1-1.x86_64".into();
+    // A newer noarch build of the same name does not supersede the x86_64 one.
+    let noarch = pkg("lib-2-1");
+    let user = pkg("app-1-1").requires("libfoo.so.1()(64bit)");
+    assert!(check_closure_newest(&[&x86, &noarch, &user], &[]).is_empty());
+    // In a base, too, only the newest provides.
+    let base = ProviderIndex::new(vec![
+        pkg("lib-1-1").provides("libfoo.so.1()(64bit)"),
+        pkg("lib-2-1").provides("libfoo.so.2()(64bit)"),
+    ]);
+    assert!(check_closure(&[&user], &[&base]).is_empty());
+    let unmet = check_closure_newest(&[&user], &[&base]);
+    assert_eq!(unmet.len(), 1);
+    assert!(unmet[0].lost.is_empty(), "base packages are not named as lost");
+    // Equal EVRs (`01` and `1`) are both newest.
+    let a = pkg("lib-01-1").provides("a");
+    let b = pkg("lib-1-1").provides("b");
+    let both = pkg("app-1-1").requires("a").requires("b");
+    assert!(check_closure_newest(&[&a, &b, &both], &[]).is_empty());
+}
+
+#[test]
+fn obsoleted_packages_stop_providing() {
+    let libs = pkg("fts-libs-3.13.0-1.el9").provides("libfts-api = 3");
+    let ng = pkg("fts-libs-ng-3.14.0-1.el9").obsoletes("fts-libs < 3.14");
+    let dmlite = pkg("dmlite-1.15.0-1.el9").requires("libfts-api = 3");
+    let unmet = check_closure_newest(&[&libs, &ng, &dmlite], &[]);
+    assert_eq!(unmet.len(), 1, "{unmet:?}");
+    assert!(unmet[0].lost[0].obsoleted);
+    assert!(
+        unmet[0]
+            .to_string()
+            .contains("fts-libs-ng-3.14.0-1.el9.noarch obsoletes it"),
+        "{}",
+        unmet[0]
+    );
+    // An obsoleting package that takes over the provide is fine, and an obsoletes that does
+    // not match the version changes nothing.
+    let ng_ok = pkg("fts-libs-ng-3.14.0-1.el9")
+        .obsoletes("fts-libs < 3.14")
+        .provides("libfts-api = 3");
+    assert!(check_closure_newest(&[&libs, &ng_ok, &dmlite], &[]).is_empty());
+    let ng_miss = pkg("fts-libs-ng-3.14.0-1.el9").obsoletes("fts-libs < 3.0");
+    assert!(check_closure_newest(&[&libs, &ng_miss, &dmlite], &[]).is_empty());
+}

@@ -1,0 +1,104 @@
+//! Beta is checked too: a release enters beta whatever production says (the team's release
+//! is not held back), but the checks a promotion would run (closure of the newest set, no
+//! downgrade, semver order) run from submission on, and their failures travel with the
+//! release as warnings: in the submit response, `admin release show`, the dashboard and the
+//! announcement. A release that could never be promoted is only announced when forced with
+//! a reason. A host that enables both beta and production installs the newest of both, so
+//! that set is checked as well, for the release's own packages.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::{App, ServiceError, ServiceResult};
+use crate::domain::closure::DepPackage;
+use crate::domain::release::{Release, ReleaseState};
+use crate::domain::repo::RepoKind;
+
+/// A submitted release with what its promotion would fail on today.
+#[derive(Debug, Serialize)]
+pub struct Submitted {
+    #[serde(flatten)]
+    pub release: Release,
+    /// Failures of the promotion checks against production now, and problems of the newest
+    /// set of beta and production together; empty when none.
+    pub warnings: Vec<String>,
+}
+
+/// What a host that enables both repositories would miss, said as such.
+const BOTH: &str = "with beta and production both enabled: ";
+
+impl App {
+    /// Warnings of a release still in beta or in rollout (empty in the other states): why
+    /// it could not be promoted now, then what a host enabling beta and production lacks.
+    pub fn release_warnings(&self, release: &Release) -> ServiceResult<Vec<String>> {
+        if !matches!(release.state, ReleaseState::Beta | ReleaseState::Rollout) {
+            return Ok(Vec::new());
+        }
+        let mut warnings = self.consistency_failures(release)?;
+        warnings.extend(
+            self.both_repos_failures(release)?
+                .into_iter()
+                .map(|f| format!("{BOTH}{f}")),
+        );
+        Ok(warnings)
+    }
+
+    /// Unmet requirements of the newest set of beta plus production that involve the
+    /// release: its packages needing something, or its packages replacing a provider.
+    fn both_repos_failures(&self, release: &Release) -> ServiceResult<Vec<String>> {
+        let mut set = Vec::new();
+        for kind in [RepoKind::Production, RepoKind::Beta] {
+            let n = self.db.latest_revision(&release.dist, kind)?.map_or(0, |r| r.number);
+            set.extend(self.db.revision_packages(&release.dist, kind, n)?);
+        }
+        set.sort();
+        set.dedup();
+        let mine = self.db.release_package_shas(release.id)?;
+        let packages: Vec<Arc<DepPackage>> = set.iter().map(|s| self.dep_package(s)).collect::<ServiceResult<_>>()?;
+        let refs: Vec<&DepPackage> = packages.iter().map(|p| p.as_ref()).collect();
+        let own: Vec<&str> = set
+            .iter()
+            .zip(&refs)
+            .filter(|(s, _)| mine.contains(s))
+            .map(|(_, p)| p.nevra.as_str())
+            .collect();
+        let unmet = self.closure_unmet(&release.dist, &set, &refs)?;
+        Ok(unmet
+            .iter()
+            .filter(|u| {
+                own.contains(&u.package.as_str()) || u.lost.iter().any(|l| own.contains(&l.replaced_by.as_str()))
+            })
+            .map(|u| u.to_string())
+            .collect())
+    }
+
+    /// Refuses to announce a release that fails the promotion checks, unless forced with a
+    /// reason; returns the failures that were overridden (empty when none).
+    pub(super) fn check_announceable(
+        &self,
+        release: &Release,
+        force: bool,
+        reason: &str,
+    ) -> ServiceResult<Vec<String>> {
+        let failures = self.consistency_failures(release)?;
+        if failures.is_empty() {
+            return Ok(failures);
+        }
+        if !force {
+            return Err(ServiceError::Refused {
+                message: format!(
+                    "release {} could never be promoted as production stands: announce it with force and a reason to start its rollout anyway",
+                    release.id
+                ),
+                failures,
+            });
+        }
+        if reason.trim().is_empty() {
+            return Err(ServiceError::Invalid(
+                "a forced announcement needs a reason (--reason TEXT)".into(),
+            ));
+        }
+        Ok(failures)
+    }
+}
