@@ -136,4 +136,17 @@ impl Db {
             .filter(|p| p.site == site)
             .collect())
     }
+
+    /// The newest advisory id of a release, if it has one.
+    pub fn release_advisory(&self, release: i64) -> DbResult<Option<String>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT id FROM advisories WHERE release_id = ?1 ORDER BY issued DESC, id DESC LIMIT 1",
+                [release],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
 }

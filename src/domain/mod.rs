@@ -6,6 +6,7 @@ pub mod evr;
 pub mod inventory;
 pub mod names;
 pub mod package;
+pub mod pakiti;
 pub mod problem;
 pub mod release;
 pub mod repo;

@@ -16,6 +16,7 @@ mod releases;
 mod repo;
 mod rollout;
 pub mod serve;
+mod site_view;
 pub mod tls;
 mod upload;
 
@@ -30,6 +31,9 @@ use error::{ApiError, ApiResult};
 
 /// Shared state of every handler.
 pub type AppState = Arc<App>;
+
+/// Largest pakiti-client report: 100,000 packages of about 80 bytes.
+const PAKITI_MAX_BODY: usize = 8 * 1024 * 1024;
 
 /// Builds the router over `app`.
 pub fn router(app: AppState) -> Router {
@@ -86,6 +90,14 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/deployments", post(inventory::report).get(inventory::history))
         .route("/api/v1/inventory", get(inventory::inventory))
         .route("/api/v1/sla", get(inventory::sla))
+        .route("/api/v1/sites/me/pending", get(site_view::pending))
+        .route("/api/v1/sites/me/reports", get(site_view::reports))
+        .route("/api/v1/sites/me/problems", get(site_view::problems))
+        .route("/api/v1/sites/me/releases/{id}/decline", post(site_view::decline))
+        .route(
+            "/api/v1/pakiti",
+            post(site_view::pakiti).layer(axum::extract::DefaultBodyLimit::max(PAKITI_MAX_BODY)),
+        )
         .route("/repo/{*path}", get(repo::serve))
         .fallback(|| async { ApiError(ServiceError::NotFound("no such endpoint".into())) })
         .layer(middleware::from_fn_with_state(app.clone(), access::log_request))

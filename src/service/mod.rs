@@ -18,6 +18,7 @@ pub mod problems;
 pub mod publish;
 pub mod releases;
 pub mod rollout;
+pub mod site_view;
 pub mod teams;
 pub mod upload;
 

@@ -12,8 +12,12 @@ impl App {
     pub fn report(&self, actor: &Actor, id: i64, result: ReportResult, text: &str) -> ServiceResult<Report> {
         let (site_id, site) = actor.require_site()?;
         let release = self.release(id)?;
-        let sites = self.db.release_sites(id)?;
-        let Some((_, sla)) = sites.iter().find(|(s, _)| s == site) else {
+        let sites = self.db.release_site_rows(id)?;
+        let Some(sla) = sites
+            .iter()
+            .find(|r| r.site == site)
+            .map(|r| r.sla_seconds + r.grace_seconds)
+        else {
             return Err(ServiceError::Forbidden(format!(
                 "site {site} is not a rollout site of release {id}; any site reports problems with POST /api/v1/problems"
             )));
