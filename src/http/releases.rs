@@ -1,6 +1,6 @@
 //! Release endpoints.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -28,13 +28,24 @@ pub async fn submit(
 
 /// Filters of the release list.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     dist: Option<String>,
+    element: Option<String>,
+    state: Option<String>,
 }
 
 /// `GET /api/v1/releases`.
-pub async fn list(State(app): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult<Json<Vec<Release>>> {
-    Ok(Json(blocking(&app, move |a| a.releases(q.dist.as_deref())).await?))
+pub async fn list(
+    State(app): State<AppState>,
+    super::inventory::Params(q): super::inventory::Params<ListQuery>,
+) -> ApiResult<Json<Vec<Release>>> {
+    Ok(Json(
+        blocking(&app, move |a| {
+            a.release_list(q.dist.as_deref(), q.element.as_deref(), q.state.as_deref())
+        })
+        .await?,
+    ))
 }
 
 /// `GET /api/v1/releases/{id}`.

@@ -43,6 +43,35 @@ pub fn iso(t: i64) -> String {
 }
 
 impl App {
+    /// Releases, oldest first, filtered by distribution, element and state; a filter naming
+    /// nothing that exists is a 404 or 400, not an empty list.
+    pub fn release_list(
+        &self,
+        dist: Option<&str>,
+        element: Option<&str>,
+        state: Option<&str>,
+    ) -> ServiceResult<Vec<crate::domain::release::Release>> {
+        if let Some(d) = dist {
+            self.require_dist(d)?;
+        }
+        if let Some(e) = element {
+            self.element(e)?;
+        }
+        let state = state
+            .map(|s| {
+                ReleaseState::parse(s).ok_or_else(|| {
+                    let all: Vec<&str> = ReleaseState::ALL.iter().map(|s| s.as_str()).collect();
+                    ServiceError::Invalid(format!("unknown state {s:?}: one of {}", all.join(", ")))
+                })
+            })
+            .transpose()?;
+        Ok(self
+            .releases(dist)?
+            .into_iter()
+            .filter(|r| element.is_none_or(|e| r.element == e) && state.is_none_or(|s| r.state == s))
+            .collect())
+    }
+
     /// The command that installs a release from beta: by advisory when it has one, else by
     /// its package names.
     pub fn install_command(&self, release: i64, dist: &str) -> ServiceResult<(Option<String>, String)> {
