@@ -200,4 +200,35 @@ impl App {
         };
         self.record_deployment(actor, &req)
     }
+
+    /// A site's feed: the newest entries about releases announced to it, announcements
+    /// carrying the site's own deadline, the install command and how to report.
+    pub fn site_feed(&self, site: &str) -> ServiceResult<Vec<crate::db::FeedEntry>> {
+        let s = self
+            .db
+            .site_by_name(site)?
+            .ok_or_else(|| ServiceError::NotFound(format!("no site named {site}")))?;
+        let mut entries = self.db.site_feed_entries(s.id, 100)?;
+        for e in entries.iter_mut().filter(|e| e.kind == "announce") {
+            let Some(row) = self
+                .db
+                .release_site_rows(e.release)?
+                .into_iter()
+                .find(|r| r.site_id == s.id)
+            else {
+                continue;
+            };
+            let r = self.release(e.release)?;
+            let sla = r.fast_track_seconds.map_or(row.sla_seconds, |f| f.min(row.sla_seconds));
+            let deadline = e.at + row.grace_seconds + sla;
+            let (_, install) = self.install_command(r.id, &r.dist)?;
+            e.content = format!(
+                "{} Deadline for {site}: {}. Install: {install}. Report: stagerepo site report {id} --ok, or --problem \"what is wrong\"; or decline: stagerepo site decline {id} --reason \"why\".",
+                e.content,
+                iso(deadline),
+                id = r.id
+            );
+        }
+        Ok(entries)
+    }
 }
