@@ -218,7 +218,7 @@ mod tests {
         assert_eq!(s.p90_report_seconds, Some(70));
         assert_eq!(s.compliance, Some(0.25));
         assert_eq!((s.deployed_on_time, s.deployment_due), (1, 4));
-        assert_eq!((s.declined, s.expired_without_evidence), (0, 1));
+        assert_eq!((s.declined, s.expired_without_evidence), (0, 2));
         assert!(!s.meets_sla);
         let good = summarize("CERN", &list[..1], 1000);
         assert!(good.meets_sla);
