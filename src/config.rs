@@ -70,6 +70,23 @@ pub struct Config {
     pub body_timeout: String,
     /// Uploads received at once; more are answered 503 with Retry-After.
     pub max_concurrent_uploads: usize,
+    /// Rollout sites that must show deployment evidence (a host running the release before
+    /// the deadline, or an `ok` report) before silence counts as approval; per element in
+    /// `[element.NAME]`.
+    pub min_deployed_sites: u32,
+    /// Time added to every site's SLA period before its clock starts (e.g. the .repo files'
+    /// `metadata_expire`); per element in `[element.NAME]`.
+    pub sla_grace: String,
+    /// Per-element rollout settings, by element name.
+    pub element: BTreeMap<String, ElementConfig>,
+}
+
+/// Rollout settings of one element; unset keys fall back to the top-level defaults.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ElementConfig {
+    pub min_deployed_sites: Option<u32>,
+    pub sla_grace: Option<String>,
 }
 
 /// How the daemon writes its log.
@@ -104,6 +121,9 @@ impl Default for Config {
             header_timeout: "10s".into(),
             body_timeout: "30s".into(),
             max_concurrent_uploads: 8,
+            min_deployed_sites: 1,
+            sla_grace: "0s".into(),
+            element: BTreeMap::new(),
         }
     }
 }
@@ -170,6 +190,28 @@ impl Config {
         Ok(s)
     }
 
+    /// The deployment evidence and SLA grace (seconds) an element's releases need.
+    pub fn rollout_policy(&self, element: &str) -> Result<(u32, i64), ConfigError> {
+        let e = self.element.get(element);
+        let min = e.and_then(|e| e.min_deployed_sites).unwrap_or(self.min_deployed_sites);
+        let (key, grace) = match e.and_then(|e| e.sla_grace.as_deref()) {
+            Some(g) => (format!("element.{element}.sla_grace"), g),
+            None => ("sla_grace".to_string(), self.sla_grace.as_str()),
+        };
+        let grace = humantime::parse_duration(grace.trim())
+            .map_err(|e| e.to_string())
+            .and_then(|d| {
+                i64::try_from(d.as_secs())
+                    .ok()
+                    .filter(|s| *s <= crate::domain::limits::MAX_SLA_SECONDS)
+                    .ok_or_else(|| {
+                        format!("at most {}s", crate::domain::limits::MAX_SLA_SECONDS)
+                    })
+            })
+            .map_err(|message| ConfigError::Invalid { key, message })?;
+        Ok((min, grace))
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         self.validate_operations()?;
         if self.dist.is_empty() {
@@ -195,6 +237,10 @@ impl Config {
             }
         }
         self.fast_track_seconds()?;
+        self.rollout_policy("")?;
+        for name in self.element.keys() {
+            self.rollout_policy(name)?;
+        }
         if self.advisory_prefix.is_empty() || !self.advisory_prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(ConfigError::Invalid {
                 key: "advisory_prefix".into(),
@@ -228,6 +274,16 @@ mod tests {
         let err = Config::from_toml("listen = \"127.0.0.1:9000\"\nlisten_adress = 1\n").unwrap_err();
         assert!(err.contains("listen_adress"), "{err}");
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn element_rollout_policy_falls_back_to_the_defaults() {
+        let c = Config::from_toml("min_deployed_sites = 2\n[element.fts]\nsla_grace = \"5m\"\n").unwrap();
+        assert_eq!(c.rollout_policy("fts").unwrap(), (2, 300));
+        assert_eq!(c.rollout_policy("other").unwrap(), (2, 0));
+        assert_eq!(Config::default().rollout_policy("x").unwrap(), (1, 0));
+        let bad = Config::from_toml("[element.fts]\nsla_grace = \"soon\"\n").unwrap();
+        assert!(bad.validate().is_err());
     }
 
     #[test]

@@ -242,9 +242,9 @@ fn conflicts_and_obsoletes_across_elements_are_refused() {
         ],
     );
     let gate = server.get_json(&format!("/api/v1/releases/{id}"));
-    assert_eq!(gate["gate"]["conditions"][2]["passed"], false, "{gate:#}");
+    assert_eq!(gate_condition(&gate, "consistency")["passed"], false, "{gate:#}");
     assert!(
-        gate["gate"]["conditions"][2]["detail"]
+        gate_condition(&gate, "consistency")["detail"]
             .as_str()
             .unwrap()
             .contains("obsoletes"),
@@ -255,7 +255,7 @@ fn conflicts_and_obsoletes_across_elements_are_refused() {
 
 #[test]
 fn auto_announce_starts_the_rollout_at_submission() {
-    let server = TestServer::start_with_config("auto_announce = true\n");
+    let server = TestServer::start_with_config("auto_announce = true\nmin_deployed_sites = 0\n");
     let team = server.team_with_element("t", "auto");
     let (_site, _) = server.add_site("S", None);
     server.cli_ok(

@@ -104,7 +104,15 @@ struct Scenario {
 
 impl Scenario {
     fn new() -> Scenario {
-        let server = TestServer::start();
+        Self::with_server(TestServer::start())
+    }
+
+    /// A scenario whose server runs with configuration `toml`.
+    fn with_config(toml: &str) -> Scenario {
+        Self::with_server(TestServer::start_with_config(toml))
+    }
+
+    fn with_server(server: TestServer) -> Scenario {
         let team = server.team_with_element("fts-team", "fts");
         Scenario {
             server,
@@ -272,7 +280,8 @@ fn happy_path_promotes_after_the_last_deadline_and_dnf_sees_the_update() {
 
 #[test]
 fn problems_block_until_triaged_and_critical_ones_until_rejected() {
-    let s = Scenario::new();
+    // About problems, not evidence: silence alone passes the rollout here.
+    let s = Scenario::with_config("min_deployed_sites = 0\n");
     let server = &s.server;
     let (cern, _) = server.add_site("CERN-PROD", None);
     let (other, _) = server.add_site("NIKHEF", None);
@@ -300,7 +309,7 @@ fn problems_block_until_triaged_and_critical_ones_until_rejected() {
     let v = server.get_json(&format!("/api/v1/releases/{r1}"));
     assert_eq!(v["state"], "rollout", "{v:#}");
     assert!(
-        v["gate"]["conditions"][1]["detail"]
+        gate_condition(&v, "problems")["detail"]
             .as_str()
             .unwrap()
             .contains("untriaged"),
@@ -358,7 +367,7 @@ fn problems_block_until_triaged_and_critical_ones_until_rejected() {
     let v = server.get_json(&format!("/api/v1/releases/{r2}"));
     assert_eq!(v["state"], "rollout");
     assert!(
-        v["gate"]["conditions"][1]["detail"]
+        gate_condition(&v, "problems")["detail"]
             .as_str()
             .unwrap()
             .contains("critical"),
@@ -388,7 +397,7 @@ fn problems_block_until_triaged_and_critical_ones_until_rejected() {
 #[test]
 fn a_deadline_that_passed_while_the_daemon_was_down_promotes_at_start() {
     let mut s = Scenario::new();
-    let (_site, _) = s.server.add_site("CERN-PROD", None);
+    let (site, _) = s.server.add_site("CERN-PROD", None);
     s.server.cli_ok(
         None,
         &[
@@ -405,6 +414,9 @@ fn a_deadline_that_passed_while_the_daemon_was_down_promotes_at_start() {
     );
     let r = s.release("1.0", "1.0.0");
     s.server.cli_ok(None, &["admin", "release", "announce", &r.to_string()]);
+    // The site deployed it (its evidence) and stayed silent: approval once the SLA runs out.
+    s.server
+        .report_deployment(&site, "wn1", &["fts-libs-1.0-1.noarch", "fts-server-1.0-1.noarch"]);
     s.server.stop();
     std::thread::sleep(Duration::from_secs(4));
     s.server.restart();

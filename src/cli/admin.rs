@@ -153,10 +153,16 @@ enum RolloutCommand {
 
 #[derive(Debug, Subcommand)]
 enum ReleaseCommand {
-    /// List releases.
+    /// List releases (of one distribution, element, state).
     List {
+        /// Only this distribution (may be left out when only one is configured).
         #[arg(long)]
         dist: Option<String>,
+        #[arg(long)]
+        element: Option<String>,
+        /// beta, rollout, promoted, rejected, superseded, withdrawn.
+        #[arg(long)]
+        state: Option<String>,
     },
     /// Show a release with its gate.
     Show { id: i64 },
@@ -396,8 +402,16 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
                 println!("{site} is no longer a rollout site of {element}")
             });
         }
-        AdminCommand::Release(ReleaseCommand::List { dist }) => {
-            let path = dist.map_or("/api/v1/releases".to_string(), |d| format!("/api/v1/releases?dist={d}"));
+        AdminCommand::Release(ReleaseCommand::List { dist, element, state }) => {
+            let query: Vec<String> = [("dist", dist), ("element", element), ("state", state)]
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
+                .collect();
+            let path = if query.is_empty() {
+                "/api/v1/releases".to_string()
+            } else {
+                format!("/api/v1/releases?{}", query.join("&"))
+            };
             out(&c.get(&path)?, &|v| super::team::print_releases(v));
         }
         AdminCommand::Release(ReleaseCommand::Show { id }) => {

@@ -96,21 +96,8 @@ pub fn print_release_detail(v: &Value) {
                 s(&c["detail"]),
             ]
         });
-        println!();
-        table(
-            &gate["sites"],
-            &["site", "sla", "deadline", "time left", "report"],
-            |x| {
-                vec![
-                    s(&x["site"]),
-                    duration_of(&x["sla_seconds"]),
-                    time_of(&x["deadline"]),
-                    duration_of(&x["seconds_left"]),
-                    s(&x["report"]),
-                ]
-            },
-        );
     }
+    print_sites(v);
     if v["problems"].as_array().is_some_and(|a| !a.is_empty()) {
         println!("\nproblems:");
         print_problems(&v["problems"]);
@@ -127,6 +114,60 @@ pub fn print_release_detail(v: &Value) {
             );
         }
     }
+}
+
+/// The rollout sites' table: kept after the rollout ends, every duration written the same way.
+fn print_sites(v: &Value) {
+    let Some(sites) = v["sites"].as_array().filter(|a| !a.is_empty()) else {
+        return;
+    };
+    println!(
+        "\nrollout sites (deployment evidence needed from {}):",
+        s(&v["min_deployed_sites"])
+    );
+    print_table(
+        &["site", "sla", "deadline", "time left", "state", "deployed", "note"],
+        sites
+            .iter()
+            .map(|x| {
+                let state = s(&x["state"]).replace('_', " ");
+                let state = if state == "expired" {
+                    "expired without evidence".to_string()
+                } else {
+                    state
+                };
+                let left = if x["seconds_left"].as_i64() == Some(0) {
+                    "expired".to_string()
+                } else {
+                    duration_of(&x["seconds_left"])
+                };
+                let deployed = if x["deployed"].is_null() {
+                    String::new()
+                } else {
+                    format!("{} at {}", s(&x["deployed"]["host"]), time_of(&x["deployed"]["at"]))
+                };
+                let grace = x["grace_seconds"].as_i64().unwrap_or(0);
+                let sla = if grace > 0 {
+                    format!(
+                        "{} + {} grace",
+                        duration_of(&x["sla_seconds"]),
+                        duration_of(&x["grace_seconds"])
+                    )
+                } else {
+                    duration_of(&x["sla_seconds"])
+                };
+                vec![
+                    s(&x["site"]),
+                    sla,
+                    time_of(&x["deadline"]),
+                    left,
+                    state,
+                    deployed,
+                    s(&x["declined_reason"]),
+                ]
+            })
+            .collect(),
+    );
 }
 
 /// Prints a JSON array as a table, one row per element.

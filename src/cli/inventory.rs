@@ -292,6 +292,8 @@ pub fn sla(c: &Client, args: SlaArgs, json_out: bool) -> Result<(), ClientError>
             "p90",
             "compliance",
             "deployed",
+            "declined",
+            "expired",
             "sla",
         ],
         |x| {
@@ -311,6 +313,8 @@ pub fn sla(c: &Client, args: SlaArgs, json_out: bool) -> Result<(), ClientError>
                     s(&x["deployment_due"]),
                     ratio(&x["deployment_rate"])
                 ),
+                s(&x["declined"]),
+                s(&x["expired_without_evidence"]),
                 if x["meets_sla"] == true {
                     "met".into()
                 } else {

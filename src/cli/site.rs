@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use super::client::{print_json, Client, ClientError};
-use super::format::s;
+use super::format::{duration_of, print_problems, s, table, time_of};
 use super::ServerArgs;
 
 /// Site options and command.
@@ -33,6 +33,21 @@ enum SiteCommand {
     Problem { id: i64, text: String },
     /// Send what this host runs (`rpm -qa`) as its deployment report.
     Inventory(super::inventory::SendArgs),
+    /// Releases announced to this site that await its report: deadline, install command.
+    Pending,
+    /// Decline testing a release; the gate stops waiting for this site.
+    Decline {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// This site's reports, newest first.
+    Reports {
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// The problems this site reported, newest first.
+    Problems,
 }
 
 /// Runs a site command.
@@ -75,6 +90,84 @@ pub fn run(args: SiteArgs) -> Result<(), ClientError> {
             }
         }
         SiteCommand::Inventory(send) => super::inventory::send(&c, send, args.server.json)?,
+        SiteCommand::Pending => {
+            let v: Value = c.get("/api/v1/sites/me/pending")?;
+            if args.server.json {
+                print_json(&v);
+            } else {
+                print_pending(&v);
+            }
+        }
+        SiteCommand::Decline { id, reason } => {
+            let v: Value = c.post(
+                &format!("/api/v1/sites/me/releases/{id}/decline"),
+                &json!({ "reason": reason }),
+            )?;
+            if args.server.json {
+                print_json(&v);
+            } else {
+                println!(
+                    "site {} declined release {id}: {}",
+                    s(&v["site"]),
+                    s(&v["declined_reason"])
+                );
+            }
+        }
+        SiteCommand::Reports { limit } => {
+            let v: Value = c.get(&format!("/api/v1/sites/me/reports?limit={limit}"))?;
+            if args.server.json {
+                print_json(&v);
+            } else {
+                table(&v, &["report", "release", "result", "at", "late", "text"], |r| {
+                    vec![
+                        s(&r["id"]),
+                        s(&r["release"]),
+                        s(&r["result"]),
+                        time_of(&r["at"]),
+                        if r["late"] == true {
+                            "late".into()
+                        } else {
+                            String::new()
+                        },
+                        s(&r["text"]),
+                    ]
+                });
+            }
+        }
+        SiteCommand::Problems => {
+            let v: Value = c.get("/api/v1/sites/me/problems")?;
+            if args.server.json {
+                print_json(&v);
+            } else {
+                print_problems(&v);
+            }
+        }
     }
     Ok(())
+}
+
+fn print_pending(v: &Value) {
+    let Some(list) = v.as_array().filter(|a| !a.is_empty()) else {
+        println!("nothing awaits this site's report");
+        return;
+    };
+    for p in list {
+        let left = if p["seconds_left"].as_i64() == Some(0) {
+            "expired".to_string()
+        } else {
+            format!("{} left", duration_of(&p["seconds_left"]))
+        };
+        println!(
+            "release {}: {} {} ({}), deadline {} ({left})",
+            s(&p["release"]),
+            s(&p["element"]),
+            s(&p["version"]),
+            s(&p["dist"]),
+            time_of(&p["deadline"])
+        );
+        println!("  install: {}", s(&p["install"]));
+        for r in p["report"].as_array().into_iter().flatten() {
+            println!("  report:  {}", s(r));
+        }
+    }
 }

@@ -14,6 +14,8 @@ pub struct SlaRow {
     pub created_at: i64,
     pub announced_at: i64,
     pub sla_seconds: i64,
+    pub grace_seconds: i64,
+    pub declined_at: Option<i64>,
     /// When the release left `rollout`, if it did.
     pub left_rollout_at: Option<i64>,
     /// The site's first report on the release.
@@ -29,7 +31,8 @@ impl Db {
                     (SELECT MIN(ev.at) FROM release_events ev
                       WHERE ev.release_id = r.id AND ev.from_state = 'rollout'),
                     (SELECT MIN(rp.at) FROM reports rp
-                      WHERE rp.release_id = r.id AND rp.site_id = s.id)
+                      WHERE rp.release_id = r.id AND rp.site_id = s.id),
+                    rs.grace_seconds, rs.declined_at
              FROM release_sites rs JOIN releases r ON r.id = rs.release_id JOIN sites s ON s.id = rs.site_id
              WHERE r.announced_at IS NOT NULL AND r.announced_at >= ?1 AND (?2 IS NULL OR s.name = ?2)
              ORDER BY s.name, r.id",
@@ -45,6 +48,8 @@ impl Db {
                 sla_seconds: r.get(6)?,
                 left_rollout_at: r.get(7)?,
                 first_report_at: r.get(8)?,
+                grace_seconds: r.get(9)?,
+                declined_at: r.get(10)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -8,6 +8,7 @@ mod backup;
 mod bases;
 mod deployments;
 mod elements;
+mod evidence;
 mod insight;
 mod keys;
 pub(crate) mod packages;
@@ -28,6 +29,7 @@ pub use audit::{AuditEntry, FeedEntry};
 pub use bases::BaseInfo;
 pub use deployments::{DeploymentReport, HostPackageRow, ReleaseRow};
 pub use elements::{Element, RolloutAssignment};
+pub use evidence::{ReleaseSiteRow, SiteAssignmentRow};
 pub use insight::SlaRow;
 pub use keys::TeamKey;
 pub use packages::{NewPackage, StoredPackage};
@@ -104,6 +106,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/002_rollout.sql")),
         M::up(include_str!("migrations/003_consistency.sql")),
         M::up(include_str!("migrations/004_inventory.sql")),
+        M::up(include_str!("migrations/005_evidence10.sql")),
     ])
 }
 

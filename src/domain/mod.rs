@@ -7,6 +7,7 @@ pub mod inventory;
 pub mod limits;
 pub mod names;
 pub mod package;
+pub mod pakiti;
 pub mod problem;
 pub mod release;
 pub mod repo;

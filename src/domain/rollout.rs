@@ -6,11 +6,25 @@ use serde::Serialize;
 
 use super::problem::Problem;
 
-/// A rollout site of an element, with its SLA period.
+/// A rollout site of a release, with its SLA period and what it did about the release.
 #[derive(Debug, Clone, Serialize)]
 pub struct Assignment {
     pub site: String,
     pub sla_seconds: i64,
+    /// Added before the SLA clock starts (the site cannot see the release before its
+    /// metadata expires).
+    pub grace_seconds: i64,
+    /// The first time a host of the site was seen running the release (exact NEVRAs).
+    pub deployed: Option<Deployment>,
+    /// Why the site declined the assignment, when it did.
+    pub declined: Option<String>,
+}
+
+/// The first host of a site seen running a release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deployment {
+    pub host: String,
+    pub at: i64,
 }
 
 /// A rollout site's verdict on a release.
@@ -42,6 +56,38 @@ pub struct GateInput<'a> {
     pub fast_track_seconds: Option<i64>,
     /// Why the release is on the fast track.
     pub fast_track_reason: Option<String>,
+    /// Sites that must show evidence (deployed before the deadline, or reported `ok`).
+    pub min_deployed_sites: u32,
+}
+
+/// Where one rollout site stands on a release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteState {
+    /// Announced to the site; nothing seen yet.
+    Assigned,
+    /// A host of the site runs the release; no report yet.
+    Deployed,
+    ReportedOk,
+    ReportedProblem,
+    /// The SLA period ran out with neither a deployment nor a report.
+    Expired,
+    /// The site said it will not test this release.
+    Declined,
+}
+
+impl SiteState {
+    /// The state as written in the CLI and the dashboard.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SiteState::Assigned => "assigned",
+            SiteState::Deployed => "deployed",
+            SiteState::ReportedOk => "reported ok",
+            SiteState::ReportedProblem => "reported problem",
+            SiteState::Expired => "expired without evidence",
+            SiteState::Declined => "declined",
+        }
+    }
 }
 
 /// One rollout site's standing.
@@ -49,11 +95,18 @@ pub struct GateInput<'a> {
 pub struct SiteStatus {
     pub site: String,
     pub sla_seconds: i64,
+    pub grace_seconds: i64,
     pub deadline: i64,
     /// Seconds until the deadline; 0 once passed.
     pub seconds_left: i64,
     /// The site's latest report, if any.
     pub report: Option<ReportResult>,
+    pub state: SiteState,
+    /// The first host seen running the release, and when.
+    pub deployed: Option<Deployment>,
+    pub declined_reason: Option<String>,
+    /// Whether the site counts as evidence: an `ok` report, or deployed by its deadline.
+    pub evidence: bool,
     /// Whether the site no longer holds the release back.
     pub satisfied: bool,
 }
@@ -78,32 +131,82 @@ pub struct Gate {
     pub fast_track: bool,
     /// Why the release is on the fast track, when it is.
     pub fast_track_reason: Option<String>,
+    pub min_deployed_sites: u32,
+}
+
+/// The name of the gate's evidence condition.
+pub const EVIDENCE: &str = "deployment evidence";
+
+fn site_status(input: &GateInput<'_>, a: &Assignment, now: i64) -> SiteStatus {
+    let sla = input.fast_track_seconds.map_or(a.sla_seconds, |f| f.min(a.sla_seconds));
+    // Saturating: an overflowing period must give a far deadline, never one that wrapped
+    // into the past and so counts the site as satisfied.
+    let deadline = input.announced_at.saturating_add(a.grace_seconds).saturating_add(sla);
+    let report = input
+        .reports
+        .iter()
+        .filter(|r| r.site == a.site)
+        .max_by_key(|r| r.at)
+        .map(|r| r.result);
+    let declined = a.declined.is_some();
+    let deployed_in_time = a.deployed.as_ref().is_some_and(|d| d.at <= deadline);
+    let evidence = !declined && (report == Some(ReportResult::Ok) || deployed_in_time);
+    let state = if declined {
+        SiteState::Declined
+    } else {
+        match report {
+            Some(ReportResult::Ok) => SiteState::ReportedOk,
+            Some(ReportResult::Problem) => SiteState::ReportedProblem,
+            None if deployed_in_time => SiteState::Deployed,
+            None if now >= deadline => SiteState::Expired,
+            None => SiteState::Assigned,
+        }
+    };
+    SiteStatus {
+        site: a.site.clone(),
+        sla_seconds: sla,
+        grace_seconds: a.grace_seconds,
+        deadline,
+        seconds_left: deadline.saturating_sub(now).max(0),
+        report,
+        state,
+        deployed: a.deployed.clone(),
+        declined_reason: a.declined.clone(),
+        evidence,
+        satisfied: declined || report == Some(ReportResult::Ok) || now >= deadline,
+    }
+}
+
+fn evidence_condition(sites: &[SiteStatus], required: u32) -> Condition {
+    let required = required as usize;
+    let with = sites.iter().filter(|s| s.evidence).count();
+    let declined = sites.iter().filter(|s| s.state == SiteState::Declined).count();
+    let remaining = sites.len() - declined;
+    let still_open = sites.iter().filter(|s| !s.satisfied).count();
+    let passed = with >= required;
+    let detail = if passed {
+        format!("{with} of the {required} required sites deployed it in time or reported ok")
+    } else if remaining < required {
+        format!(
+            "waiting for deployment evidence: {with} of {required} required sites so far, and only {remaining} site(s) remain ({declined} declined); promote with --force --reason"
+        )
+    } else if still_open > 0 {
+        format!("waiting for deployment evidence: {with} of {required} required sites so far")
+    } else {
+        format!(
+            "waiting for deployment evidence: {with} of {required} required sites deployed it before their deadline or reported ok; an `ok` report still counts, or promote with --force --reason"
+        )
+    };
+    Condition {
+        name: EVIDENCE,
+        passed,
+        detail,
+    }
 }
 
 /// Evaluates the gate at `now`.
 pub fn evaluate(input: &GateInput<'_>, now: i64) -> Gate {
-    let mut sites = Vec::new();
-    for a in input.assignments {
-        let sla = input.fast_track_seconds.map_or(a.sla_seconds, |f| f.min(a.sla_seconds));
-        // Saturating: an overflowing period must give a far deadline, never one that wrapped
-        // into the past and so counts the site as satisfied.
-        let deadline = input.announced_at.saturating_add(sla);
-        let report = input
-            .reports
-            .iter()
-            .filter(|r| r.site == a.site)
-            .max_by_key(|r| r.at)
-            .map(|r| r.result);
-        let satisfied = report == Some(ReportResult::Ok) || now >= deadline;
-        sites.push(SiteStatus {
-            site: a.site.clone(),
-            sla_seconds: sla,
-            deadline,
-            seconds_left: deadline.saturating_sub(now).max(0),
-            report,
-            satisfied,
-        });
-    }
+    let sites: Vec<SiteStatus> = input.assignments.iter().map(|a| site_status(input, a, now)).collect();
     let waiting: Vec<String> = sites
         .iter()
         .filter(|s| !s.satisfied)
@@ -113,7 +216,7 @@ pub fn evaluate(input: &GateInput<'_>, now: i64) -> Gate {
         name: "rollout sites",
         passed: waiting.is_empty(),
         detail: if waiting.is_empty() {
-            "every rollout site reported ok or its SLA period ran out".into()
+            "every rollout site reported ok, declined, or its SLA period ran out".into()
         } else {
             format!("waiting for {}", waiting.join(", "))
         },
@@ -145,7 +248,12 @@ pub fn evaluate(input: &GateInput<'_>, now: i64) -> Gate {
     };
 
     let next_deadline = sites.iter().filter(|s| !s.satisfied).map(|s| s.deadline).min();
-    let conditions = vec![sites_condition, problems_condition, consistency_condition];
+    let conditions = vec![
+        sites_condition,
+        evidence_condition(&sites, input.min_deployed_sites),
+        problems_condition,
+        consistency_condition,
+    ];
     Gate {
         open: conditions.iter().all(|c| c.passed),
         conditions,
@@ -153,6 +261,7 @@ pub fn evaluate(input: &GateInput<'_>, now: i64) -> Gate {
         next_deadline,
         fast_track: input.fast_track_seconds.is_some(),
         fast_track_reason: input.fast_track_reason.clone(),
+        min_deployed_sites: input.min_deployed_sites,
     }
 }
 
@@ -180,10 +289,16 @@ mod tests {
             Assignment {
                 site: "A".into(),
                 sla_seconds: 2,
+                grace_seconds: 0,
+                deployed: None,
+                declined: None,
             },
             Assignment {
                 site: "B".into(),
                 sla_seconds: 4,
+                grace_seconds: 0,
+                deployed: None,
+                declined: None,
             },
         ]
     }
@@ -204,6 +319,7 @@ mod tests {
             consistency_failures: &[],
             fast_track_seconds: None,
             fast_track_reason: None,
+            min_deployed_sites: 0,
         };
         let g = evaluate(&input, 102);
         assert!(!g.open);
@@ -232,6 +348,7 @@ mod tests {
             consistency_failures: &[],
             fast_track_seconds: None,
             fast_track_reason: None,
+            min_deployed_sites: 0,
         };
         assert!(!evaluate(&input, 101).sites[0].satisfied);
     }
@@ -254,6 +371,7 @@ mod tests {
                 consistency_failures: &[],
                 fast_track_seconds: None,
                 fast_track_reason: None,
+                min_deployed_sites: 0,
             };
             assert_eq!(evaluate(&input, 1000).open, open, "{:?}", problems[0]);
         }
@@ -264,6 +382,9 @@ mod tests {
         let a = vec![Assignment {
             site: "A".into(),
             sla_seconds: i64::MAX,
+            grace_seconds: 0,
+            deployed: None,
+            declined: None,
         }];
         let input = GateInput {
             announced_at: 1_764_000_000,
@@ -273,6 +394,7 @@ mod tests {
             consistency_failures: &[],
             fast_track_seconds: None,
             fast_track_reason: None,
+            min_deployed_sites: 0,
         };
         let g = evaluate(&input, 1_764_000_001);
         assert!(!g.sites[0].satisfied);
@@ -285,6 +407,9 @@ mod tests {
         let a = vec![Assignment {
             site: "A".into(),
             sla_seconds: 5 * 86400,
+            grace_seconds: 0,
+            deployed: None,
+            declined: None,
         }];
         let failures = vec!["foo 1.0 is older than production's 2.0".to_string()];
         let input = GateInput {
@@ -295,11 +420,109 @@ mod tests {
             consistency_failures: &failures,
             fast_track_seconds: Some(86400),
             fast_track_reason: Some("fixes critical problem 7".into()),
+            min_deployed_sites: 0,
         };
         let g = evaluate(&input, 86400);
         assert!(g.sites[0].satisfied, "fast track: one day instead of five");
         assert!(!g.open);
         assert!(g.fast_track);
-        assert!(g.conditions[2].detail.contains("older"));
+        assert!(g.conditions[3].detail.contains("older"));
+    }
+
+    fn input<'a>(a: &'a [Assignment], reports: &'a [SiteReport], min: u32) -> GateInput<'a> {
+        GateInput {
+            announced_at: 100,
+            assignments: a,
+            reports,
+            problems: &[],
+            consistency_failures: &[],
+            fast_track_seconds: None,
+            fast_track_reason: None,
+            min_deployed_sites: min,
+        }
+    }
+
+    #[test]
+    fn silence_without_deployment_is_not_evidence() {
+        let a = two_sites();
+        let g = evaluate(&input(&a, &[], 1), 1000);
+        assert!(!g.open);
+        assert!(g.conditions[0].passed, "no site is waited for any more");
+        assert_eq!(g.conditions[1].name, EVIDENCE);
+        assert!(
+            g.conditions[1].detail.starts_with("waiting for deployment evidence"),
+            "{}",
+            g.conditions[1].detail
+        );
+        assert!(g.sites.iter().all(|s| s.state == SiteState::Expired));
+        assert_eq!(g.next_deadline, None);
+    }
+
+    #[test]
+    fn a_deployment_before_the_deadline_is_evidence_one_after_is_not() {
+        let mut a = two_sites();
+        a[0].deployed = Some(Deployment {
+            host: "wn1".into(),
+            at: 103,
+        });
+        let g = evaluate(&input(&a, &[], 1), 1000);
+        assert!(!g.open, "A deployed after its deadline (102)");
+        assert_eq!(g.sites[0].state, SiteState::Expired);
+        a[1].deployed = Some(Deployment {
+            host: "wn2".into(),
+            at: 104,
+        });
+        let before = evaluate(&input(&a, &[], 1), 103);
+        assert_eq!(before.sites[1].state, SiteState::Deployed);
+        assert!(
+            !before.open,
+            "B is still within its SLA period and may report a problem"
+        );
+        assert!(evaluate(&input(&a, &[], 1), 104).open);
+    }
+
+    #[test]
+    fn a_late_ok_report_counts_and_min_zero_keeps_silence() {
+        let a = two_sites();
+        let late_ok = [SiteReport {
+            site: "B".into(),
+            result: ReportResult::Ok,
+            at: 900,
+        }];
+        assert!(evaluate(&input(&a, &late_ok, 1), 1000).open);
+        assert!(!evaluate(&input(&a, &late_ok, 2), 1000).open);
+        assert!(evaluate(&input(&a, &[], 0), 104).open);
+    }
+
+    #[test]
+    fn a_declined_site_is_not_waited_for_and_is_not_evidence() {
+        let mut a = two_sites();
+        a[1].declined = Some("no test bed this month".into());
+        let ok = [SiteReport {
+            site: "A".into(),
+            result: ReportResult::Ok,
+            at: 101,
+        }];
+        let g = evaluate(&input(&a, &ok, 1), 101);
+        assert!(g.open, "{:?}", g.conditions);
+        assert_eq!(g.sites[1].state, SiteState::Declined);
+        let g = evaluate(&input(&a, &ok, 2), 101);
+        assert!(!g.open);
+        assert!(
+            g.conditions[1].detail.contains("only 1 site(s) remain (1 declined)"),
+            "{}",
+            g.conditions[1].detail
+        );
+    }
+
+    #[test]
+    fn the_grace_moves_the_deadline() {
+        let mut a = two_sites();
+        a[0].grace_seconds = 10;
+        let g = evaluate(&input(&a, &[], 0), 100);
+        assert_eq!(g.sites[0].deadline, 112);
+        assert_eq!(g.next_deadline, Some(104));
+        assert!(!evaluate(&input(&a, &[], 0), 111).open);
+        assert!(evaluate(&input(&a, &[], 0), 112).open);
     }
 }

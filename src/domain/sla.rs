@@ -10,6 +10,10 @@ pub struct SlaAssignment {
     pub release: i64,
     pub announced_at: i64,
     pub sla_seconds: i64,
+    /// Added before the SLA clock starts.
+    pub grace_seconds: i64,
+    /// When the site declined the assignment, if it did.
+    pub declined_at: Option<i64>,
     /// When the release left `rollout` (promoted, rejected, superseded), if it did.
     pub left_rollout_at: Option<i64>,
     /// The site's first report on the release, whatever its result.
@@ -19,10 +23,10 @@ pub struct SlaAssignment {
 }
 
 impl SlaAssignment {
-    /// Announcement plus the SLA period; saturating, so a huge period is a far deadline,
-    /// never a wrapped one in the past.
+    /// Announcement plus the grace plus the SLA period; saturating, so a huge period is a far
+    /// deadline, never a wrapped one in the past.
     pub fn deadline(&self) -> i64 {
-        self.announced_at.saturating_add(self.sla_seconds)
+        self.announced_at.saturating_add(self.grace_seconds).saturating_add(self.sla_seconds)
     }
 }
 
@@ -41,6 +45,8 @@ pub enum Outcome {
     /// The release left rollout (forced promotion, rejection) before the deadline and before
     /// the site reported: the site had no full period, so it is not counted.
     Cancelled,
+    /// The site declined the assignment before reporting.
+    Declined,
 }
 
 /// The outcome of an assignment at `now`.
@@ -49,6 +55,9 @@ pub fn outcome(a: &SlaAssignment, now: i64) -> Outcome {
     match a.first_report_at {
         Some(t) if t <= deadline => return Outcome::OnTime,
         _ => {}
+    }
+    if a.declined_at.is_some() {
+        return Outcome::Declined;
     }
     if a.left_rollout_at.is_some_and(|t| t < deadline) {
         return Outcome::Cancelled;
@@ -71,6 +80,11 @@ pub struct SiteSla {
     pub missed: usize,
     pub pending: usize,
     pub cancelled: usize,
+    /// Assignments the site declined.
+    pub declined: usize,
+    /// Missed assignments where no host of the site ran the release by the deadline either:
+    /// no evidence at all.
+    pub expired_without_evidence: usize,
     /// Median seconds from announcement to the first report (reports on time and late).
     pub median_report_seconds: Option<i64>,
     /// 90th percentile of the same.
@@ -106,6 +120,8 @@ pub fn summarize(site: &str, assignments: &[SlaAssignment], now: i64) -> SiteSla
         missed: 0,
         pending: 0,
         cancelled: 0,
+        declined: 0,
+        expired_without_evidence: 0,
         median_report_seconds: None,
         p90_report_seconds: None,
         compliance: None,
@@ -123,13 +139,17 @@ pub fn summarize(site: &str, assignments: &[SlaAssignment], now: i64) -> SiteSla
             Outcome::Missed => s.missed += 1,
             Outcome::Pending => s.pending += 1,
             Outcome::Cancelled => s.cancelled += 1,
+            Outcome::Declined => s.declined += 1,
+        }
+        if o == Outcome::Missed && !a.first_deployed_at.is_some_and(|t| t <= a.deadline()) {
+            s.expired_without_evidence += 1;
         }
         if matches!(o, Outcome::OnTime | Outcome::Late) {
             if let Some(t) = a.first_report_at {
                 durations.push(t.saturating_sub(a.announced_at).max(0));
             }
         }
-        if o != Outcome::Cancelled {
+        if !matches!(o, Outcome::Cancelled | Outcome::Declined) {
             let deployed = a.first_deployed_at.is_some_and(|t| t <= a.deadline());
             if deployed {
                 s.deployed_on_time += 1;
@@ -158,6 +178,8 @@ mod tests {
             release: 1,
             announced_at: 100,
             sla_seconds: 50,
+            grace_seconds: 0,
+            declined_at: None,
             left_rollout_at: left,
             first_report_at: report,
             first_deployed_at: deployed,
@@ -197,9 +219,23 @@ mod tests {
         assert_eq!(s.p90_report_seconds, Some(70));
         assert_eq!(s.compliance, Some(0.25));
         assert_eq!((s.deployed_on_time, s.deployment_due), (1, 4));
+        assert_eq!((s.declined, s.expired_without_evidence), (0, 2));
         assert!(!s.meets_sla);
         let good = summarize("CERN", &list[..1], 1000);
         assert!(good.meets_sla);
         assert_eq!(good.deployment_rate, Some(1.0));
+    }
+
+    #[test]
+    fn declines_and_grace() {
+        let mut d = a(None, None, None);
+        d.declined_at = Some(120);
+        let mut g = a(Some(160), None, None);
+        g.grace_seconds = 10;
+        assert_eq!(outcome(&d, 1000), Outcome::Declined);
+        assert_eq!(outcome(&g, 1000), Outcome::OnTime);
+        let s = summarize("X", &[d, g], 1000);
+        assert_eq!((s.declined, s.on_time, s.missed), (1, 1, 0));
+        assert_eq!(s.compliance, Some(1.0));
     }
 }

@@ -237,7 +237,8 @@ fn sla(d: &Dashboard) -> Markup {
             @else { div.scroll { table.stack {
                 thead { tr {
                     th { "Site" } th { "SLA" } th { "Assigned" } th { "On time" } th { "Late" } th { "Missed" }
-                    th { "Median" } th { "P90" } th { "Deployed in time" }
+                    th { "Median" } th { "P90" } th { "Deployed in time" } th { "Declined" }
+                    th { "Expired without evidence" }
                 } }
                 tbody { @for s in &d.sla.sites {
                     tr class=(if s.meets_sla { "" } else { "bad" }) {
@@ -252,6 +253,8 @@ fn sla(d: &Dashboard) -> Markup {
                         td data-label="Deployed in time" {
                             (s.deployed_on_time) "/" (s.deployment_due) " (" (percent(s.deployment_rate)) ")"
                         }
+                        td data-label="Declined" { (s.declined) }
+                        td data-label="Expired without evidence" { (s.expired_without_evidence) }
                     }
                 } }
             } } }

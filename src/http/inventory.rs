@@ -15,7 +15,7 @@ use super::feed::render_atom;
 use super::{blocking, AppState};
 use crate::db::DeploymentReport;
 use crate::service::inventory::{DeploymentRecorded, DeploymentRequest, Inventory, InventoryFilter, SlaReport};
-use crate::service::{metrics, ServiceError};
+use crate::service::metrics;
 use crate::version::VersionInfo;
 
 /// Query parameters; a bad or unknown one is a JSON 400 like every other error.
@@ -117,13 +117,7 @@ pub async fn site_feed(
     headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
     let name = site.clone();
-    let entries = blocking(&app, move |a| {
-        let s =
-            a.db.site_by_name(&name)?
-                .ok_or_else(|| ServiceError::NotFound(format!("no site named {name}")))?;
-        Ok(a.db.site_feed_entries(s.id, 100)?)
-    })
-    .await?;
+    let entries = blocking(&app, move |a| a.site_feed(&name)).await?;
     let base = super::repo::base_url(&app, &headers);
     let body = render_atom(
         &base,

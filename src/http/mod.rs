@@ -16,6 +16,7 @@ mod releases;
 mod repo;
 mod rollout;
 pub mod serve;
+mod site_view;
 pub mod tls;
 mod upload;
 
@@ -36,6 +37,8 @@ pub type AppState = Arc<App>;
 /// The dashboard runs no script and loads nothing but its inline style; the API answers JSON.
 pub const CONTENT_SECURITY_POLICY: &str =
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// Largest pakiti-client report: 100,000 packages of about 80 bytes.
+const PAKITI_MAX_BODY: usize = 8 * 1024 * 1024;
 
 /// Builds the router over `app`.
 ///
@@ -97,6 +100,14 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/deployments", post(inventory::report).get(inventory::history))
         .route("/api/v1/inventory", get(inventory::inventory))
         .route("/api/v1/sla", get(inventory::sla))
+        .route("/api/v1/sites/me/pending", get(site_view::pending))
+        .route("/api/v1/sites/me/reports", get(site_view::reports))
+        .route("/api/v1/sites/me/problems", get(site_view::problems))
+        .route("/api/v1/sites/me/releases/{id}/decline", post(site_view::decline))
+        .route(
+            "/api/v1/pakiti",
+            post(site_view::pakiti).layer(axum::extract::DefaultBodyLimit::max(PAKITI_MAX_BODY)),
+        )
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),

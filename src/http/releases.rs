@@ -29,8 +29,11 @@ pub async fn submit(
 
 /// Filters of the release list.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     dist: Option<String>,
+    element: Option<String>,
+    state: Option<String>,
 }
 
 /// `GET /api/v1/releases`.
@@ -38,7 +41,12 @@ pub async fn list(
     State(app): State<AppState>,
     super::inventory::Params(q): super::inventory::Params<ListQuery>,
 ) -> ApiResult<Json<Vec<Release>>> {
-    Ok(Json(blocking(&app, move |a| a.releases(q.dist.as_deref())).await?))
+    Ok(Json(
+        blocking(&app, move |a| {
+            a.release_list(q.dist.as_deref(), q.element.as_deref(), q.state.as_deref())
+        })
+        .await?,
+    ))
 }
 
 /// `GET /api/v1/releases/{id}`.

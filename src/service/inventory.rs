@@ -10,6 +10,7 @@ use crate::db::{DeploymentReport, HostPackageRow, ReleaseRow};
 use crate::domain::inventory::{check_host, parse_entries, resolve, InstalledPackage, ReleasePackages, Resolution};
 use crate::domain::problem::Criticality;
 use crate::domain::release::ReleaseState;
+use crate::domain::rollout::Deployment;
 use crate::domain::sla::{summarize, SiteSla, SlaAssignment};
 
 /// Most packages one report may list.
@@ -135,7 +136,7 @@ pub struct SlaReport {
 }
 
 /// Releases grouped for mapping hosts' packages to them.
-struct Mapper {
+pub(super) struct Mapper {
     by_element: HashMap<String, Vec<ReleasePackages>>,
     rows: HashMap<i64, ReleaseRow>,
 }
@@ -180,7 +181,26 @@ fn group(rows: Vec<HostPackageRow>) -> Grouped {
 }
 
 impl App {
-    fn mapper(&self) -> ServiceResult<Mapper> {
+    /// The first host of a site seen running `release` (exact NEVRAs) in its reports between
+    /// `from` and `to`.
+    pub(super) fn first_deployment(
+        &self,
+        mapper: &Mapper,
+        site_id: i64,
+        element: &str,
+        release: i64,
+        from: i64,
+        to: i64,
+    ) -> ServiceResult<Option<Deployment>> {
+        let reports = self.db.site_element_packages_between(site_id, element, from, to)?;
+        Ok(group(reports).into_values().find_map(|(_, host, at, mut elements)| {
+            let pkgs = elements.remove(element)?;
+            let run = mapper.run(element, pkgs);
+            (run.exact && run.release == Some(release)).then_some(Deployment { host, at })
+        }))
+    }
+
+    pub(super) fn mapper(&self) -> ServiceResult<Mapper> {
         let mut by_element: HashMap<String, Vec<ReleasePackages>> = HashMap::new();
         let mut rows = HashMap::new();
         for r in self.db.release_rows()? {
@@ -233,6 +253,8 @@ impl App {
             .map(|(element, pkgs)| mapper.run(&element, pkgs))
             .collect();
         tracing::info!(site, host = %req.host, packages = packages.len(), "deployment report");
+        // A deployment is evidence for the gate: let the timer look again now.
+        self.wake();
         Ok(DeploymentRecorded {
             id,
             site: site.to_string(),
@@ -416,19 +438,23 @@ impl App {
             }
         }
         for row in self.db.sla_rows(since, site)? {
-            let deadline = row.announced_at.saturating_add(row.sla_seconds);
-            let reports = self
-                .db
-                .site_element_packages_between(row.site_id, &row.element, row.created_at, deadline)?;
-            let first_deployed_at = group(reports).into_values().find_map(|(_, _, at, mut elements)| {
-                let pkgs = elements.remove(&row.element)?;
-                let run = mapper.run(&row.element, pkgs);
-                (run.exact && run.release == Some(row.release)).then_some(at)
-            });
+            let deadline = row.announced_at.saturating_add(row.grace_seconds).saturating_add(row.sla_seconds);
+            let first_deployed_at = self
+                .first_deployment(
+                    &mapper,
+                    row.site_id,
+                    &row.element,
+                    row.release,
+                    row.created_at,
+                    deadline,
+                )?
+                .map(|d| d.at);
             per_site.entry(row.site.clone()).or_default().push(SlaAssignment {
                 release: row.release,
                 announced_at: row.announced_at,
                 sla_seconds: row.sla_seconds,
+                grace_seconds: row.grace_seconds,
+                declined_at: row.declined_at,
                 left_rollout_at: row.left_rollout_at,
                 first_report_at: row.first_report_at,
                 first_deployed_at,

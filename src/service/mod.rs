@@ -20,6 +20,7 @@ pub mod publish;
 pub mod releases;
 mod repo_signing;
 pub mod rollout;
+pub mod site_view;
 pub mod teams;
 pub mod undo;
 pub mod upload;

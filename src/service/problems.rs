@@ -14,8 +14,12 @@ impl App {
         let (site_id, site) = actor.require_site()?;
         limit(check_len("text", text, limits::MAX_PROBLEM_TEXT))?;
         let release = self.release(id)?;
-        let sites = self.db.release_sites(id)?;
-        let Some((_, sla)) = sites.iter().find(|(s, _)| s == site) else {
+        let sites = self.db.release_site_rows(id)?;
+        let Some(sla) = sites
+            .iter()
+            .find(|r| r.site == site)
+            .map(|r| r.sla_seconds.saturating_add(r.grace_seconds))
+        else {
             return Err(ServiceError::Forbidden(format!(
                 "site {site} is not a rollout site of release {id}; any site reports problems with POST /api/v1/problems"
             )));
@@ -29,7 +33,7 @@ impl App {
             ));
         }
         let now = self.clock.now();
-        let late = now > release.announced_at.unwrap_or(now).saturating_add(*sla);
+        let late = now > release.announced_at.unwrap_or(now).saturating_add(sla);
         let label = actor.label();
         let (report_id, problem) = self.db.write(|tx| {
             let rid = Db::insert_report(tx, id, site_id, result, text, now, late)?;

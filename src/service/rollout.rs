@@ -13,7 +13,7 @@ use crate::domain::limits::{self, check_len};
 use crate::domain::problem::Problem;
 use crate::domain::release::{Release, ReleaseEvent, ReleaseState, Transition};
 use crate::domain::repo::RepoKind;
-use crate::domain::rollout::{self, Assignment, Gate, GateInput};
+use crate::domain::rollout::{self, Assignment, Gate, GateInput, SiteStatus};
 use crate::domain::versions::{downgrades, element_version_check, VersionedPackage};
 
 /// A release with everything the admin needs to decide on it.
@@ -25,6 +25,11 @@ pub struct ReleaseDetail {
     pub gate: Option<Gate>,
     /// In rollout with the gate open, waiting for promotion.
     pub ready: bool,
+    /// Every rollout site the release was announced to and where it stands (also after
+    /// the rollout ended).
+    pub sites: Vec<SiteStatus>,
+    /// Sites that must show deployment evidence before silence counts as approval.
+    pub min_deployed_sites: u32,
     pub reports: Vec<Report>,
     pub problems: Vec<Problem>,
     pub events: Vec<ReleaseEvent>,
@@ -45,9 +50,15 @@ impl App {
     pub fn release_detail(&self, id: i64) -> ServiceResult<ReleaseDetail> {
         let release = self.release(id)?;
         let gate = self.gate(&release)?;
+        let sites = match &gate {
+            Some(g) => g.sites.clone(),
+            None => self.site_statuses(&release)?,
+        };
         Ok(ReleaseDetail {
             ready: gate.as_ref().is_some_and(|g| g.open) && release.state == ReleaseState::Rollout,
             gate,
+            sites,
+            min_deployed_sites: self.db.min_deployed_sites(id)?,
             reports: self.db.reports(id)?,
             problems: self.db.problems(Some(id), false)?,
             events: self.db.release_events(id)?,
@@ -58,31 +69,59 @@ impl App {
 
     /// The gate of a release in rollout, evaluated now.
     pub fn gate(&self, release: &Release) -> ServiceResult<Option<Gate>> {
-        let Some(announced_at) = release.announced_at.filter(|_| release.state == ReleaseState::Rollout) else {
+        if release.state != ReleaseState::Rollout {
+            return Ok(None);
+        }
+        let failures = self.consistency_failures(release)?;
+        self.evaluate_gate(release, &failures)
+    }
+
+    /// The rollout sites of an announced release and where each stands, in any state (the
+    /// table `admin release show` keeps after promotion).
+    pub fn site_statuses(&self, release: &Release) -> ServiceResult<Vec<SiteStatus>> {
+        Ok(self.evaluate_gate(release, &[])?.map(|g| g.sites).unwrap_or_default())
+    }
+
+    fn evaluate_gate(&self, release: &Release, failures: &[String]) -> ServiceResult<Option<Gate>> {
+        let Some(announced_at) = release.announced_at else {
             return Ok(None);
         };
-        let assignments: Vec<Assignment> = self
-            .db
-            .release_sites(release.id)?
-            .into_iter()
-            .map(|(site, sla_seconds)| Assignment { site, sla_seconds })
-            .collect();
+        let mapper = self.mapper()?;
+        let now = self.clock.now();
+        let mut assignments = Vec::new();
+        for row in self.db.release_site_rows(release.id)? {
+            let deployed = self.first_deployment(
+                &mapper,
+                row.site_id,
+                &release.element,
+                release.id,
+                release.created_at,
+                now,
+            )?;
+            assignments.push(Assignment {
+                site: row.site,
+                sla_seconds: row.sla_seconds,
+                grace_seconds: row.grace_seconds,
+                deployed,
+                declined: row.declined_reason.or(row.declined_at.map(|_| String::new())),
+            });
+        }
         let reports = self.db.site_reports(release.id)?;
         let problems = self.db.problems(Some(release.id), false)?;
-        let failures = self.consistency_failures(release)?;
         let input = GateInput {
             announced_at,
             assignments: &assignments,
             reports: &reports,
             problems: &problems,
-            consistency_failures: &failures,
+            consistency_failures: failures,
             fast_track_seconds: release.fast_track_seconds,
             fast_track_reason: release.fast_track_seconds.map(|s| {
                 let ids: Vec<String> = release.fixes.iter().map(|p| p.to_string()).collect();
                 format!("fixes critical problem {}: SLA shortened to {}s", ids.join(", "), s)
             }),
+            min_deployed_sites: self.db.min_deployed_sites(release.id)?,
         };
-        Ok(Some(rollout::evaluate(&input, self.clock.now())))
+        Ok(Some(rollout::evaluate(&input, now)))
     }
 
     /// Why production plus this release would not be consistent; empty when it would.
@@ -186,6 +225,10 @@ impl App {
             )));
         }
         let now = self.clock.now();
+        let (min_deployed_sites, grace) = self
+            .config
+            .rollout_policy(&element.name)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let fixes_critical = release.fixes.iter().any(|pid| {
             matches!(self.db.problem(*pid), Ok(Some(p)) if p.criticality == Some(crate::domain::problem::Criticality::Critical))
         });
@@ -211,7 +254,7 @@ impl App {
             // A period stored before the limit existed must not wrap the deadline.
             let deadline = limits::check_sla("sla", *sla)
                 .ok()
-                .and_then(|_| now.checked_add(*sla))
+                .and_then(|_| now.checked_add(grace).and_then(|t| t.checked_add(*sla)))
                 .ok_or_else(|| {
                     ServiceError::Conflict(format!(
                         "the SLA of rollout site {} ({sla}s) is out of range: at most {}s; set it again with `stagerepo admin rollout add`",
@@ -224,7 +267,7 @@ impl App {
                 .unwrap_or_default();
             notified.push((
                 site,
-                json!({ "deadline": deadline, "deadline_iso": iso, "sla_seconds": sla, "warnings": warnings }),
+                json!({ "deadline": deadline, "deadline_iso": iso, "sla_seconds": sla, "grace_seconds": grace, "warnings": warnings }),
             ));
         }
         let names: Vec<&str> = notified.iter().map(|(s, _)| s.name.as_str()).collect();
@@ -254,6 +297,7 @@ impl App {
         };
         self.db.write(|tx| {
             Db::set_announced(tx, id, now, &sites)?;
+            Db::set_rollout_policy(tx, id, min_deployed_sites, grace)?;
             if let Some(f) = fast_track {
                 Db::set_fast_track(tx, id, f)?;
             }

@@ -620,3 +620,30 @@ pub fn createrepo(dir: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+// ---- Rollout on evidence (deployment reports, gate conditions) ----
+
+impl TestServer {
+    /// Sends one host's deployment report for a site (`packages` as name-version-release.arch).
+    pub fn report_deployment(&self, site_token: &str, host: &str, packages: &[&str]) -> Value {
+        let body = serde_json::json!({ "host": host, "packages": packages });
+        let (status, out) = http(
+            reqwest::Method::POST,
+            &format!("{}/api/v1/deployments", self.url),
+            Some(site_token),
+            Some(serde_json::to_vec(&body).unwrap()),
+            &[("Content-Type", "application/json")],
+        )
+        .unwrap();
+        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&out));
+        json(&out)
+    }
+}
+
+/// The gate condition named `name` of a release's JSON.
+pub fn gate_condition<'a>(release: &'a Value, name: &str) -> &'a Value {
+    release["gate"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no gate condition {name}: {release:#}"))
+}
