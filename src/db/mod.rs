@@ -10,8 +10,10 @@ mod deployments;
 mod elements;
 mod insight;
 mod keys;
+mod mail;
 pub(crate) mod packages;
 mod releases;
+mod removal;
 mod reports;
 mod revisions;
 mod sites;
@@ -30,6 +32,7 @@ pub use deployments::{DeploymentReport, HostPackageRow, ReleaseRow};
 pub use elements::{Element, RolloutAssignment};
 pub use insight::SlaRow;
 pub use keys::TeamKey;
+pub use mail::PendingMail;
 pub use packages::{NewPackage, StoredPackage};
 pub use releases::NewRelease;
 pub use reports::Report;
@@ -72,6 +75,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/002_rollout.sql")),
         M::up(include_str!("migrations/003_consistency.sql")),
         M::up(include_str!("migrations/004_inventory.sql")),
+        M::up(include_str!("migrations/005_sites10.sql")),
     ])
 }
 

@@ -12,12 +12,14 @@ mod error;
 pub mod history;
 pub mod inventory;
 pub mod keys;
+pub mod mail;
 pub mod metrics;
 pub mod notify;
 pub mod problems;
 pub mod publish;
 pub mod releases;
 pub mod rollout;
+pub mod sites;
 pub mod teams;
 pub mod upload;
 
