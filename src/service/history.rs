@@ -205,6 +205,7 @@ impl App {
                 Ok(())
             },
         )?;
+        self.wake();
         Ok(outcome.revision)
     }
 
