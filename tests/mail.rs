@@ -170,8 +170,14 @@ fn announcements_promotions_and_rejections_are_mailed_to_sites_and_the_release_m
         !body.contains("(site RAL-LCG2)"),
         "a site sees its own deadline only: {body}"
     );
+    let advisory = format!("STAGE-{}-0001", chrono_year());
+    assert!(subject.starts_with(&format!("[stagerepo] {advisory}: ")), "{subject}");
+    assert!(body.contains(&format!("Advisory: {advisory}")), "{body}");
+    assert!(body.contains("fts-server-3.1.0-1.noarch.rpm"), "{body}");
     assert!(
-        body.contains("dnf --refresh --enablerepo=stagerepo-el9-beta upgrade fts-server-3.1.0-1.noarch"),
+        body.contains(&format!(
+            "dnf --refresh --enablerepo=stagerepo-el9-beta upgrade --advisory={advisory}"
+        )),
         "{body}"
     );
     assert!(body.contains(&format!("stagerepo site report {r1} --ok")), "{body}");
@@ -198,8 +204,6 @@ fn announcements_promotions_and_rejections_are_mailed_to_sites_and_the_release_m
         ],
     );
     let promoted = smtp.wait_for("grid-admins@cern.example", "promoted", limit);
-    let year = chrono_year();
-    let advisory = format!("STAGE-{year}-0001");
     assert!(
         promoted["subject"]
             .as_str()

@@ -96,3 +96,18 @@ impl Db {
             .optional()?)
     }
 }
+
+impl Db {
+    /// (id, year, seq) of a release's advisory, once allocated.
+    pub fn advisory_numbers(&self, release_id: i64) -> DbResult<Option<(String, i32, i64)>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT id, year, seq FROM advisories WHERE release_id = ?1",
+                [release_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
+    }
+}

@@ -143,10 +143,7 @@ impl App {
         b += &format!("Release:  {} ({} {}, {})\n", r.id, r.element, r.version, r.dist);
         b += &format!("Team:     {}\n", r.team);
         b += &format!("State:    {}\n", r.state.as_str());
-        b += &format!(
-            "Advisory: {}\n",
-            advisory.unwrap_or("none yet (allocated when the release is promoted)")
-        );
+        b += &format!("Advisory: {}\n", advisory.unwrap_or("none"));
         b += &format!("Type:     {}\n", r.advisory_type);
         b += "Packages:\n";
         for p in &r.packages {
@@ -160,10 +157,13 @@ impl App {
         let specs: Vec<&str> = r.packages.iter().map(|p| nevra(p)).collect();
         match notice.event {
             "announce" => {
+                let what = match advisory {
+                    Some(a) => format!("--advisory={a}"),
+                    None => specs.join(" "),
+                };
                 b += &format!(
-                    "\nInstall from beta:\n  dnf --refresh --enablerepo=stagerepo-{}-beta upgrade {}\n",
-                    r.dist,
-                    specs.join(" ")
+                    "\nInstall from beta:\n  dnf --refresh --enablerepo=stagerepo-{}-beta upgrade {what}\n",
+                    r.dist
                 );
                 b += &format!(
                     "Beta repository: {}\n\nReport the outcome before the deadline:\n  stagerepo site report {} --ok\n  stagerepo site report {} --problem \"what is wrong\"\n",

@@ -65,8 +65,16 @@ impl App {
             content,
         } = notice;
         let (event, title, content) = (*event, title.as_str(), content.as_str());
-        Db::insert_feed_entry(tx, now, event, release.id, title, content)?;
         let advisory = Db::advisory_of_release(tx, release.id)?;
+        let with_advisory;
+        let content = match &advisory {
+            Some(a) => {
+                with_advisory = format!("{content} Advisory {a}.");
+                with_advisory.as_str()
+            }
+            None => content,
+        };
+        Db::insert_feed_entry(tx, now, event, release.id, title, content)?;
         self.queue_mails(tx, notice, advisory.as_deref(), sites, now)?;
         for (site, extra) in sites {
             let Some(url) = &site.webhook else { continue };

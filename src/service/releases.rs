@@ -29,6 +29,9 @@ pub struct SubmitRelease {
     /// Advisory severity: `low`, `moderate`, `important` or `critical`.
     #[serde(default)]
     pub severity: Option<String>,
+    /// CVE ids and URLs (CVE records, bugs, GGUS tickets) for the advisory's references.
+    #[serde(default)]
+    pub references: Vec<String>,
 }
 
 fn default_type() -> String {
@@ -86,6 +89,9 @@ impl App {
                 )));
             }
         }
+        for r in &req.references {
+            crate::domain::advisory::classify_reference(r).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        }
         if req.packages.is_empty() {
             return Err(ServiceError::Invalid("a release needs at least one package".into()));
         }
@@ -133,13 +139,14 @@ impl App {
         let now = self.clock.now();
         let label = actor.label();
         let reason = format!("release of {} {}", req.element, req.version);
+        let advisory = self.submission_advisory(req, team, &shas, now)?;
         let (id, _) = self.publish_with(
             Publication {
                 dist: &req.dist,
                 repo: RepoKind::Beta,
                 actor: &label,
                 reason: &reason,
-                advisory: None,
+                advisory: Some(&advisory.0),
             },
             |current| Ok(current.iter().chain(&shas).cloned().collect()),
             |tx| {
@@ -157,8 +164,12 @@ impl App {
                         fixes: &req.fixes,
                         advisory_type: &req.advisory_type,
                         severity: req.severity.as_deref(),
+                        references: &req.references,
                     },
                 )?;
+                let (mut a, year, seq) = advisory.clone();
+                a.release = id;
+                Db::insert_advisory(tx, &a, year, seq)?;
                 Db::bind_packages(tx, element.id, &names)?;
                 let event = ReleaseEvent {
                     at: now,
@@ -185,6 +196,37 @@ impl App {
             self.announce(&Actor::System, id)?;
         }
         self.release(id)
+    }
+
+    /// The advisory a submission publishes into beta, with a newly allocated id.
+    fn submission_advisory(
+        &self,
+        req: &SubmitRelease,
+        team: &str,
+        shas: &[String],
+        now: i64,
+    ) -> ServiceResult<(crate::domain::advisory::Advisory, i32, i64)> {
+        let (id, year, seq) = self.allocate_advisory_id(now)?;
+        let draft = Release {
+            id: 0,
+            dist: req.dist.clone(),
+            element: req.element.clone(),
+            version: req.version.clone(),
+            team: team.to_string(),
+            notes: req.notes.clone(),
+            state: ReleaseState::Beta,
+            created_at: now,
+            announced_at: None,
+            forced: false,
+            fixes: req.fixes.clone(),
+            advisory_type: req.advisory_type.clone(),
+            severity: req.severity.clone(),
+            fast_track_seconds: None,
+            packages: Vec::new(),
+            advisory: Some(id.clone()),
+            references: req.references.clone(),
+        };
+        Ok((self.advisory_with(&draft, shas, id, now, now)?, year, seq))
     }
 
     /// One release.

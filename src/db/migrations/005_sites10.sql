@@ -18,3 +18,6 @@ CREATE TABLE email_outbox (
     last_error      TEXT
 );
 CREATE INDEX email_outbox_pending ON email_outbox(next_attempt_at) WHERE sent_at IS NULL AND given_up_at IS NULL;
+
+-- A release's references (CVE ids, bug and ticket URLs) for its advisory: JSON array.
+ALTER TABLE releases ADD COLUMN refs TEXT NOT NULL DEFAULT '[]';
