@@ -70,6 +70,22 @@ pub struct Config {
     pub body_timeout: String,
     /// Uploads received at once; more are answered 503 with Retry-After.
     pub max_concurrent_uploads: usize,
+    /// SMTP relay that announcements and outcomes are e-mailed through; unset sends no mail.
+    pub smtp_server: Option<String>,
+    /// Port of `smtp_server`: 587 with `smtp_starttls`, else 25, when unset.
+    pub smtp_port: Option<u16>,
+    /// Upgrade the SMTP connection with STARTTLS (required when set).
+    pub smtp_starttls: bool,
+    /// SMTP AUTH user name; authentication is used only when set.
+    pub smtp_username: Option<String>,
+    /// SMTP AUTH password (prefer `smtp_password_file`).
+    pub smtp_password: Option<String>,
+    /// File holding the SMTP AUTH password (trailing newline ignored).
+    pub smtp_password_file: Option<PathBuf>,
+    /// Sender address of the e-mails.
+    pub smtp_from: String,
+    /// Addresses (e.g. the release manager's) that receive every e-mail sent to sites too.
+    pub notify_emails: Vec<String>,
     /// Rollout sites that must show deployment evidence (a host running the release before
     /// the deadline, or an `ok` report) before silence counts as approval; per element in
     /// `[element.NAME]`.
@@ -124,6 +140,14 @@ impl Default for Config {
             min_deployed_sites: 1,
             sla_grace: "0s".into(),
             element: BTreeMap::new(),
+            smtp_server: None,
+            smtp_port: None,
+            smtp_starttls: false,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_password_file: None,
+            smtp_from: "stagerepo@localhost".into(),
+            notify_emails: Vec::new(),
         }
     }
 }
@@ -247,6 +271,7 @@ impl Config {
                 message: "use letters and digits only".into(),
             });
         }
+        self.validate_mail()?;
         if !(1..=1000).contains(&self.keep_generations) {
             return Err(ConfigError::Invalid {
                 key: "keep_generations".into(),
@@ -254,6 +279,50 @@ impl Config {
             });
         }
         Ok(())
+    }
+}
+
+impl Config {
+    fn validate_mail(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: key.into(),
+            message,
+        };
+        self.smtp_from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| invalid("smtp_from", format!("{:?}: {e}", self.smtp_from)))?;
+        for a in &self.notify_emails {
+            a.parse::<lettre::Address>()
+                .map_err(|e| invalid("notify_emails", format!("{a:?}: {e}")))?;
+        }
+        if self.smtp_password.is_some() && self.smtp_password_file.is_some() {
+            return Err(invalid(
+                "smtp_password_file",
+                "set smtp_password or smtp_password_file, not both".into(),
+            ));
+        }
+        if (self.smtp_password.is_some() || self.smtp_password_file.is_some()) && self.smtp_username.is_none() {
+            return Err(invalid("smtp_username", "a password is set but no user name".into()));
+        }
+        if let Some(s) = &self.smtp_server {
+            if s.is_empty() || s.contains(['/', ' ']) {
+                return Err(invalid("smtp_server", format!("{s:?} is not a host name")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The SMTP password, read from `smtp_password_file` when that is set.
+    pub fn smtp_password(&self) -> Result<Option<String>, ConfigError> {
+        match &self.smtp_password_file {
+            Some(path) => std::fs::read_to_string(path)
+                .map(|p| Some(p.trim_end_matches(['\n', '\r']).to_string()))
+                .map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                }),
+            None => Ok(self.smtp_password.clone()),
+        }
     }
 }
 

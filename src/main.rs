@@ -5,6 +5,9 @@ use stagerepo::cli::{Cli, Command};
 use stagerepo::config::{Config, Overrides};
 
 fn main() -> anyhow::Result<()> {
+    if stagerepo::cli::print_version_if_asked(&std::env::args().collect::<Vec<_>>()) {
+        return Ok(());
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {

@@ -1,4 +1,4 @@
-//! Background work of the daemon: the SLA timer and webhook delivery.
+//! Background work of the daemon: the SLA timer, webhook delivery and e-mail.
 //!
 //! Neither polls in a busy loop: each sleeps until its next deadline or until the service
 //! signals a change (`App::wake`), whichever comes first.
@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::service::mail::Mailer;
 use crate::service::notify::{backoff_seconds, sign, RETRY_FOR_SECONDS};
 use crate::service::App;
 
@@ -21,6 +22,13 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         .user_agent(concat!("stagerepo/", env!("CARGO_PKG_VERSION")))
         .build()
         .expect("building the webhook client");
+    let mailer = match Mailer::from_config(&app.config) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "SMTP is not usable; e-mails stay queued");
+            None
+        }
+    };
     loop {
         // Registered before the work so that a wake during the work is not lost.
         let notified = app.wake.notified();
@@ -40,9 +48,13 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
             }
         };
         let next_delivery = deliver_due(&app, &http).await;
+        let next_mail = match &mailer {
+            Some(m) => send_mail_due(&app, m).await,
+            None => None,
+        };
 
         let now = app.clock.now();
-        let next = [next_gate, next_delivery].into_iter().flatten().min();
+        let next = [next_gate, next_delivery, next_mail].into_iter().flatten().min();
         let sleep = next.map_or(IDLE, |t| Duration::from_secs((t - now).max(0) as u64).min(IDLE));
         // Deadlines are whole seconds; waking a little after guarantees `now >= deadline`.
         let sleep = sleep + Duration::from_millis(50);
@@ -116,6 +128,45 @@ async fn deliver_due(app: &Arc<App>, http: &reqwest::Client) -> Option<i64> {
             a.db.record_attempt(d.id, now, status, err.as_deref(), delivered, next_attempt)
         })
         .await;
+    }
+    next
+}
+
+/// How long an e-mail is retried before it is given up: relays may be down for hours.
+const MAIL_RETRY_FOR_SECONDS: i64 = 24 * 3600;
+
+/// Sends every due queued e-mail; returns when the next retry is due.
+async fn send_mail_due(app: &Arc<App>, mailer: &Mailer) -> Option<i64> {
+    let pending = {
+        let a = app.clone();
+        match tokio::task::spawn_blocking(move || a.db.pending_mail()).await {
+            Ok(Ok(p)) => p,
+            _ => return Some(app.clock.now() + 30),
+        }
+    };
+    let mut next: Option<i64> = None;
+    for m in pending {
+        let now = app.clock.now();
+        if m.next_attempt_at > now {
+            next = Some(next.map_or(m.next_attempt_at, |n| n.min(m.next_attempt_at)));
+            continue;
+        }
+        let error = mailer.send(&m).await.err().map(|e| e.to_string());
+        let retry_at = now + backoff_seconds(m.attempts);
+        let next_attempt = (error.is_some() && retry_at <= m.created_at + MAIL_RETRY_FOR_SECONDS).then_some(retry_at);
+        if let Some(t) = next_attempt {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        match &error {
+            Some(e) => {
+                tracing::warn!(mail = m.id, event = %m.event, attempt = m.attempts + 1, error = %e, "e-mail not sent")
+            }
+            None => tracing::info!(mail = m.id, event = %m.event, to = ?m.recipients, "e-mail sent"),
+        }
+        let a = app.clone();
+        let _ =
+            tokio::task::spawn_blocking(move || a.db.record_mail_attempt(m.id, now, error.as_deref(), next_attempt))
+                .await;
     }
     next
 }

@@ -82,6 +82,8 @@ enum TeamCommand {
     List,
     /// Issue a new token; the old one stops working.
     TokenRotate { name: String },
+    /// Remove a team that owns no element, release or package.
+    Remove { name: String },
     /// The team's OpenPGP keys that sign its packages.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -109,6 +111,8 @@ enum ElementCommand {
     },
     /// List elements with their package names.
     List,
+    /// Remove an element that has no release and no rollout site.
+    Remove { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,9 +124,23 @@ enum SiteCommand {
         contact: Option<String>,
         #[arg(long)]
         webhook: Option<String>,
+        /// Contact e-mail address announcements and outcomes are sent to.
+        #[arg(long)]
+        email: Option<String>,
     },
     /// List sites.
     List,
+    /// Change a site's settings.
+    Set {
+        name: String,
+        /// Contact e-mail address ("" clears it).
+        #[arg(long)]
+        email: String,
+    },
+    /// Issue a new site token; the old one stops working.
+    TokenRotate { name: String },
+    /// Remove a site nothing refers to (no rollout assignment, report or announcement).
+    Remove { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -353,20 +371,48 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
                 vec![s(&e["name"]), s(&e["team"]), join(&e["packages"]), s(&e["description"])]
             })
         }),
-        AdminCommand::Site(SiteCommand::Add { name, contact, webhook }) => {
+        AdminCommand::Site(SiteCommand::Add {
+            name,
+            contact,
+            webhook,
+            email,
+        }) => {
             out(
                 &c.post(
                     "/api/v1/admin/sites",
-                    &json!({ "name": name, "contact": contact, "webhook": webhook }),
+                    &json!({ "name": name, "contact": contact, "webhook": webhook, "email": email }),
                 )?,
                 &print_secret,
             );
         }
+        AdminCommand::Site(SiteCommand::Set { name, email }) => {
+            let v = c.patch(&format!("/api/v1/admin/sites/{name}"), &json!({ "email": email }))?;
+            out(&v, &|v| println!("site {}: e-mail {}", s(&v["name"]), s(&v["email"])));
+        }
+        AdminCommand::Site(SiteCommand::TokenRotate { name }) => {
+            out(
+                &c.post(&format!("/api/v1/admin/sites/{name}/token-rotate"), &json!({}))?,
+                &print_secret,
+            );
+        }
+        AdminCommand::Site(SiteCommand::Remove { name }) => {
+            c.delete(&format!("/api/v1/admin/sites/{name}"))?;
+            out(&json!({ "removed": name }), &|_| println!("site {name} removed"));
+        }
+        AdminCommand::Team(TeamCommand::Remove { name }) => {
+            c.delete(&format!("/api/v1/admin/teams/{name}"))?;
+            out(&json!({ "removed": name }), &|_| println!("team {name} removed"));
+        }
+        AdminCommand::Element(ElementCommand::Remove { name }) => {
+            c.delete(&format!("/api/v1/admin/elements/{name}"))?;
+            out(&json!({ "removed": name }), &|_| println!("element {name} removed"));
+        }
         AdminCommand::Site(SiteCommand::List) => out(&c.get("/api/v1/admin/sites")?, &|v| {
-            table(v, &["site", "contact", "webhook", "created"], |x| {
+            table(v, &["site", "contact", "email", "webhook", "created"], |x| {
                 vec![
                     s(&x["name"]),
                     s(&x["contact"]),
+                    s(&x["email"]),
                     s(&x["webhook"]),
                     time_of(&x["created_at"]),
                 ]
@@ -378,12 +424,22 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
                 &json!({ "element": element, "site": site, "sla": sla }),
             )?;
             out(&v, &|v| {
-                println!(
-                    "{} is a rollout site of {} (SLA {})",
-                    s(&v["site"]),
-                    s(&v["element"]),
-                    duration_of(&v["sla_seconds"])
-                )
+                if v["previous_sla_seconds"].is_i64() {
+                    println!(
+                        "{} was already a rollout site of {}: SLA changed {} -> {}",
+                        s(&v["site"]),
+                        s(&v["element"]),
+                        duration_of(&v["previous_sla_seconds"]),
+                        duration_of(&v["sla_seconds"])
+                    )
+                } else {
+                    println!(
+                        "{} is a rollout site of {} (SLA {})",
+                        s(&v["site"]),
+                        s(&v["element"]),
+                        duration_of(&v["sla_seconds"])
+                    )
+                }
             });
         }
         AdminCommand::Rollout(RolloutCommand::List { element }) => {

@@ -100,6 +100,11 @@ impl Client {
         Ok(self.send(self.request(reqwest::Method::POST, path).json(body))?.1)
     }
 
+    /// PATCH with JSON, expecting JSON back.
+    pub fn patch<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
+        Ok(self.send(self.request(reqwest::Method::PATCH, path).json(body))?.1)
+    }
+
     /// DELETE a resource.
     pub fn delete(&self, path: &str) -> Result<(), ClientError> {
         let resp = self

@@ -72,6 +72,12 @@ pub fn print_release_detail(v: &Value) {
     super::team::print_releases(&json!([v]));
     println!("packages: {}", join(&v["packages"]));
     print_warnings(v);
+    if let Some(a) = v["advisory"].as_str() {
+        println!("advisory: {a}");
+    }
+    if v["references"].as_array().is_some_and(|r| !r.is_empty()) {
+        println!("references: {}", join(&v["references"]));
+    }
     if v["forced"] == true {
         println!("promotion was forced");
     }

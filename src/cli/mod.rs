@@ -94,3 +94,55 @@ pub fn run_client(command: Command) -> Result<(), ClientError> {
         Command::Serve(_) => unreachable!("serve is handled by main"),
     }
 }
+
+/// Handles `stagerepo --version` / `-V` (with `--server URL` or `STAGEREPO_SERVER` optional):
+/// prints this binary's version, then the server's when one answers within two seconds.
+/// Returns false when the command line asks for something else.
+pub fn print_version_if_asked(args: &[String]) -> bool {
+    let asked = args.iter().skip(1).any(|a| a == "--version" || a == "-V")
+        && args
+            .iter()
+            .skip(1)
+            .all(|a| a.starts_with('-') || is_flag_value(args, a));
+    if !asked {
+        return false;
+    }
+    println!("stagerepo {}", crate::version::LONG_VERSION);
+    let server = args
+        .windows(2)
+        .find(|w| w[0] == "--server")
+        .map(|w| w[1].clone())
+        .or_else(|| {
+            args.iter()
+                .find_map(|a| a.strip_prefix("--server=").map(str::to_string))
+        })
+        .or_else(|| std::env::var("STAGEREPO_SERVER").ok())
+        .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+    if let Some(v) = server_version(&server) {
+        println!("server {server}: stagerepo {v}");
+    }
+    true
+}
+
+/// True when `a` is the value of the `--server` flag before it.
+fn is_flag_value(args: &[String], a: &str) -> bool {
+    args.windows(2).any(|w| w[0] == "--server" && w[1] == a)
+}
+
+/// The server's `version (commit ...)`, or None when it does not answer quickly.
+fn server_version(base: &str) -> Option<String> {
+    let http = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .connect_timeout(std::time::Duration::from_secs(1))
+        .build()
+        .ok()?;
+    let v: serde_json::Value = http
+        .get(format!("{}/api/v1/version", base.trim_end_matches('/')))
+        .send()
+        .ok()?
+        .error_for_status()
+        .ok()?
+        .json()
+        .ok()?;
+    Some(format!("{} (commit {})", v["version"].as_str()?, v["commit"].as_str()?))
+}

@@ -52,6 +52,10 @@ enum ReleaseCommand {
         /// Advisory severity.
         #[arg(long, value_parser = ["low", "moderate", "important", "critical"])]
         severity: Option<String>,
+        /// A reference of the advisory (repeatable): a CVE id or the URL of a CVE record,
+        /// bug or GGUS ticket.
+        #[arg(long = "reference")]
+        references: Vec<String>,
         /// RPM files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -134,6 +138,7 @@ pub fn run_release(args: ReleaseArgs) -> Result<(), ClientError> {
             fixes,
             advisory_type,
             severity,
+            references,
             files,
         } => {
             let mut names = Vec::new();
@@ -145,7 +150,7 @@ pub fn run_release(args: ReleaseArgs) -> Result<(), ClientError> {
                 names.push(str_of(&v["filename"]));
             }
             let body = json!({ "dist": dist, "element": element, "version": version, "packages": names, "notes": notes,
-                "fixes": fixes, "type": advisory_type, "severity": severity });
+                "fixes": fixes, "type": advisory_type, "severity": severity, "references": references });
             let release: Value = client.post("/api/v1/releases", &body)?;
             if json_out {
                 print_json(&release);
@@ -159,6 +164,12 @@ pub fn run_release(args: ReleaseArgs) -> Result<(), ClientError> {
                     str_of(&release["state"])
                 );
                 super::format::print_warnings(&release);
+                if let Some(a) = release["advisory"].as_str() {
+                    println!(
+                        "advisory {a}: sites test it with `dnf --enablerepo=stagerepo-{}-beta upgrade --advisory={a}`",
+                        str_of(&release["dist"])
+                    );
+                }
             }
         }
         ReleaseCommand::List { dist } => {

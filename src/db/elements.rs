@@ -24,6 +24,9 @@ pub struct RolloutAssignment {
     pub element: String,
     pub site: String,
     pub sla_seconds: i64,
+    /// The SLA this assignment had before it was re-added (set by `add_rollout` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_sla_seconds: Option<i64>,
 }
 
 impl Db {
@@ -120,6 +123,7 @@ impl Db {
                 element: r.get(0)?,
                 site: r.get(1)?,
                 sla_seconds: r.get(2)?,
+                previous_sla_seconds: None,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

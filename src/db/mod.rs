@@ -11,8 +11,10 @@ mod elements;
 mod evidence;
 mod insight;
 mod keys;
+mod mail;
 pub(crate) mod packages;
 mod releases;
+mod removal;
 mod reports;
 mod revisions;
 mod sites;
@@ -32,6 +34,7 @@ pub use elements::{Element, RolloutAssignment};
 pub use evidence::{ReleaseSiteRow, SiteAssignmentRow};
 pub use insight::SlaRow;
 pub use keys::TeamKey;
+pub use mail::PendingMail;
 pub use packages::{NewPackage, StoredPackage};
 pub use releases::NewRelease;
 pub use reports::Report;
@@ -107,6 +110,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/003_consistency.sql")),
         M::up(include_str!("migrations/004_inventory.sql")),
         M::up(include_str!("migrations/005_evidence10.sql")),
+        M::up(include_str!("migrations/006_sites10.sql")),
     ])
 }
 

@@ -18,14 +18,15 @@ pub struct NewRelease<'a> {
     pub fixes: &'a [i64],
     pub advisory_type: &'a str,
     pub severity: Option<&'a str>,
+    pub references: &'a [String],
 }
 
 impl Db {
     /// Inserts a release and its package list (inside the caller's transaction); returns its id.
     pub fn insert_release(tx: &Connection, r: &NewRelease<'_>) -> DbResult<i64> {
         tx.execute(
-            "INSERT INTO releases (dist, element, version, team_id, notes, state, created_at, fixes, advisory_type, severity)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT INTO releases (dist, element, version, team_id, notes, state, created_at, fixes, advisory_type, severity, refs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 r.dist,
                 r.element,
@@ -36,7 +37,8 @@ impl Db {
                 r.now,
                 serde_json::to_string(r.fixes).expect("ids serialise"),
                 r.advisory_type,
-                r.severity
+                r.severity,
+                serde_json::to_string(r.references).expect("strings serialise")
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -183,7 +185,8 @@ impl Db {
         let release = conn
             .query_row(
                 "SELECT r.id, r.dist, r.element, r.version, t.name, r.notes, r.state, r.created_at,
-                        r.announced_at, r.forced, r.fixes, r.advisory_type, r.severity, r.fast_track_seconds
+                        r.announced_at, r.forced, r.fixes, r.advisory_type, r.severity, r.fast_track_seconds,
+                        r.refs, (SELECT a.id FROM advisories a WHERE a.release_id = r.id)
                  FROM releases r JOIN teams t ON t.id = r.team_id WHERE r.id = ?1",
                 [id],
                 |r| {
@@ -203,6 +206,8 @@ impl Db {
                             r.get::<_, String>(11)?,
                             r.get::<_, Option<String>>(12)?,
                             r.get::<_, Option<i64>>(13)?,
+                            r.get::<_, String>(14)?,
+                            r.get::<_, Option<String>>(15)?,
                         ),
                     ))
                 },
@@ -234,6 +239,8 @@ impl Db {
             severity: extra.2,
             fast_track_seconds: extra.3,
             packages,
+            references: serde_json::from_str(&extra.4).map_err(|e| DbError::Corrupt(format!("refs: {e}")))?,
+            advisory: extra.5,
         }))
     }
 

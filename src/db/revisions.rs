@@ -153,7 +153,9 @@ impl Db {
         seq: i64,
     ) -> DbResult<()> {
         tx.execute(
-            "INSERT INTO advisories (id, release_id, dist, year, seq, issued, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            // A release's advisory is allocated at submission; its promotion re-issues it.
+            "INSERT INTO advisories (id, release_id, dist, year, seq, issued, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT(id) DO UPDATE SET issued = excluded.issued, updated = excluded.updated",
             params![a.id, a.release, a.dist, year, seq, a.issued, a.updated],
         )?;
         Ok(())

@@ -12,6 +12,8 @@ pub struct Site {
     pub name: String,
     pub contact: Option<String>,
     pub webhook: Option<String>,
+    /// Contact e-mail address that announcements and outcomes are sent to.
+    pub email: Option<String>,
     #[serde(skip)]
     pub webhook_secret: String,
     pub created_at: i64,
@@ -25,10 +27,11 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Site> {
         webhook: r.get(3)?,
         webhook_secret: r.get(4)?,
         created_at: r.get(5)?,
+        email: r.get(6)?,
     })
 }
 
-const COLUMNS: &str = "id, name, contact, webhook, webhook_secret, created_at";
+const COLUMNS: &str = "id, name, contact, webhook, webhook_secret, created_at, email";
 
 impl Db {
     /// Creates a site.
@@ -37,21 +40,23 @@ impl Db {
         name: &str,
         contact: Option<&str>,
         webhook: Option<&str>,
+        email: Option<&str>,
         token_hash: &str,
         secret: &str,
         now: i64,
     ) -> DbResult<Site> {
         let conn = self.lock();
         conn.execute(
-            "INSERT INTO sites (name, contact, webhook, token_hash, webhook_secret, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![name, contact, webhook, token_hash, secret, now],
+            "INSERT INTO sites (name, contact, webhook, token_hash, webhook_secret, created_at, email)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![name, contact, webhook, token_hash, secret, now, email],
         )?;
         Ok(Site {
             id: conn.last_insert_rowid(),
             name: name.into(),
             contact: contact.map(Into::into),
             webhook: webhook.map(Into::into),
+            email: email.map(Into::into),
             webhook_secret: secret.into(),
             created_at: now,
         })

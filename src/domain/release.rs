@@ -142,6 +142,12 @@ pub struct Release {
     pub fast_track_seconds: Option<i64>,
     /// File names of its packages, sorted.
     pub packages: Vec<String>,
+    /// Its advisory id (allocated at submission; older releases got theirs at promotion).
+    #[serde(default)]
+    pub advisory: Option<String>,
+    /// CVE ids and URLs (bugs, tickets) its advisory references.
+    #[serde(default)]
+    pub references: Vec<String>,
 }
 
 /// One recorded transition.

@@ -91,6 +91,7 @@ pub struct NewSite {
     name: String,
     contact: Option<String>,
     webhook: Option<String>,
+    email: Option<String>,
 }
 
 /// `POST /api/v1/admin/sites`: the token and webhook secret are in this answer only.
@@ -105,6 +106,7 @@ pub async fn add_site(
             &req.name,
             req.contact.as_deref(),
             req.webhook.as_deref(),
+            req.email.as_deref(),
         )
     })
     .await?;

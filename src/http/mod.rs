@@ -11,6 +11,7 @@ pub mod forwarded;
 mod history;
 mod inventory;
 pub mod limits;
+mod manage;
 mod ops;
 mod releases;
 mod repo;
@@ -75,6 +76,16 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/admin/elements", post(admin::add_element))
         .route("/api/v1/admin/sites", post(admin::add_site).get(admin::list_sites))
         .route("/api/v1/admin/rollouts", post(admin::add_rollout))
+        .route(
+            "/api/v1/admin/sites/{name}",
+            axum::routing::patch(manage::change_site).delete(manage::remove_site),
+        )
+        .route(
+            "/api/v1/admin/sites/{name}/token-rotate",
+            post(manage::rotate_site_token),
+        )
+        .route("/api/v1/admin/teams/{name}", delete(manage::remove_team))
+        .route("/api/v1/admin/elements/{name}", delete(manage::remove_element))
         .route("/api/v1/admin/rollouts/{element}/{site}", delete(admin::remove_rollout))
         .route("/api/v1/admin/releases/{id}/announce", post(rollout::announce))
         .route("/api/v1/admin/releases/{id}/promote", post(rollout::promote))

@@ -139,7 +139,15 @@ pub fn restart_needed(running: &Config, fresh: &Config) -> Vec<&'static str> {
         trusted_proxies,
         header_timeout,
         body_timeout,
-        max_concurrent_uploads
+        max_concurrent_uploads,
+        smtp_server,
+        smtp_port,
+        smtp_starttls,
+        smtp_username,
+        smtp_password,
+        smtp_password_file,
+        smtp_from,
+        notify_emails
     );
     if changed.is_empty() && running != fresh {
         changed.push("(other settings)");

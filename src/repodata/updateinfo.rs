@@ -59,7 +59,7 @@ pub fn render(advisories: &[Advisory]) -> String {
             out.push_str("      <reference");
             attr(&mut out, "href", &r.href);
             attr(&mut out, "id", &r.id);
-            attr(&mut out, "type", "other");
+            attr(&mut out, "type", &r.kind);
             attr(&mut out, "title", &r.title);
             out.push_str("/>\n");
         }

@@ -1,30 +1,57 @@
-//! Advisories: one per promotion, published in production's updateinfo.xml.
+//! Advisories: one per release, allocated at submission, listed in beta's updateinfo.xml
+//! while the release is in beta and in production's once it is promoted.
 
 use std::collections::HashSet;
 
 use chrono::Datelike;
 
 use super::{App, ServiceResult};
-use crate::domain::advisory::{advisory_id, severity_name, Advisory, AdvisoryPackage, AdvisoryReference};
+use crate::domain::advisory::{
+    advisory_id, classify_reference, severity_name, Advisory, AdvisoryPackage, AdvisoryReference,
+};
 use crate::domain::problem::Criticality;
-use crate::domain::release::Release;
+use crate::domain::release::{Release, ReleaseState};
+use crate::domain::repo::RepoKind;
 use crate::repodata::{updateinfo, ExtraData};
 
 impl App {
-    /// The advisory a promotion of `release` at `now` adds, with a newly allocated id.
+    /// The advisory a promotion of `release` at `now` publishes: the one allocated at its
+    /// submission, re-issued, or (for releases submitted before that) a newly allocated one.
     pub(super) fn new_advisory(&self, release: &Release, now: i64) -> ServiceResult<(Advisory, i32, i64)> {
+        let (id, year, seq) = match self.db.advisory_numbers(release.id)? {
+            Some(n) => n,
+            None => self.allocate_advisory_id(now)?,
+        };
+        let shas = self.db.release_package_shas(release.id)?;
+        Ok((self.advisory_with(release, &shas, id, now, now)?, year, seq))
+    }
+
+    /// A new advisory id of the year of `now`: (id, year, seq).
+    pub(super) fn allocate_advisory_id(&self, now: i64) -> ServiceResult<(String, i32, i64)> {
         let year = chrono::DateTime::from_timestamp(now, 0).map_or(1970, |d| d.year());
         let seq = self.db.next_advisory_seq(year)?;
-        let id = advisory_id(&self.config.advisory_prefix, year, seq);
-        Ok((self.advisory(release, id, now, now)?, year, seq))
+        Ok((advisory_id(&self.config.advisory_prefix, year, seq), year, seq))
     }
 
     /// Builds an advisory from its release: packages, fixed problems, severity.
     pub(super) fn advisory(&self, release: &Release, id: String, issued: i64, updated: i64) -> ServiceResult<Advisory> {
         let shas = self.db.release_package_shas(release.id)?;
+        self.advisory_with(release, &shas, id, issued, updated)
+    }
+
+    /// Builds an advisory of `release` whose packages are `shas` (the release may not be
+    /// stored yet: a submission builds the advisory beta publishes with it).
+    pub(super) fn advisory_with(
+        &self,
+        release: &Release,
+        shas: &[String],
+        id: String,
+        issued: i64,
+        updated: i64,
+    ) -> ServiceResult<Advisory> {
         let mut packages: Vec<AdvisoryPackage> = self
             .db
-            .packages_by_sha(&shas)?
+            .packages_by_sha(shas)?
             .into_iter()
             .map(|p| AdvisoryPackage {
                 name: p.name,
@@ -46,8 +73,12 @@ impl App {
                     id: format!("problem-{pid}"),
                     href: format!("{}/api/v1/releases/{}", self.public_base(), p.release),
                     title: p.text,
+                    kind: "other".into(),
                 });
             }
+        }
+        for r in &release.references {
+            references.push(classify_reference(r).map_err(|e| super::ServiceError::Invalid(e.to_string()))?);
         }
         let severity = release.severity.as_deref().and_then(severity_name).or_else(|| {
             worst.map(|c| match c {
@@ -83,18 +114,27 @@ impl App {
         })
     }
 
-    /// updateinfo for a production package set: every stored advisory whose packages are all
-    /// in it, plus `pending` (the promotion being published).
+    /// updateinfo for a package set of `repo`: every stored advisory whose packages are all
+    /// in it (in production, of promoted releases only), plus `pending` (the release being
+    /// published).
     pub(super) fn updateinfo_for(
         &self,
         dist: &str,
+        repo: RepoKind,
         set: &[String],
         pending: Option<&Advisory>,
     ) -> ServiceResult<ExtraData> {
         let present: HashSet<&str> = set.iter().map(String::as_str).collect();
         let mut advisories = Vec::new();
         for (id, release_id, issued, updated) in self.db.advisories(dist)? {
+            if pending.is_some_and(|p| p.id == id) {
+                continue;
+            }
             let release = self.release(release_id)?;
+            let unpromoted = matches!(release.state, ReleaseState::Beta | ReleaseState::Rollout);
+            if repo == RepoKind::Production && unpromoted {
+                continue;
+            }
             let a = self.advisory(&release, id, issued, updated)?;
             if a.packages.iter().all(|p| present.contains(p.sha256.as_str())) {
                 advisories.push(a);

@@ -18,6 +18,8 @@ pub struct SiteWithToken {
     pub webhook_secret: String,
     pub contact: Option<String>,
     pub webhook: Option<String>,
+    /// Contact e-mail address that announcements and outcomes are sent to.
+    pub email: Option<String>,
 }
 
 fn check_name(kind: &str, name: &str) -> ServiceResult<()> {
@@ -82,11 +84,15 @@ impl App {
         name: &str,
         contact: Option<&str>,
         webhook: Option<&str>,
+        email: Option<&str>,
     ) -> ServiceResult<SiteWithToken> {
         actor.require_admin()?;
         check_name("site", name)?;
         limit(check_len("contact", contact.unwrap_or_default(), limits::MAX_CONTACT))?;
         limit(check_len("webhook", webhook.unwrap_or_default(), limits::MAX_REFERENCE))?;
+        if let Some(e) = email {
+            super::sites::check_email(e)?;
+        }
         if let Some(url) = webhook {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ServiceError::Invalid(format!("webhook {url:?} is not an http(s) URL")));
@@ -102,6 +108,7 @@ impl App {
             name,
             contact,
             webhook,
+            email,
             &hash_token(&token),
             &self.secrets.seal(&secret),
             now,
@@ -115,6 +122,7 @@ impl App {
             webhook_secret: secret,
             contact: contact.map(Into::into),
             webhook: webhook.map(Into::into),
+            email: email.map(Into::into),
         })
     }
 
@@ -124,7 +132,7 @@ impl App {
         Ok(self.db.sites()?)
     }
 
-    fn site(&self, name: &str) -> ServiceResult<Site> {
+    pub(super) fn site(&self, name: &str) -> ServiceResult<Site> {
         self.db
             .site_by_name(name)?
             .ok_or_else(|| ServiceError::NotFound(format!("no site named {name}")))
@@ -142,6 +150,11 @@ impl App {
         limit(limits::check_sla("sla", sla_seconds))?;
         let e = self.element(element)?;
         let s = self.site(site)?;
+        let previous = self
+            .db
+            .rollout_site_ids(e.id)?
+            .into_iter()
+            .find_map(|(id, sla)| (id == s.id).then_some(sla));
         self.db.upsert_rollout(e.id, s.id, sla_seconds)?;
         let now = self.clock.now();
         self.db.write(|tx| {
@@ -151,7 +164,10 @@ impl App {
                 &actor.label(),
                 "rollout.add",
                 &format!("element:{element}"),
-                &format!("site {site}, SLA {sla_seconds}s"),
+                &match previous {
+                    Some(old) => format!("site {site}, SLA changed {old}s -> {sla_seconds}s"),
+                    None => format!("site {site}, SLA {sla_seconds}s"),
+                },
                 None,
             )
         })?;
@@ -159,6 +175,7 @@ impl App {
             element: element.into(),
             site: site.into(),
             sla_seconds,
+            previous_sla_seconds: previous,
         })
     }
 

@@ -210,6 +210,7 @@ impl App {
                 Ok(())
             },
         )?;
+        self.wake();
         Ok(outcome.revision)
     }
 

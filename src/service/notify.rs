@@ -65,7 +65,17 @@ impl App {
             content,
         } = notice;
         let (event, title, content) = (*event, title.as_str(), content.as_str());
+        let advisory = Db::advisory_of_release(tx, release.id)?;
+        let with_advisory;
+        let content = match &advisory {
+            Some(a) => {
+                with_advisory = format!("{content} Advisory {a}.");
+                with_advisory.as_str()
+            }
+            None => content,
+        };
         Db::insert_feed_entry(tx, now, event, release.id, title, content)?;
+        self.queue_mails(tx, notice, advisory.as_deref(), sites, now)?;
         for (site, extra) in sites {
             let Some(url) = &site.webhook else { continue };
             let mut payload = json!({
@@ -77,8 +87,10 @@ impl App {
                     "version": release.version,
                     "team": release.team,
                     "notes": release.notes,
+                    "advisory": advisory,
                 },
                 "packages": release.packages,
+                "advisory": advisory,
                 "site": site.name,
                 "beta_repo": self.repo_file_url(&release.dist, RepoKind::Beta),
                 "production_repo": self.repo_file_url(&release.dist, RepoKind::Production),

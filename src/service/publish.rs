@@ -198,10 +198,8 @@ impl App {
             }
         }
         let xmls: Vec<&PackageXml> = entries.iter().map(|e| &e.xml).collect();
-        let extras = match publisher.repo {
-            RepoKind::Production => vec![self.updateinfo_for(&publisher.dist, set, advisory)?],
-            RepoKind::Beta => Vec::new(),
-        };
+        // Beta carries updateinfo too, so sites testing early can `dnf upgrade --advisory`.
+        let extras = vec![self.updateinfo_for(&publisher.dist, publisher.repo, set, advisory)?];
         let sign = |data: &[u8]| -> Result<String, String> {
             self.signer
                 .as_ref()

@@ -31,6 +31,9 @@ pub struct SubmitRelease {
     /// Advisory severity: `low`, `moderate`, `important` or `critical`.
     #[serde(default)]
     pub severity: Option<String>,
+    /// CVE ids and URLs (CVE records, bugs, GGUS tickets) for the advisory's references.
+    #[serde(default)]
+    pub references: Vec<String>,
 }
 
 fn default_type() -> String {
@@ -108,6 +111,9 @@ impl App {
                 )));
             }
         }
+        for r in &req.references {
+            crate::domain::advisory::classify_reference(r).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        }
         if req.packages.is_empty() {
             return Err(ServiceError::Invalid("a release needs at least one package".into()));
         }
@@ -158,13 +164,14 @@ impl App {
         if let Some(id) = self.db.release_exists(&req.dist, &req.element, &req.version)? {
             return Err(exists(id));
         }
+        let advisory = self.submission_advisory(req, team, &shas, now)?;
         let published = self.publish_with(
             Publication {
                 dist: &req.dist,
                 repo: RepoKind::Beta,
                 actor: &label,
                 reason: &reason,
-                advisory: None,
+                advisory: Some(&advisory.0),
             },
             |current| Ok(current.iter().chain(&shas).cloned().collect()),
             |tx| {
@@ -182,8 +189,12 @@ impl App {
                         fixes: &req.fixes,
                         advisory_type: &req.advisory_type,
                         severity: req.severity.as_deref(),
+                        references: &req.references,
                     },
                 )?;
+                let (mut a, year, seq) = advisory.clone();
+                a.release = id;
+                Db::insert_advisory(tx, &a, year, seq)?;
                 Db::bind_packages(tx, element.id, &names)?;
                 let event = ReleaseEvent {
                     at: now,
@@ -233,6 +244,37 @@ impl App {
             release: self.release(id)?,
             warnings,
         })
+    }
+
+    /// The advisory a submission publishes into beta, with a newly allocated id.
+    fn submission_advisory(
+        &self,
+        req: &SubmitRelease,
+        team: &str,
+        shas: &[String],
+        now: i64,
+    ) -> ServiceResult<(crate::domain::advisory::Advisory, i32, i64)> {
+        let (id, year, seq) = self.allocate_advisory_id(now)?;
+        let draft = Release {
+            id: 0,
+            dist: req.dist.clone(),
+            element: req.element.clone(),
+            version: req.version.clone(),
+            team: team.to_string(),
+            notes: req.notes.clone(),
+            state: ReleaseState::Beta,
+            created_at: now,
+            announced_at: None,
+            forced: false,
+            fixes: req.fixes.clone(),
+            advisory_type: req.advisory_type.clone(),
+            severity: req.severity.clone(),
+            fast_track_seconds: None,
+            packages: Vec::new(),
+            advisory: Some(id.clone()),
+            references: req.references.clone(),
+        };
+        Ok((self.advisory_with(&draft, shas, id, now, now)?, year, seq))
     }
 
     /// One release.

@@ -459,6 +459,8 @@ impl App {
                 )
             },
         )?;
+        // The worker sends the queued webhooks and e-mails now rather than at its next deadline.
+        self.wake();
         tracing::info!(release = id, forced = force, "release promoted");
         self.release_detail(id)
     }
