@@ -379,6 +379,13 @@ impl App {
             .map(|(rid, _, _)| self.release(rid))
             .collect::<ServiceResult<_>>()?;
         let all_sites: Vec<_> = self.db.sites()?.into_iter().map(|s| (s, json!({}))).collect();
+        // The problems this release fixes close with it: production now carries the fix.
+        let mut fixed = Vec::new();
+        for pid in &release.fixes {
+            if self.problem(*pid).map(|p| p.open).unwrap_or(false) {
+                fixed.push(*pid);
+            }
+        }
         let why = if force {
             format!("forced: {reason}")
         } else if reason.is_empty() {
@@ -433,6 +440,14 @@ impl App {
                 Db::insert_advisory(tx, &advisory, year, seq)?;
                 if force {
                     Db::set_forced(tx, id)?;
+                }
+                for pid in &fixed {
+                    let note = format!(
+                        "fixed by release {id} ({} {}), promoted to production",
+                        release.element, release.version
+                    );
+                    Db::close_problem(tx, *pid, &note, now)?;
+                    Db::audit(tx, now, &label, "problem.close", &format!("problem:{pid}"), &note, Some(id))?;
                 }
                 for old in &older {
                     Self::record_transition(
