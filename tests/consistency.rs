@@ -266,6 +266,30 @@ fn a_critical_fix_is_fast_tracked() {
         info.contains("Critical") && info.contains("data loss"),
         "severity from the fixed problem:\n{info}"
     );
+
+    // The promotion closed the problem it fixes, with a reference to the release, on record.
+    let problems = server.get_json("/api/v1/admin/problems");
+    let p = problems
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"].to_string() == pid)
+        .unwrap_or_else(|| panic!("{problems:#}"));
+    assert_eq!(p["open"], false, "{p:#}");
+    assert!(
+        p["closed_reason"].as_str().unwrap_or("").contains(&format!("release {v2}")),
+        "{p:#}"
+    );
+    let audit = server.cli_ok(None, &["admin", "audit"]);
+    assert!(
+        audit.lines().any(|l| l.contains("problem.close") && l.contains(&format!("problem:{pid}"))),
+        "{audit}"
+    );
+    let open = server.cli_ok(None, &["admin", "problem", "list", "--open"]);
+    assert!(!open.contains("data loss"), "{open}");
+    let (_, dashboard) = ureq_get(&format!("{}/", server.url)).unwrap();
+    let dashboard = String::from_utf8(dashboard).unwrap();
+    assert!(dashboard.contains("No open problem."), "{dashboard}");
 }
 
 #[test]
