@@ -53,6 +53,8 @@ pub struct Config {
     pub signing_key: Option<PathBuf>,
     /// Prefix of advisory ids: `<PREFIX>-<YEAR>-<NNNN>`.
     pub advisory_prefix: String,
+    /// Name of the per-distribution release package, served as `/repo/<dist>/<name>.noarch.rpm`.
+    pub release_package: String,
     /// Distributions served, by name.
     pub dist: BTreeMap<String, DistConfig>,
     /// Log lines as human-readable text (`text`) or one JSON object per line (`json`).
@@ -128,6 +130,7 @@ impl Default for Config {
             auto_promote: true,
             fast_track_sla: "1d".into(),
             advisory_prefix: "STAGE".into(),
+            release_package: "stagerepo-release".into(),
             signing_key: None,
             dist: BTreeMap::from([("el9".to_string(), DistConfig::default())]),
             log_format: LogFormat::Text,
@@ -228,9 +231,7 @@ impl Config {
                 i64::try_from(d.as_secs())
                     .ok()
                     .filter(|s| *s <= crate::domain::limits::MAX_SLA_SECONDS)
-                    .ok_or_else(|| {
-                        format!("at most {}s", crate::domain::limits::MAX_SLA_SECONDS)
-                    })
+                    .ok_or_else(|| format!("at most {}s", crate::domain::limits::MAX_SLA_SECONDS))
             })
             .map_err(|message| ConfigError::Invalid { key, message })?;
         Ok((min, grace))
@@ -269,6 +270,16 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "advisory_prefix".into(),
                 message: "use letters and digits only".into(),
+            });
+        }
+        let name_ok = |c: char| c.is_ascii_alphanumeric() || "._+-".contains(c);
+        if self.release_package.is_empty()
+            || self.release_package.len() > 64
+            || !self.release_package.chars().all(name_ok)
+        {
+            return Err(ConfigError::Invalid {
+                key: "release_package".into(),
+                message: "a package name: letters, digits and ._+- only, at most 64 characters".into(),
             });
         }
         self.validate_mail()?;

@@ -83,6 +83,8 @@ pub struct RepoSigner {
     key: SignedSecretKey,
     /// The matching public key, armoured, served as `RPM-GPG-KEY-stagerepo`.
     pub public_armored: String,
+    /// The secret key as loaded, for signing the release package with the rpm crate.
+    secret_armored: String,
 }
 
 impl RepoSigner {
@@ -98,7 +100,11 @@ impl RepoSigner {
             .to_public_key()
             .to_armored_string(ArmorOptions::default())
             .map_err(|e| err(e.to_string()))?;
-        Ok(RepoSigner { key, public_armored })
+        Ok(RepoSigner {
+            key,
+            public_armored,
+            secret_armored: text,
+        })
     }
 
     /// A detached, armoured signature of `data`.
@@ -113,6 +119,12 @@ impl RepoSigner {
         .map_err(|e| SigningError::Sign(e.to_string()))?;
         sig.to_armored_string(ArmorOptions::default())
             .map_err(|e| SigningError::Sign(e.to_string()))
+    }
+
+    /// A package signer over the same key, so the release package is signed like the
+    /// repositories.
+    pub fn rpm_signer(&self) -> Result<rpm::signature::pgp::Signer, SigningError> {
+        rpm::signature::pgp::Signer::from_asc(&self.secret_armored).map_err(|e| SigningError::Sign(e.to_string()))
     }
 
     /// Whether `armored` is a valid detached signature of `data` by this key.

@@ -277,12 +277,17 @@ fn a_critical_fix_is_fast_tracked() {
         .unwrap_or_else(|| panic!("{problems:#}"));
     assert_eq!(p["open"], false, "{p:#}");
     assert!(
-        p["closed_reason"].as_str().unwrap_or("").contains(&format!("release {v2}")),
+        p["closed_reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&format!("release {v2}")),
         "{p:#}"
     );
     let audit = server.cli_ok(None, &["admin", "audit"]);
     assert!(
-        audit.lines().any(|l| l.contains("problem.close") && l.contains(&format!("problem:{pid}"))),
+        audit
+            .lines()
+            .any(|l| l.contains("problem.close") && l.contains(&format!("problem:{pid}"))),
         "{audit}"
     );
     let open = server.cli_ok(None, &["admin", "problem", "list", "--open"]);

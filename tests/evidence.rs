@@ -18,10 +18,18 @@ fn pakiti_packages(root: &std::path::Path) -> String {
     let out = Command::new("rpm")
         .arg("--root")
         .arg(root)
-        .args(["-qa", "--queryformat", "%{NAME}\t%{EPOCH}:%{VERSION}-%{RELEASE}\t%{ARCH}\n"])
+        .args([
+            "-qa",
+            "--queryformat",
+            "%{NAME}\t%{EPOCH}:%{VERSION}-%{RELEASE}\t%{ARCH}\n",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "rpm -qa: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "rpm -qa: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut lines: Vec<String> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -74,7 +82,17 @@ fn pakiti_send(server: &TestServer, site_token: &str, report: &str) -> (u16, Str
 fn rollout(server: &TestServer, site: &str, sla: &str) -> String {
     server.cli_ok(
         None,
-        &["admin", "rollout", "add", "--element", "fts", "--site", site, "--sla", sla],
+        &[
+            "admin",
+            "rollout",
+            "add",
+            "--element",
+            "fts",
+            "--site",
+            site,
+            "--sla",
+            sla,
+        ],
     )
 }
 
@@ -111,7 +129,15 @@ fn a_release_nobody_deployed_is_not_promoted_by_silence() {
     let v1 = server.submit(&team, "fts", "1.0.0", &build("1.0"));
     server.cli_ok(
         None,
-        &["admin", "release", "promote", &v1.to_string(), "--force", "--reason", "initial version"],
+        &[
+            "admin",
+            "release",
+            "promote",
+            &v1.to_string(),
+            "--force",
+            "--reason",
+            "initial version",
+        ],
     );
     let repos = [
         format!("{}/repo/el9/production.repo", server.url),
@@ -150,7 +176,14 @@ fn a_release_nobody_deployed_is_not_promoted_by_silence() {
     let root = wn_cern.dir.path().join("root");
     let out = server.cli_ok(
         Some(&cern),
-        &["site", "inventory", "--root", root.to_str().unwrap(), "--host", "wn1.cern.ch"],
+        &[
+            "site",
+            "inventory",
+            "--root",
+            root.to_str().unwrap(),
+            "--host",
+            "wn1.cern.ch",
+        ],
     );
     assert!(out.contains("2.0.0") && out.contains(&format!("release {v2}")), "{out}");
     let report = pakiti_report("RAL", "wn7.ral.ac.uk", &wn_ral.dir.path().join("root"));
@@ -168,7 +201,10 @@ fn a_release_nobody_deployed_is_not_promoted_by_silence() {
     server.wait_for_state(v2, "promoted", Duration::from_secs(60));
     let prod_only = DnfRoot::new(&repos[..1]);
     prod_only.dnf_ok(&["install", "fts-server"]);
-    assert_eq!(prod_only.installed("fts-server").as_deref(), Some("fts-server-2.0-1.noarch"));
+    assert_eq!(
+        prod_only.installed("fts-server").as_deref(),
+        Some("fts-server-2.0-1.noarch")
+    );
 
     // Version 3 with a short SLA: nobody installs it. The deadlines pass, and it stays in
     // rollout, waiting for deployment evidence.
@@ -182,10 +218,17 @@ fn a_release_nobody_deployed_is_not_promoted_by_silence() {
     let detail = loop {
         let d = server.get_json(&format!("/api/v1/releases/{v3}"));
         let c = gate_condition(&d, "deployment evidence");
-        if c["detail"].as_str().unwrap_or("").contains("waiting for deployment evidence") {
+        if c["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("waiting for deployment evidence")
+        {
             break d;
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "no evidence condition: {d:#}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no evidence condition: {d:#}"
+        );
         std::thread::sleep(Duration::from_millis(300));
     };
     assert_eq!(detail["state"], "rollout", "{detail:#}");
@@ -197,9 +240,15 @@ fn a_release_nobody_deployed_is_not_promoted_by_silence() {
     let show = server.cli_ok(None, &["admin", "release", "show", &v3.to_string()]);
     assert!(show.contains("expired"), "{show}");
     let sla = server.get_json("/api/v1/sla");
-    let rows = sla.as_array().or_else(|| sla["sites"].as_array()).unwrap_or_else(|| panic!("{sla:#}"));
+    let rows = sla
+        .as_array()
+        .or_else(|| sla["sites"].as_array())
+        .unwrap_or_else(|| panic!("{sla:#}"));
     for site in ["CERN-PROD", "RAL"] {
-        let row = rows.iter().find(|r| r["site"] == site).unwrap_or_else(|| panic!("{sla:#}"));
+        let row = rows
+            .iter()
+            .find(|r| r["site"] == site)
+            .unwrap_or_else(|| panic!("{sla:#}"));
         assert_eq!(row["expired_without_evidence"], 1, "{row:#}");
         assert_eq!(row["deployed_on_time"], 1, "{row:#}");
     }
@@ -213,7 +262,15 @@ fn a_release_nobody_deployed_is_not_promoted_by_silence() {
     // The admin can still push it through, with a reason on record.
     server.cli_ok(
         None,
-        &["admin", "release", "promote", &v3.to_string(), "--force", "--reason", "tested at CERN by hand"],
+        &[
+            "admin",
+            "release",
+            "promote",
+            &v3.to_string(),
+            "--force",
+            "--reason",
+            "tested at CERN by hand",
+        ],
     );
     assert_eq!(server.get_json(&format!("/api/v1/releases/{v3}"))["state"], "promoted");
 }

@@ -191,10 +191,9 @@ fn version_names_the_commit() {
     let v = server.get_json("/api/v1/version");
     let commit = v["commit"].as_str().unwrap();
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(
-        out.trim(),
-        format!("stagerepo {} (commit {commit})", env!("CARGO_PKG_VERSION"))
-    );
+    // The client's own version, then the server's (asked over HTTP).
+    let own = format!("stagerepo {} (commit {commit})", env!("CARGO_PKG_VERSION"));
+    assert_eq!(out.trim(), format!("{own}\nserver {}: {own}", server.url));
     let git = std::process::Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))

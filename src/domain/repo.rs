@@ -55,3 +55,31 @@ pub struct Revision {
     pub reason: String,
     pub package_count: i64,
 }
+
+/// The yum.repos.d stanza of one repository.
+pub fn repo_definition(base: &str, dist: &str, repo: RepoKind, signed: bool) -> String {
+    let (priority_note, enabled) = match repo {
+        RepoKind::Beta => (
+            "# beta: released by the product teams, not yet through the staged rollout; use at your own risk\n",
+            1,
+        ),
+        RepoKind::Production => ("", 1),
+    };
+    // repo_gpgcheck verifies repomd.xml, which pins every other file by checksum; package
+    // signatures belong to the teams, so gpgcheck stays off unless a site adds their keys.
+    let gpg = if signed {
+        format!("repo_gpgcheck=1\ngpgkey={base}/repo/{dist}/RPM-GPG-KEY-stagerepo\n")
+    } else {
+        "repo_gpgcheck=0\n".to_string()
+    };
+    format!(
+        "{priority_note}[stagerepo-{dist}-{repo}]\n\
+         name=stagerepo {dist} {repo}\n\
+         baseurl={base}/repo/{dist}/{repo}/\n\
+         enabled={enabled}\n\
+         gpgcheck=0\n\
+         {gpg}\
+         metadata_expire=5m\n\
+         skip_if_unavailable=False\n"
+    )
+}

@@ -26,6 +26,9 @@ pub async fn serve(State(app): State<AppState>, Path(path): Path<String>, mut re
             })?;
             return Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/pgp-keys")], key).into_response());
         }
+        if file == app.release_rpm_file() {
+            return release_rpm(&app, dist, req.headers()).await;
+        }
         if let Some(repo) = file.strip_suffix(".repo").and_then(RepoKind::parse) {
             let body = repo_definition(&base_url(&app, req.headers()), dist, repo, app.signer.is_some());
             return Ok((
@@ -78,30 +81,12 @@ pub fn base_url(app: &AppState, headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
-/// The yum.repos.d stanza of one repository.
-pub fn repo_definition(base: &str, dist: &str, repo: RepoKind, signed: bool) -> String {
-    let (priority_note, enabled) = match repo {
-        RepoKind::Beta => (
-            "# beta: released by the product teams, not yet through the staged rollout; use at your own risk\n",
-            1,
-        ),
-        RepoKind::Production => ("", 1),
-    };
-    // repo_gpgcheck verifies repomd.xml, which pins every other file by checksum; package
-    // signatures belong to the teams, so gpgcheck stays off unless a site adds their keys.
-    let gpg = if signed {
-        format!("repo_gpgcheck=1\ngpgkey={base}/repo/{dist}/RPM-GPG-KEY-stagerepo\n")
-    } else {
-        "repo_gpgcheck=0\n".to_string()
-    };
-    format!(
-        "{priority_note}[stagerepo-{dist}-{repo}]\n\
-         name=stagerepo {dist} {repo}\n\
-         baseurl={base}/repo/{dist}/{repo}/\n\
-         enabled={enabled}\n\
-         gpgcheck=0\n\
-         {gpg}\
-         metadata_expire=5m\n\
-         skip_if_unavailable=False\n"
-    )
+pub use crate::domain::repo::repo_definition;
+
+/// `/repo/<dist>/<release_package>.noarch.rpm`: the package that sets a host up.
+async fn release_rpm(app: &AppState, dist: &str, headers: &HeaderMap) -> ApiResult<Response> {
+    let base = base_url(app, headers);
+    let dist = dist.to_string();
+    let body = super::blocking(app, move |a| a.release_rpm(&dist, &base)).await?;
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/x-rpm")], body).into_response())
 }

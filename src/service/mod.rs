@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod notify;
 pub mod problems;
 pub mod publish;
+pub mod release_rpm;
 pub mod releases;
 mod repo_signing;
 pub mod rollout;

@@ -447,7 +447,15 @@ impl App {
                         release.element, release.version
                     );
                     Db::close_problem(tx, *pid, &note, now)?;
-                    Db::audit(tx, now, &label, "problem.close", &format!("problem:{pid}"), &note, Some(id))?;
+                    Db::audit(
+                        tx,
+                        now,
+                        &label,
+                        "problem.close",
+                        &format!("problem:{pid}"),
+                        &note,
+                        Some(id),
+                    )?;
                 }
                 for old in &older {
                     Self::record_transition(
