@@ -273,7 +273,7 @@ fn a_critical_fix_is_fast_tracked() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|p| p["id"].to_string() == pid)
+        .find(|p| p["id"].as_i64().map(|i| i.to_string()).as_deref() == Some(pid.as_str()))
         .unwrap_or_else(|| panic!("{problems:#}"));
     assert_eq!(p["open"], false, "{p:#}");
     assert!(

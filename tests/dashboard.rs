@@ -182,7 +182,7 @@ fn dashboard_shows_the_rollout_on_a_phone_and_no_secret() {
         "Releases in rollout",
         "fts 2.0.0 (el9) · release 2",
         "CERN-PROD reported ok",
-        "RAL waiting for report",
+        "RAL assigned",
         "Recently promoted",
         "fts 1.0.0 (el9) · release 1",
         "untriaged: 1",
@@ -198,7 +198,7 @@ fn dashboard_shows_the_rollout_on_a_phone_and_no_secret() {
     }
     // RAL's 5-day SLA started a moment ago.
     assert!(
-        text.contains("RAL waiting for report 4d 23h left") || text.contains("RAL waiting for report 5d 0h left"),
+        text.contains("RAL assigned 4d 23h left") || text.contains("RAL assigned 5d 0h left"),
         "{text}"
     );
     for secret in [
@@ -245,4 +245,132 @@ fn dashboard_shows_the_rollout_on_a_phone_and_no_secret() {
         ],
     );
     assert_eq!(png_size(&desktop), (1280, 1400));
+}
+
+/// GETs a page; returns (status, visible text, raw HTML).
+fn page(server: &TestServer, path: &str) -> (u16, String, String) {
+    let (status, body) = ureq_get(&format!("{}{path}", server.url)).unwrap();
+    let html = String::from_utf8(body).unwrap();
+    (status, visible_text(&html), html)
+}
+
+#[test]
+fn every_release_problem_site_and_element_has_a_page() {
+    let server = TestServer::start();
+    let team = server.team_with_element("fts-team", "fts");
+    let (cern, _) = server.add_site("CERN-PROD", None);
+    server.cli_ok(
+        None,
+        &[
+            "admin",
+            "rollout",
+            "add",
+            "--element",
+            "fts",
+            "--site",
+            "CERN-PROD",
+            "--sla",
+            "2d",
+        ],
+    );
+    let work = tempfile::tempdir().unwrap();
+    let build = |v: &str| {
+        let dir = work.path().join(v);
+        std::fs::create_dir_all(&dir).unwrap();
+        build_rpms(&dir, &[SpecPackage::new("fts-server", v, "1")])
+    };
+    // Release 1 is announced, deployed at CERN, gets a problem and is rejected; release 2
+    // waits in beta, unannounced.
+    let v1 = server.submit(&team, "fts", "1.0.0", &build("1.0"));
+    server.cli_ok(None, &["admin", "release", "announce", &v1.to_string()]);
+    server.report_deployment(&cern, "wn01.cern.ch", &["fts-server-1.0-1.noarch"]);
+    let out = server.cli_ok(
+        Some(&cern),
+        &[
+            "site",
+            "report",
+            &v1.to_string(),
+            "--problem",
+            "transfers hang",
+            "--json",
+        ],
+    );
+    let pid = serde_json::from_str::<serde_json::Value>(&out).unwrap()["problem"]
+        .as_i64()
+        .unwrap();
+    server.cli_ok(
+        None,
+        &[
+            "admin",
+            "release",
+            "reject",
+            &v1.to_string(),
+            "--reason",
+            "hangs at CERN",
+        ],
+    );
+    let v2 = server.submit(&team, "fts", "2.0.0", &build("2.0"));
+
+    let (status, text, html) = page(&server, "/");
+    assert_eq!(status, 200);
+    for link in [
+        format!("href=\"/releases/{v1}\""),
+        format!("href=\"/releases/{v2}\""),
+        format!("href=\"/problems/{pid}\""),
+        "href=\"/sites/CERN-PROD\"".to_string(),
+        "href=\"/elements/fts\"".to_string(),
+    ] {
+        assert!(html.contains(&link), "{link} not on the dashboard:\n{html}");
+    }
+    for expected in [
+        "In beta, not announced",
+        "fts 2.0.0 (el9) · release 2",
+        "Recently withdrawn or rejected",
+        "rejected fts 1.0.0 (el9) · release 1",
+        "hangs at CERN",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not on the dashboard:\n{text}");
+    }
+
+    let (status, text, _) = page(&server, &format!("/releases/{v1}"));
+    assert_eq!(status, 200);
+    for expected in [
+        "fts 1.0.0 (el9) · release 1 rejected",
+        "CERN-PROD reported a problem",
+        "fts-server-1.0-1.noarch",
+        "rollout → rejected by admin: hangs at CERN",
+        "transfers hang",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not on the release page:\n{text}");
+    }
+    let (status, text, _) = page(&server, &format!("/problems/{pid}"));
+    assert_eq!(status, 200);
+    assert!(
+        text.contains(&format!("Problem #{pid} open")) && text.contains("transfers hang"),
+        "{text}"
+    );
+    let (status, text, _) = page(&server, "/sites/CERN-PROD");
+    assert_eq!(status, 200);
+    for expected in [
+        "Site CERN-PROD",
+        "fts · SLA 2d 0h",
+        "fts 1.0.0 (el9) · 1 rejected reported a problem",
+        "transfers hang",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not on the site page:\n{text}");
+    }
+    let (status, text, _) = page(&server, "/elements/fts");
+    assert_eq!(status, 200);
+    for expected in [
+        "Element fts",
+        "Team fts-team",
+        "CERN-PROD · SLA 2d 0h",
+        "2.0.0 (el9) · release 2 beta",
+        "1.0.0 (el9) · release 1 rejected",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not on the element page:\n{text}");
+    }
+    for missing in ["/releases/999", "/problems/999", "/sites/NOWHERE", "/elements/nothing"] {
+        assert_eq!(page(&server, missing).0, 404, "{missing}");
+    }
 }

@@ -108,6 +108,16 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The newest `limit` releases ever announced to a site, in any state, newest first.
+    pub fn site_release_ids(&self, site_id: i64, limit: i64) -> DbResult<Vec<i64>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT release_id FROM release_sites WHERE site_id = ?1 ORDER BY release_id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![site_id, limit], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// A site's reports, newest first.
     pub fn reports_of_site(&self, site_id: i64, limit: i64) -> DbResult<Vec<super::Report>> {
         let ids: Vec<i64> = {
@@ -123,7 +133,7 @@ impl Db {
         for id in ids {
             out.extend(self.reports(id)?.into_iter().filter(|r| r.site == site));
         }
-        out.sort_by(|a, b| b.id.cmp(&a.id));
+        out.sort_by_key(|r| std::cmp::Reverse(r.id));
         out.truncate(limit.max(0) as usize);
         Ok(out)
     }

@@ -115,4 +115,17 @@ impl Db {
         let rows = stmt.query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    /// Releases that left beta or production the hard way (`withdrawn`, `rejected`) since
+    /// `since`: (release id, state, when, reason), newest first.
+    pub fn exits_since(&self, since: i64) -> DbResult<Vec<(i64, String, i64, String)>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT release_id, to_state, at, reason FROM release_events
+             WHERE to_state IN ('withdrawn', 'rejected') AND at >= ?1
+             ORDER BY at DESC, release_id DESC",
+        )?;
+        let rows = stmt.query_map([since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }

@@ -35,6 +35,7 @@ const COLUMNS: &str = "id, name, contact, webhook, webhook_secret, created_at, e
 
 impl Db {
     /// Creates a site.
+    #[allow(clippy::too_many_arguments)] // one argument per column of the row
     pub fn insert_site(
         &self,
         name: &str,

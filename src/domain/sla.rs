@@ -143,7 +143,7 @@ pub fn summarize(site: &str, assignments: &[SlaAssignment], now: i64) -> SiteSla
             Outcome::Cancelled => s.cancelled += 1,
             Outcome::Declined => s.declined += 1,
         }
-        if o == Outcome::Missed && !a.first_deployed_at.is_some_and(|t| t <= a.deadline()) {
+        if o == Outcome::Missed && a.first_deployed_at.is_none_or(|t| t > a.deadline()) {
             s.expired_without_evidence += 1;
         }
         if matches!(o, Outcome::OnTime | Outcome::Late) {

@@ -9,12 +9,12 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use super::error::ApiResult;
 use super::{blocking, AppState};
 use crate::domain::problem::Problem;
-use crate::domain::rollout::ReportResult;
+use crate::domain::rollout::{SiteState, SiteStatus};
 use crate::service::dashboard::Dashboard;
 use crate::service::inventory::ElementInventory;
 use crate::service::rollout::ReleaseDetail;
 
-const STYLE: &str = r#"
+pub(super) const STYLE: &str = r#"
 *{box-sizing:border-box}
 body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#1d2433;background:#f3f5f8}
 header{background:#1d2433;color:#fff;padding:.8rem 1rem;display:flex;flex-wrap:wrap;gap:.3rem 1rem;align-items:baseline;justify-content:space-between}
@@ -63,7 +63,7 @@ pub fn short_duration(secs: i64) -> String {
     }
 }
 
-fn time(t: i64) -> String {
+pub(super) fn time(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
         .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_default()
@@ -71,16 +71,16 @@ fn time(t: i64) -> String {
 
 /// A long user text cut to [`DASHBOARD_TEXT`](crate::domain::limits::DASHBOARD_TEXT)
 /// characters; the API (`/api/v1/releases/{id}`) has it in full.
-fn short(text: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn short(text: &str) -> std::borrow::Cow<'_, str> {
     crate::domain::limits::shorten(text, crate::domain::limits::DASHBOARD_TEXT)
 }
 
-fn percent(v: Option<f64>) -> String {
+pub(super) fn percent(v: Option<f64>) -> String {
     v.map_or("–".into(), |v| format!("{:.0}%", v * 100.0))
 }
 
-/// Renders the whole page.
-pub fn render(d: &Dashboard) -> Markup {
+/// A whole HTML page: the shared head, header and style around `body` (the `main` content).
+pub(super) fn page(title: &str, now: i64, body: Markup) -> Markup {
     let v = crate::version::info();
     html! {
         (DOCTYPE)
@@ -89,43 +89,87 @@ pub fn render(d: &Dashboard) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta http-equiv="refresh" content="60";
-                title { "stagerepo dashboard" }
+                title { (title) }
                 style { (PreEscaped(STYLE)) }
             }
             body {
                 header {
-                    h1 { "stagerepo" }
-                    small { "as of " (time(d.now)) " · version " (v.version) " (" (v.commit) ")" }
+                    h1 { a href="/" style="color:inherit;text-decoration:none" { "stagerepo" } }
+                    small { "as of " (time(now)) " · version " (v.version) " (" (v.commit) ")" }
                 }
-                main {
-                    (rollout(d))
-                    (beta(d))
-                    (ready_and_promoted(d))
-                    (problems(&d.problems))
-                    (sla(d))
-                    (production(d))
-                    (inventory(&d.inventory.elements, d.inventory.hosts_reporting))
-                }
+                main { (body) }
             }
         }
     }
 }
 
-fn site_state(report: Option<ReportResult>, seconds_left: i64) -> Markup {
+/// Renders the whole page.
+pub fn render(d: &Dashboard) -> Markup {
+    page(
+        "stagerepo dashboard",
+        d.now,
+        html! {
+            (rollout(d))
+            (beta(d))
+            (ready_and_promoted(d))
+            (problems(&d.problems))
+            (sla(d))
+            (production(d))
+            (inventory(&d.inventory.elements, d.inventory.hosts_reporting))
+        },
+    )
+}
+
+/// A link to a release's page.
+pub(super) fn release_link(id: i64, text: impl std::fmt::Display) -> Markup {
+    html! { a href={ "/releases/" (id) } { (text) } }
+}
+
+/// A link to a site's page.
+pub(super) fn site_link(site: &str) -> Markup {
+    html! { a href={ "/sites/" (urlencoding(site)) } { (site) } }
+}
+
+/// A link to an element's page.
+pub(super) fn element_link(element: &str) -> Markup {
+    html! { a href={ "/elements/" (urlencoding(element)) } { (element) } }
+}
+
+/// Names are restricted to URL-safe characters at creation; this keeps a link valid anyway.
+fn urlencoding(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A rollout site's state in a release as a badge.
+pub(super) fn site_state(s: &SiteStatus) -> Markup {
     html! {
-        @match (report, seconds_left) {
-            (Some(ReportResult::Ok), _) => span.badge.ok { "reported ok" },
-            (Some(ReportResult::Problem), _) => span.badge.bad { "reported a problem" },
-            (None, 0) => span.badge.warn { "deadline passed, no report" },
-            (None, _) => span.badge.info { "waiting for report" },
+        @match s.state {
+            SiteState::ReportedOk => span.badge.ok { "reported ok" },
+            SiteState::ReportedProblem => span.badge.bad { "reported a problem" },
+            SiteState::Declined => span.badge { "declined" },
+            SiteState::Deployed => span.badge.ok { "deployed" },
+            SiteState::Expired if s.evidence => span.badge.warn { "expired" },
+            SiteState::Expired => span.badge.bad { "expired without evidence" },
+            SiteState::Assigned => span.badge.info { "assigned" },
+        }
+        @if let Some(d) = &s.deployed {
+            span.muted { " · host " (d.host) " since " (time(d.at)) }
         }
     }
 }
 
-fn release_title(r: &ReleaseDetail) -> String {
-    format!(
-        "{} {} ({}) · release {}",
-        r.release.element, r.release.version, r.release.dist, r.release.id
+fn release_title(r: &ReleaseDetail) -> Markup {
+    release_link(
+        r.release.id,
+        format!(
+            "{} {} ({}) · release {}",
+            r.release.element, r.release.version, r.release.dist, r.release.id
+        ),
     )
 }
 
@@ -144,8 +188,8 @@ fn rollout(d: &Dashboard) -> Markup {
                     div.scroll { table.stack {
                         thead { tr { th { "Rollout site" } th { "State" } th { "Time left" } th { "Deadline" } } }
                         tbody { @for s in &gate.sites { tr {
-                            td data-label="Site" { (s.site) }
-                            td data-label="State" { (site_state(s.report, s.seconds_left)) }
+                            td data-label="Site" { (site_link(&s.site)) }
+                            td data-label="State" { (site_state(s)) }
                             td data-label="Time left" {
                                 @if s.seconds_left > 0 { (short_duration(s.seconds_left)) " left" } @else { "passed" }
                             }
@@ -198,9 +242,16 @@ fn ready_and_promoted(d: &Dashboard) -> Markup {
             h2 { "Recently promoted" }
             @if d.promoted.is_empty() { p.muted { "Nothing in the last 14 days." } }
             ul { @for p in &d.promoted { li {
-                (p.release.element) " " (p.release.version) " (" (p.release.dist) ") · release " (p.release.id)
+                (release_link(p.release.id, format!("{} {} ({}) · release {}", p.release.element, p.release.version, p.release.dist, p.release.id)))
                 span.muted { " · " (time(p.at)) }
                 @if p.release.forced { " " span.badge.warn { "forced" } }
+            } } }
+            h2 { "Recently withdrawn or rejected" }
+            @if d.exits.is_empty() { p.muted { "Nothing in the last 14 days." } }
+            ul { @for e in &d.exits { li {
+                span.badge.bad { (e.release.state.as_str()) } " "
+                (release_link(e.release.id, format!("{} {} ({}) · release {}", e.release.element, e.release.version, e.release.dist, e.release.id)))
+                span.muted { " · " (time(e.at)) " · " (short(&e.reason)) }
             } } }
         }
     }
@@ -223,7 +274,8 @@ fn problems(list: &[Problem]) -> Markup {
                     Some(c) => span.badge.(if c.as_str() == "critical" { "bad" } else { "warn" }) { (c.as_str()) },
                     None => span.badge.info { "untriaged" },
                 }
-                " #" (p.id) " on release " (p.release) " from " (p.site) ": " (short(&p.text))
+                " " a href={ "/problems/" (p.id) } { "#" (p.id) } " on " (release_link(p.release, format!("release {}", p.release)))
+                " from " (site_link(&p.site)) ": " (short(&p.text))
             } } }
         }
     }
@@ -242,7 +294,7 @@ fn sla(d: &Dashboard) -> Markup {
                 } }
                 tbody { @for s in &d.sla.sites {
                     tr class=(if s.meets_sla { "" } else { "bad" }) {
-                        td data-label="Site" { (s.site) }
+                        td data-label="Site" { (site_link(&s.site)) }
                         td data-label="SLA" { @if s.meets_sla { span.badge.ok { "met" } } @else { span.badge.bad { "MISSED" } } }
                         td data-label="Assigned" { (s.assigned) }
                         td data-label="On time" { (s.on_time) }
@@ -284,7 +336,7 @@ fn inventory(elements: &[ElementInventory], hosts: usize) -> Markup {
             p.muted { (hosts) " hosts report their packages." }
             @if elements.is_empty() { p.muted { "No host runs a known element yet." } }
             @for e in elements {
-                h3 { (e.element) }
+                h3 { (element_link(&e.element)) }
                 div.scroll { table.stack {
                     thead { tr { th { "Release" } th { "State" } th { "Hosts" } th { "Sites" } } }
                     tbody { @for r in &e.releases {

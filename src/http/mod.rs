@@ -13,6 +13,7 @@ mod inventory;
 pub mod limits;
 mod manage;
 mod ops;
+mod pages;
 mod releases;
 mod repo;
 mod rollout;
@@ -105,6 +106,10 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/admin/backup", post(ops::backup))
         .route("/feed.atom", get(feed::feed))
         .route("/", get(dashboard::dashboard))
+        .route("/releases/{id}", get(pages::release))
+        .route("/problems/{id}", get(pages::problem))
+        .route("/sites/{site}", get(pages::site))
+        .route("/elements/{name}", get(pages::element))
         .route("/metrics", get(inventory::metrics))
         .route("/sites/{site}/feed.atom", get(inventory::site_feed))
         .route("/api/v1/version", get(inventory::version))

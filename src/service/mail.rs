@@ -114,7 +114,7 @@ impl App {
                 tx,
                 notice.event,
                 Some(notice.release.id),
-                &[email.clone()],
+                std::slice::from_ref(email),
                 &subject,
                 &body,
                 now,
