@@ -228,9 +228,7 @@ impl Config {
                 i64::try_from(d.as_secs())
                     .ok()
                     .filter(|s| *s <= crate::domain::limits::MAX_SLA_SECONDS)
-                    .ok_or_else(|| {
-                        format!("at most {}s", crate::domain::limits::MAX_SLA_SECONDS)
-                    })
+                    .ok_or_else(|| format!("at most {}s", crate::domain::limits::MAX_SLA_SECONDS))
             })
             .map_err(|message| ConfigError::Invalid { key, message })?;
         Ok((min, grace))

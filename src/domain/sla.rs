@@ -26,7 +26,9 @@ impl SlaAssignment {
     /// Announcement plus the grace plus the SLA period; saturating, so a huge period is a far
     /// deadline, never a wrapped one in the past.
     pub fn deadline(&self) -> i64 {
-        self.announced_at.saturating_add(self.grace_seconds).saturating_add(self.sla_seconds)
+        self.announced_at
+            .saturating_add(self.grace_seconds)
+            .saturating_add(self.sla_seconds)
     }
 }
 

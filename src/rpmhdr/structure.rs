@@ -63,13 +63,22 @@ pub(crate) fn check_lengths(which: Which, il: u32, dl: u32) -> Result<(), String
     let (il_max, dl_max) = which.limits();
     // rpm reads both as signed: "negative" values fail too, which `> max` covers.
     if il > il_max {
-        return Err(format!("{}: {il} index entries, more than rpm's limit of {il_max}", which.name()));
+        return Err(format!(
+            "{}: {il} index entries, more than rpm's limit of {il_max}",
+            which.name()
+        ));
     }
     if dl > dl_max {
-        return Err(format!("{}: data store of {dl} bytes, more than rpm's limit of {dl_max}", which.name()));
+        return Err(format!(
+            "{}: data store of {dl} bytes, more than rpm's limit of {dl_max}",
+            which.name()
+        ));
     }
     if 8 + u64::from(il) * 16 + u64::from(dl) >= HEADER_MAX_BYTES {
-        return Err(format!("{}: larger than rpm's limit of {HEADER_MAX_BYTES} bytes", which.name()));
+        return Err(format!(
+            "{}: larger than rpm's limit of {HEADER_MAX_BYTES} bytes",
+            which.name()
+        ));
     }
     Ok(())
 }
@@ -100,7 +109,9 @@ pub(crate) fn entry(index: &[u8], i: usize) -> IndexEntry {
 
 /// The first entry after the region tag with this tag, as rpm's `hdrblobGet` finds it.
 pub(crate) fn find(index: &[u8], tag: u32) -> Option<IndexEntry> {
-    (1..index.len() / 16).map(|i| entry(index, i)).find(|e| e.tag as u32 == tag)
+    (1..index.len() / 16)
+        .map(|i| entry(index, i))
+        .find(|e| e.tag as u32 == tag)
 }
 
 /// Length of an entry's data as rpm's `dataLength` computes it on disk, or None where rpm
@@ -244,7 +255,9 @@ fn check_region(which: Which, index: &[u8], store: &[u8]) -> Result<Option<i64>,
     let size = -i64::from(trailer.offset);
     let ril = size / ENTRY;
     if size < 0 || size % ENTRY != 0 || ril > il || rdl > dl {
-        return Err(format!("region size is wrong: {ril} of {il} entries, {rdl} of {dl} bytes"));
+        return Err(format!(
+            "region size is wrong: {ril} of {il} entries, {rdl} of {dl} bytes"
+        ));
     }
     if which == Which::Main && !(ril == il && rdl == dl) {
         return Err(format!(
@@ -259,7 +272,10 @@ mod tests {
     use super::*;
 
     fn raw(tag: u32, kind: u32, offset: i32, count: u32) -> Vec<u8> {
-        [tag, kind, offset as u32, count].iter().flat_map(|v| v.to_be_bytes()).collect()
+        [tag, kind, offset as u32, count]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect()
     }
 
     /// A main header with a region and one NAME string.

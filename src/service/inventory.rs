@@ -438,7 +438,10 @@ impl App {
             }
         }
         for row in self.db.sla_rows(since, site)? {
-            let deadline = row.announced_at.saturating_add(row.grace_seconds).saturating_add(row.sla_seconds);
+            let deadline = row
+                .announced_at
+                .saturating_add(row.grace_seconds)
+                .saturating_add(row.sla_seconds);
             let first_deployed_at = self
                 .first_deployment(
                     &mapper,
