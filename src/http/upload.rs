@@ -12,6 +12,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::BearerToken;
 use super::{blocking, AppState};
 use crate::db::StoredPackage;
+use crate::rpmhdr::{IntegrityError, StreamVerifier};
 use crate::service::upload::{check_sha256_hex, check_upload_filename, UploadOutcome};
 use crate::service::ServiceError;
 
@@ -43,6 +44,8 @@ pub async fn upload(
     let temp = app.store.temp_file().map_err(ServiceError::from)?;
     let mut file = tokio::fs::File::from_std(temp.reopen().map_err(ServiceError::from)?);
     let mut hasher = Sha256::new();
+    // What rpm -K checks, as the bytes arrive: garbage is refused at once, not once written.
+    let mut verifier = StreamVerifier::new();
     let mut size: u64 = 0;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
@@ -52,6 +55,7 @@ pub async fn upload(
             return Err(ApiError(ServiceError::TooLarge { limit }));
         }
         hasher.update(&chunk);
+        verifier.feed(&chunk).map_err(refused)?;
         file.write_all(&chunk).await.map_err(ServiceError::from)?;
     }
     file.flush().await.map_err(ServiceError::from)?;
@@ -61,6 +65,7 @@ pub async fn upload(
             "the body is empty; expected an RPM".into(),
         )));
     }
+    verifier.finish().map_err(refused)?;
     let sha256 = hex::encode(hasher.finalize());
     let outcome = blocking(&app, move |a| {
         a.finish_upload(&actor, &filename, temp, &sha256, size, expected.as_deref())
@@ -73,6 +78,11 @@ pub async fn upload(
         StatusCode::OK
     };
     Ok((status, Json(outcome)))
+}
+
+/// An upload that fails what `rpm -K` checks: a 400 naming the check.
+fn refused(e: IntegrityError) -> ApiError {
+    ApiError(ServiceError::InvalidPackage(e.to_string()))
 }
 
 /// `GET /api/v1/packages/{filename}`: what is stored under a file name.

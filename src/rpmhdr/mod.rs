@@ -6,8 +6,11 @@
 
 mod deps;
 mod raw;
+mod structure;
+mod tag_types;
 mod tags;
 mod text;
+pub mod verify;
 
 use std::collections::{HashSet, VecDeque};
 use std::fs::File;
@@ -17,6 +20,7 @@ use crate::domain::package::{Changelog, FileKind, PackageFile, PackageMeta};
 use raw::{RawHeader, RawPackage};
 use tags::*;
 use text::{has_control_chars, xml_text};
+pub use verify::{verify_bytes, verify_reader, IntegrityError, StreamVerifier, Verified};
 
 /// Why a file is not an acceptable binary RPM.
 #[derive(Debug, thiserror::Error)]
