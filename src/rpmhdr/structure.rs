@@ -149,12 +149,27 @@ fn known_type(tag: i32) -> Option<u32> {
         .map(|i| KNOWN_TAG_TYPES[i].1)
 }
 
-/// rpm's `hdrchkTagType`: known tags must have their type (a string tag may be an array).
+/// rpm's `hdrchkTagType`: known tags must have their type. Strings and string arrays pass
+/// for each other: rpm 4.18 accepts a scriptlet interpreter (an array tag) stored as a plain
+/// string, as rpm-rs's v6 packages do.
 fn type_fits(tag: i32, kind: u32) -> bool {
+    let stringy = |t: u32| matches!(t, TYPE_STRING | TYPE_STRING_ARRAY | TYPE_I18NSTRING);
     match known_type(tag) {
         None => true,
-        Some(t) => t == kind || (t == TYPE_STRING && kind == TYPE_STRING_ARRAY),
+        Some(t) => t == kind || (stringy(t) && stringy(kind)),
     }
+}
+
+/// The types of the signature header's digest and signature tags (rpmtag.h's RPMSIGTAG_*),
+/// which rpm reads by type; its 1000-range numbers mean other things than in the main
+/// header, so the main table does not apply. Size tags of another integer width pass, as in rpm.
+fn sig_type_fits(tag: i32, kind: u32) -> bool {
+    let expected = match tag {
+        267 | 268 | 1002 | 1004 | 1005 | 1008 => TYPE_BIN,
+        269 | 273 => TYPE_STRING,
+        _ => return kind != 0,
+    };
+    kind == expected
 }
 
 /// Checks a whole header blob (`index` = il × 16 bytes, `store` = dl bytes) as rpm does when
@@ -165,7 +180,7 @@ pub(crate) fn check_blob(which: Which, index: &[u8], store: &[u8]) -> Result<(),
     let name = which.name();
     let region = check_region(which, index, store).map_err(|e| format!("{name}: {e}"))?;
     let (first, typechk) = match region {
-        Some(_) => (1, which == Which::Main),
+        Some(_) => (1, true),
         None => (0, false),
     };
     let rdl = region.unwrap_or(0);
@@ -198,7 +213,11 @@ pub(crate) fn check_blob(which: Which, index: &[u8], store: &[u8]) -> Result<(),
         if offset < 0 || offset > dl {
             return Err(bad("offset outside the data store"));
         }
-        if typechk && !type_fits(e.tag, e.kind) {
+        let fits = match which {
+            Which::Main => type_fits(e.tag, e.kind),
+            _ => sig_type_fits(e.tag, e.kind),
+        };
+        if typechk && !fits {
             return Err(bad("wrong data type for this tag"));
         }
         let len = data_length(store, &e).filter(|len| *len <= dl - offset);
