@@ -72,6 +72,9 @@ pub struct Config {
     pub body_timeout: String,
     /// Uploads received at once; more are answered 503 with Retry-After.
     pub max_concurrent_uploads: usize,
+    /// Memory (MiB) for the contents of repository files served from memory (repodata,
+    /// small packages); 0 serves every file from disk.
+    pub file_cache_mb: u64,
     /// SMTP relay that announcements and outcomes are e-mailed through; unset sends no mail.
     pub smtp_server: Option<String>,
     /// Port of `smtp_server`: 587 with `smtp_starttls`, else 25, when unset.
@@ -140,6 +143,7 @@ impl Default for Config {
             header_timeout: "10s".into(),
             body_timeout: "30s".into(),
             max_concurrent_uploads: 8,
+            file_cache_mb: 128,
             min_deployed_sites: 1,
             sla_grace: "0s".into(),
             element: BTreeMap::new(),
@@ -165,6 +169,11 @@ pub struct Overrides {
 }
 
 impl Config {
+    /// `file_cache_mb` in bytes.
+    pub fn file_cache_bytes(&self) -> u64 {
+        self.file_cache_mb.saturating_mul(1024 * 1024)
+    }
+
     /// Reads `file` (if any) over the defaults, then applies the overrides.
     pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Config, ConfigError> {
         let mut config = match file {

@@ -23,8 +23,11 @@ fn main() -> anyhow::Result<()> {
                 file: args.config,
                 overrides,
             };
+            // Worker threads: TOKIO_WORKER_THREADS, else one per core.
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(stagerepo::server::serve_with_reload(config, source))?;
+            let result = runtime.block_on(stagerepo::server::serve_with_reload(config, source));
+            stagerepo::ops::logging::flush();
+            result?;
             Ok(())
         }
         command => {

@@ -20,17 +20,16 @@ pub fn current_sink() -> Option<ActorSink> {
     REQUEST_ACTOR.try_with(ActorSink::clone).ok()
 }
 
-/// Middleware writing the access log line.
+/// Middleware writing the access log line (into a buffer written out by another thread, see
+/// `ops::logging`) and counting the request in the metrics. It runs on every request,
+/// including each repository file, so it borrows what it logs instead of copying it.
 pub async fn log_request(State(app): State<super::AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
-    let client = req
-        .extensions()
-        .get::<ClientInfo>()
-        .map(|c| c.addr.to_string())
-        .unwrap_or_else(|| "-".into());
+    // Cheap clones: the URI shares the request's bytes, the matched path is an Arc.
+    let uri = req.uri().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let client = req.extensions().get::<ClientInfo>().map(|c| c.addr);
     let sink = ActorSink::default();
     let response = REQUEST_ACTOR.scope(sink.clone(), next.run(req)).await;
     // The declared length, else the length of a body known in full (JSON answers).
@@ -41,24 +40,35 @@ pub async fn log_request(State(app): State<super::AppState>, req: Request, next:
         .and_then(|v| v.parse::<u64>().ok())
         .or_else(|| axum::body::HttpBody::size_hint(response.body()).exact())
         .unwrap_or(0);
-    let actor = sink.label().unwrap_or_else(|| "-".into());
-    app.metrics.record_request(
-        route.as_deref().unwrap_or("unmatched"),
-        method.as_str(),
-        response.status().as_u16(),
-        started.elapsed(),
-    );
+    let route = route.as_ref().map(MatchedPath::as_str);
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    app.metrics
+        .record_request(route.unwrap_or("unmatched"), method.as_str(), status, elapsed);
+    let actor = sink.label();
     tracing::info!(
         target: "stagerepo::access",
-        %client,
+        client = %Shown(client.as_ref()),
         %method,
-        %path,
-        route = route.as_deref().unwrap_or(""),
-        status = response.status().as_u16(),
+        path = uri.path(),
+        route = route.unwrap_or(""),
+        status,
         bytes,
-        ms = started.elapsed().as_micros() as f64 / 1000.0,
-        %actor,
+        ms = elapsed.as_micros() as f64 / 1000.0,
+        actor = actor.as_deref().unwrap_or("-"),
         "request"
     );
     response
+}
+
+/// Displays a value, or `-` when absent.
+struct Shown<'a, T>(Option<&'a T>);
+
+impl<T: std::fmt::Display> std::fmt::Display for Shown<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(v) => v.fmt(f),
+            None => f.write_str("-"),
+        }
+    }
 }

@@ -6,6 +6,7 @@ mod consistency;
 mod dashboard;
 pub mod error;
 mod extract;
+pub mod files;
 pub mod feed;
 pub mod forwarded;
 mod history;
@@ -137,7 +138,10 @@ pub fn router(app: AppState) -> Router {
             HeaderValue::from_static("no-referrer"),
         ))
         // Routes below get only the layers that follow.
-        .route("/repo/{*path}", get(repo::serve))
+        .route(
+            "/repo/{*path}",
+            get(repo::serve).with_state(files::RepoFiles::new(app.clone(), app.config.file_cache_bytes())),
+        )
         .fallback(|| async { ApiError(ServiceError::NotFound("no such endpoint".into())) })
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -1,21 +1,27 @@
 //! `.repo` files for yum.repos.d; the repositories themselves are static files.
 
-use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use tower::ServiceExt;
-use tower_http::services::ServeDir;
 
 use super::error::ApiResult;
+use super::files::RepoFiles;
 use super::AppState;
 use crate::domain::repo::RepoKind;
 use crate::service::ServiceError;
 
-/// Everything under `/repo/`: the `.repo` files, and the repositories as static files
-/// (with Range, HEAD and conditional GET from tower-http's `ServeDir`).
-pub async fn serve(State(app): State<AppState>, Path(path): Path<String>, mut req: Request) -> ApiResult<Response> {
-    let segments: Vec<&str> = path.split('/').collect();
-    if let [dist, file] = segments[..] {
+/// Everything under `/repo/`: the `.repo` files, and the repositories' files (with Range,
+/// HEAD, conditional GET and caching headers, see [`RepoFiles`]).
+pub async fn serve(
+    State(files): State<Arc<RepoFiles>>,
+    Path(path): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let app = &files.app;
+    if let Some((dist, file)) = path.split_once('/').filter(|(_, f)| !f.contains('/')) {
         app.require_dist(dist)?;
         if let Some(repo) = RepoKind::parse(file) {
             return Ok(Redirect::permanent(&format!("/repo/{dist}/{repo}/")).into_response());
@@ -30,7 +36,7 @@ pub async fn serve(State(app): State<AppState>, Path(path): Path<String>, mut re
             return release_rpm(&app, dist, req.headers()).await;
         }
         if let Some(repo) = file.strip_suffix(".repo").and_then(RepoKind::parse) {
-            let body = repo_definition(&base_url(&app, req.headers()), dist, repo, app.signer.is_some());
+            let body = repo_definition(&base_url(app, &headers), dist, repo, app.signer.is_some());
             return Ok((
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -39,29 +45,7 @@ pub async fn serve(State(app): State<AppState>, Path(path): Path<String>, mut re
                 .into_response());
         }
     }
-    let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
-    *req.uri_mut() = format!("/{path}{query}")
-        .parse()
-        .map_err(|_| ServiceError::Invalid(format!("bad path {path:?}")))?;
-    let cache = if path.ends_with("/repomd.xml") || path.ends_with("/repomd.xml.asc") {
-        // Clients must see a new publication quickly; everything else is content-addressed.
-        "no-cache"
-    } else {
-        "public, max-age=300"
-    };
-    let mut response = ServeDir::new(app.repos_dir())
-        .append_index_html_on_directories(false)
-        .oneshot(req)
-        .await
-        .map_err(|e| ServiceError::Internal(e.to_string()))?
-        .map(axum::body::Body::new);
-    if response.status() == StatusCode::NOT_FOUND {
-        return Err(ServiceError::NotFound(format!("no file /repo/{path}")).into());
-    }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static(cache));
-    Ok(response)
+    Ok(files.serve(&path, &method, &headers).await?)
 }
 
 /// The URL clients reach us at: `public_url` when configured, else the request's scheme and Host.

@@ -72,6 +72,9 @@ impl Config {
         if !(1..=100_000).contains(&self.max_concurrent_uploads) {
             return Err(invalid("max_concurrent_uploads", "must be 1 to 100000"));
         }
+        if self.file_cache_mb > 1024 * 1024 {
+            return Err(invalid("file_cache_mb", "must be at most 1048576 (1 TiB)"));
+        }
         if self.max_upload_size == 0 {
             return Err(invalid("max_upload_size", "must be at least 1"));
         }
@@ -140,6 +143,7 @@ pub fn restart_needed(running: &Config, fresh: &Config) -> Vec<&'static str> {
         header_timeout,
         body_timeout,
         max_concurrent_uploads,
+        file_cache_mb,
         smtp_server,
         smtp_port,
         smtp_starttls,

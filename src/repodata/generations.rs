@@ -117,6 +117,70 @@ pub(crate) fn prune(repodata: &Path, keep: &HashSet<String>) -> io::Result<Vec<S
     Ok(deleted)
 }
 
+/// Removes the temporary files an interrupted publication of another (dead) process left in
+/// `repo_dir`: `.stagerepo-tmp-*` in repodata/ and half-made links (`.NAME.tmp`) in
+/// Packages/. Returns the names removed. A temporary file of a live process (a second
+/// daemon started by mistake on the same data directory) is left alone.
+pub fn remove_leftovers(repo_dir: &Path) -> io::Result<Vec<String>> {
+    let mut removed = Vec::new();
+    for sub in ["repodata", "Packages"] {
+        let dir = repo_dir.join(sub);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let before = removed.len();
+        for entry in entries {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            let stale = match sub {
+                "repodata" => stale_tmp(&name),
+                _ => stale_link(&name, &entry),
+            };
+            if !stale || entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed.push(format!("{sub}/{name}")),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if removed.len() > before {
+            sync_dir(&dir)?;
+        }
+    }
+    removed.sort();
+    Ok(removed)
+}
+
+/// A temporary repodata file whose writer (the pid in its name) is gone, or is us.
+fn stale_tmp(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(TMP_PREFIX) else {
+        return false;
+    };
+    // `<name>.<pid>.<counter>`
+    let pid = rest.rsplit('.').nth(1).and_then(|p| p.parse::<u32>().ok());
+    match pid {
+        Some(pid) => pid == std::process::id() || !Path::new(&format!("/proc/{pid}")).exists(),
+        None => true,
+    }
+}
+
+/// A link being made (`store::link_into`), to a package stored more than a minute ago: link
+/// and rename follow each other at once, so only a dead process leaves one behind.
+fn stale_link(name: &str, entry: &std::fs::DirEntry) -> bool {
+    let age = entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|m| SystemTime::now().duration_since(m).ok());
+    name.starts_with('.') && name.ends_with(".tmp") && age.is_some_and(|a| a > Duration::from_secs(60))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

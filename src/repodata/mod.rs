@@ -11,6 +11,7 @@ mod gzip_blocks;
 mod other;
 mod primary;
 mod publish;
+pub use generations::remove_leftovers;
 pub use publish::{resign, signature_name, SignatureCheck};
 #[cfg(test)]
 mod publish_tests;

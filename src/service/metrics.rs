@@ -79,11 +79,21 @@ struct PublicationStats {
     packages: AtomicU64,
 }
 
+/// The requests of one route.
+#[derive(Debug)]
+struct RouteCounts {
+    /// The route as shown (`/a/:id`).
+    shown: String,
+    /// (method, status, requests); a handful per route.
+    counts: Vec<(String, u16, u64)>,
+}
+
 /// Everything recorded as it happens; held by [`App`].
 #[derive(Debug)]
 pub struct Metrics {
-    /// (route, method, status) -> requests.
-    http: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// Route pattern as matched -> requests by method and status. Keyed by the pattern as
+    /// given so that counting a request allocates nothing once its route was seen.
+    http: Mutex<BTreeMap<String, RouteCounts>>,
     http_seconds: Histogram,
     upload_bytes: Histogram,
     upload_seconds: Histogram,
@@ -108,17 +118,18 @@ impl Metrics {
     /// path, and is shown as `/a/:id` (braces in label values trip up simple parsers).
     pub fn record_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
         self.http_seconds.observe(elapsed.as_secs_f64());
-        let route: String = route
-            .chars()
-            .filter_map(|c| match c {
-                '{' => Some(':'),
-                '}' => None,
-                c => Some(c),
-            })
-            .collect();
         let mut map = self.http.lock().unwrap_or_else(|p| p.into_inner());
-        *map.entry((route.replace(":*", "*"), method.to_string(), status))
-            .or_insert(0) += 1;
+        let counts = match map.get_mut(route) {
+            Some(c) => c,
+            None => map.entry(route.to_string()).or_insert_with(|| RouteCounts {
+                shown: shown_route(route),
+                counts: Vec::new(),
+            }),
+        };
+        match counts.counts.iter_mut().find(|(m, s, _)| *s == status && m == method) {
+            Some((_, _, n)) => *n += 1,
+            None => counts.counts.push((method.to_string(), status, 1)),
+        }
     }
 
     /// Records one accepted upload.
@@ -383,11 +394,16 @@ impl App {
         );
         {
             let http = m.http.lock().unwrap_or_else(|p| p.into_inner());
-            for ((route, method, status), n) in http.iter() {
+            let mut rows: Vec<(&str, &str, u16, u64)> = http
+                .values()
+                .flat_map(|r| r.counts.iter().map(|(m, s, n)| (r.shown.as_str(), m.as_str(), *s, *n)))
+                .collect();
+            rows.sort();
+            for (route, method, status, n) in rows {
                 out.sample(
                     "stagerepo_http_requests_total",
                     &[("route", route), ("method", method), ("status", &status.to_string())],
-                    *n as f64,
+                    n as f64,
                 );
             }
         }
@@ -399,6 +415,20 @@ impl App {
         out.histogram("stagerepo_http_request_duration_seconds", &[], &m.http_seconds);
         Ok(out.0)
     }
+}
+
+/// A route pattern as a label value: `/a/{id}` as `/a/:id`, `/repo/{*path}` as `/repo/*path`
+/// (braces in label values trip up simple parsers).
+fn shown_route(route: &str) -> String {
+    let route: String = route
+        .chars()
+        .filter_map(|c| match c {
+            '{' => Some(':'),
+            '}' => None,
+            c => Some(c),
+        })
+        .collect();
+    route.replace(":*", "*")
 }
 
 #[cfg(test)]

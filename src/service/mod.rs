@@ -80,6 +80,8 @@ pub struct App {
     pub metrics: metrics::Metrics,
     /// Seals the webhook secrets stored in the database.
     pub secrets: crate::secrets::SecretBox,
+    /// Bumped after every change to the served files, so caches of them know to look again.
+    files_generation: std::sync::atomic::AtomicU64,
 }
 
 impl App {
@@ -126,7 +128,9 @@ impl App {
             wake: Arc::new(tokio::sync::Notify::new()),
             metrics: metrics::Metrics::default(),
             secrets,
+            files_generation: std::sync::atomic::AtomicU64::new(0),
         };
+        app.remove_leftovers()?;
         app.load_bases()?;
         app.reconcile_repositories()?;
         app.ensure_signatures()?;
@@ -136,6 +140,30 @@ impl App {
     /// Root of the served repositories (`<data-dir>/repos`).
     pub fn repos_dir(&self) -> &Path {
         &self.repos_dir
+    }
+
+    /// The generation of the served files: changes whenever a publication (or pruning) may
+    /// have changed a file under [`App::repos_dir`].
+    pub fn files_generation(&self) -> u64 {
+        self.files_generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Notes that files under [`App::repos_dir`] changed.
+    pub(crate) fn files_changed(&self) {
+        self.files_generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Removes what interrupted publications left in the repositories (temporary repodata,
+    /// half-made package links): on start no publication of this process is in progress.
+    fn remove_leftovers(&self) -> ServiceResult<()> {
+        for (dist, repo) in self.publishers.keys() {
+            let dir = self.repos_dir.join(dist).join(repo.as_str());
+            let removed = crate::repodata::remove_leftovers(&dir)?;
+            if !removed.is_empty() {
+                tracing::info!(dist, %repo, files = %removed.join(", "), "removed leftovers of an interrupted publication");
+            }
+        }
+        Ok(())
     }
 
     /// Fails with NotFound unless `dist` is configured.

@@ -215,7 +215,10 @@ impl App {
             self.clock.now(),
             &extras,
             signer,
-        )?;
+        );
+        // Even a failed publication may have replaced or pruned files.
+        self.files_changed();
+        let published = published?;
         publisher.last_revision = published.revision;
         publisher.last_sha = published.repomd_sha256;
         let repodata = publisher.dir.join("repodata");
@@ -261,7 +264,9 @@ impl App {
         for sha in gone {
             let e = publisher.entry(&self.db, &sha)?;
             publisher.linked.remove(&sha);
-            match std::fs::remove_file(packages_dir.join(&e.filename)) {
+            let removed = std::fs::remove_file(packages_dir.join(&e.filename));
+            self.files_changed();
+            match removed {
                 Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err.into()),
                 _ => {}
             }

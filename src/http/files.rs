@@ -1,0 +1,534 @@
+//! The repositories' files (`/repo/<dist>/<repo>/...`): GET and HEAD with Range, conditional
+//! GET and caching headers, from an in-memory cache.
+//!
+//! Why a cache: every file under `repos/` is immutable once it has a name (packages are
+//! content-addressed hard links, repodata files carry their checksum in their name) except
+//! `repomd.xml` and its signatures, and the daemon is the only writer. So an entry (metadata,
+//! plus the bytes of files up to [`MAX_CACHED_FILE`]) stays valid until the next publication,
+//! which bumps [`App::files_generation`]; an entry from an older generation is checked again
+//! (one `stat`) before use. A hit costs no syscall but the socket write.
+//!
+//! `repomd.xml` and `repomd.xml.asc` are served from one snapshot per repository: repomd.xml
+//! and the per-generation signature of the revision it names (`repomd-<revision>.xml.asc`,
+//! written before repomd.xml), so the pair served is always from the same generation, even in
+//! the moment between a publication's two renames.
+//!
+//! Never served: names starting with a dot (temporary files of a publication or a link), and
+//! anything reached through a symbolic link (a link under `Packages/` pointing at
+//! `admin.token` must not hand out the token).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use crate::service::{ServiceError, ServiceResult};
+
+/// Largest file kept in memory; bigger ones are streamed from disk.
+pub const MAX_CACHED_FILE: u64 = 8 * 1024 * 1024;
+
+/// Caching of content that never changes under its name (packages, checksum-named repodata).
+const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+/// Caching of the files a publication replaces: always revalidate.
+const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
+/// Chunk size when streaming a file from disk.
+const CHUNK: usize = 256 * 1024;
+
+/// The repository files' state: the application and the cache.
+pub struct RepoFiles {
+    pub app: AppState,
+    root: PathBuf,
+    budget: u64,
+    cache: RwLock<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    files: HashMap<Box<str>, Arc<Entry>>,
+    /// repomd.xml and its signature, per repodata directory (`<dist>/<repo>/repodata`).
+    snapshots: HashMap<Box<str>, Arc<Snapshot>>,
+    /// Bytes of file contents held in `files`.
+    bytes: u64,
+}
+
+/// One file as served.
+struct Entry {
+    generation: u64,
+    len: u64,
+    /// (device, inode, mtime in ns): what tells a file changed.
+    identity: (u64, u64, i128),
+    modified: SystemTime,
+    etag: HeaderValue,
+    last_modified: HeaderValue,
+    content_type: HeaderValue,
+    content_length: HeaderValue,
+    cache_control: HeaderValue,
+    /// The contents, when small enough to keep.
+    body: Option<Bytes>,
+    path: PathBuf,
+}
+
+struct Snapshot {
+    generation: u64,
+    repomd: Arc<Entry>,
+    signature: Option<Arc<Entry>>,
+}
+
+impl RepoFiles {
+    /// Serving state over `app`, keeping up to `budget` bytes of file contents in memory.
+    pub fn new(app: AppState, budget: u64) -> Arc<RepoFiles> {
+        Arc::new(RepoFiles {
+            root: app.repos_dir().to_path_buf(),
+            app,
+            budget,
+            cache: RwLock::new(Cache::default()),
+        })
+    }
+
+    /// Answers GET or HEAD of `rel` (a path below `repos/`, already percent-decoded).
+    pub async fn serve(self: &Arc<Self>, rel: &str, method: &Method, headers: &HeaderMap) -> ServiceResult<Response> {
+        let not_found = || ServiceError::NotFound(format!("no file /repo/{rel}"));
+        if !servable(rel) {
+            return Err(not_found());
+        }
+        let generation = self.app.files_generation();
+        let entry = match rel.rsplit_once('/') {
+            Some((dir, name @ ("repomd.xml" | "repomd.xml.asc"))) if dir.ends_with("/repodata") => {
+                let snapshot = self.snapshot(dir, generation).await?;
+                if name == "repomd.xml" {
+                    Some(snapshot.repomd.clone())
+                } else {
+                    snapshot.signature.clone()
+                }
+            }
+            _ => self.file(rel, generation).await?,
+        };
+        let entry = entry.ok_or_else(not_found)?;
+        respond(&entry, method, headers)
+    }
+
+    async fn file(self: &Arc<Self>, rel: &str, generation: u64) -> ServiceResult<Option<Arc<Entry>>> {
+        let previous = {
+            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+            match cache.files.get(rel) {
+                Some(e) if e.generation == generation => return Ok(Some(e.clone())),
+                other => other.cloned(),
+            }
+        };
+        let this = self.clone();
+        let key: Box<str> = rel.into();
+        tokio::task::spawn_blocking(move || {
+            let room = this.budget.saturating_sub(this.cache.read().unwrap_or_else(|p| p.into_inner()).bytes);
+            let loaded = load(&this.root, &key, generation, previous.as_deref(), room)?;
+            let mut cache = this.cache.write().unwrap_or_else(|p| p.into_inner());
+            let old = match &loaded {
+                Some(entry) => cache.files.insert(key, entry.clone()),
+                None => cache.files.remove(&key),
+            };
+            let freed = old.and_then(|o| o.body.as_ref().map(|b| b.len() as u64)).unwrap_or(0);
+            let added = loaded.as_ref().and_then(|e| e.body.as_ref()).map_or(0, |b| b.len() as u64);
+            cache.bytes = cache.bytes.saturating_sub(freed) + added;
+            evict(&mut cache, this.budget);
+            Ok(loaded)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("task failed: {e}")))?
+    }
+
+    async fn snapshot(self: &Arc<Self>, dir: &str, generation: u64) -> ServiceResult<Arc<Snapshot>> {
+        {
+            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(s) = cache.snapshots.get(dir).filter(|s| s.generation == generation) {
+                return Ok(s.clone());
+            }
+        }
+        let this = self.clone();
+        let key: Box<str> = dir.into();
+        tokio::task::spawn_blocking(move || {
+            let repomd = load(&this.root, &format!("{key}/repomd.xml"), generation, None, MAX_CACHED_FILE)?
+                .filter(|e| e.body.is_some())
+                .ok_or_else(|| ServiceError::NotFound(format!("no file /repo/{key}/repomd.xml")))?;
+            let body = repomd.body.as_deref().unwrap_or_default();
+            // The signature of exactly this repomd.xml, whatever repomd.xml.asc says by now.
+            let signature = match revision(body) {
+                Some(rev) => {
+                    let name = crate::repodata::signature_name(rev);
+                    load(&this.root, &format!("{key}/{name}"), generation, None, MAX_CACHED_FILE)?
+                        .filter(|e| e.body.is_some())
+                }
+                None => None,
+            };
+            let snapshot = Arc::new(Snapshot {
+                generation,
+                repomd,
+                signature,
+            });
+            let mut cache = this.cache.write().unwrap_or_else(|p| p.into_inner());
+            cache.snapshots.insert(key, snapshot.clone());
+            Ok(snapshot)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("task failed: {e}")))?
+    }
+}
+
+/// Whether a path may name a served file: relative, no empty, `.` or `..` segments, no
+/// segment starting with a dot (temporary files), no NUL or backslash.
+fn servable(rel: &str) -> bool {
+    !rel.is_empty()
+        && rel
+            .split('/')
+            .all(|s| !s.is_empty() && !s.starts_with('.') && !s.contains(['\0', '\\']))
+}
+
+/// The `<revision>` of a repomd.xml.
+fn revision(repomd: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(repomd).ok()?;
+    let start = text.find("<revision>")? + "<revision>".len();
+    let len = text[start..].find("</revision>")?;
+    Some(text[start..start + len].trim())
+}
+
+/// Drops cached contents until they fit the budget (arbitrary victims: cheap, and as good as
+/// any policy for a working set that rarely exceeds it).
+fn evict(cache: &mut Cache, budget: u64) {
+    if cache.bytes <= budget {
+        return;
+    }
+    let victims: Vec<Box<str>> = cache
+        .files
+        .iter()
+        .filter(|(_, e)| e.body.is_some())
+        .map(|(k, _)| k.clone())
+        .collect();
+    for key in victims {
+        if cache.bytes <= budget {
+            break;
+        }
+        if let Some(e) = cache.files.remove(&key) {
+            cache.bytes = cache.bytes.saturating_sub(e.body.as_ref().map_or(0, |b| b.len() as u64));
+        }
+    }
+}
+
+/// Opens `root/rel` without following any symbolic link below `root`: every directory on the
+/// way must be a real directory, and the file itself is opened with `O_NOFOLLOW`.
+fn open_beneath(root: &Path, rel: &str) -> std::io::Result<Option<(File, std::fs::Metadata)>> {
+    let mut dir = root.to_path_buf();
+    let mut segments = rel.split('/').peekable();
+    while let Some(segment) = segments.next() {
+        if segments.peek().is_none() {
+            break;
+        }
+        dir.push(segment);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_dir() => {}
+            Ok(_) => return Ok(None),
+            Err(e) if is_absent(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(root.join(rel))
+    {
+        Ok(f) => f,
+        // ELOOP: the file is a symbolic link.
+        Err(e) if is_absent(&e) || e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    Ok(meta.file_type().is_file().then_some((file, meta)))
+}
+
+fn is_absent(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR)
+}
+
+/// Reads a file's entry; reuses `previous` (its contents) when the file did not change.
+fn load(root: &Path, rel: &str, generation: u64, previous: Option<&Entry>, room: u64) -> ServiceResult<Option<Arc<Entry>>> {
+    let Some((mut file, meta)) = open_beneath(root, rel)? else {
+        return Ok(None);
+    };
+    let identity = (meta.dev(), meta.ino(), meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128);
+    if let Some(prev) = previous.filter(|p| p.identity == identity && p.len == meta.len()) {
+        return Ok(Some(Arc::new(Entry {
+            generation,
+            len: prev.len,
+            identity,
+            modified: prev.modified,
+            etag: prev.etag.clone(),
+            last_modified: prev.last_modified.clone(),
+            content_type: prev.content_type.clone(),
+            content_length: prev.content_length.clone(),
+            cache_control: prev.cache_control.clone(),
+            body: prev.body.clone(),
+            path: prev.path.clone(),
+        })));
+    }
+    let len = meta.len();
+    let body = if len <= MAX_CACHED_FILE.min(room) {
+        let mut bytes = Vec::with_capacity(len as usize);
+        file.read_to_end(&mut bytes)?;
+        if bytes.len() as u64 != len {
+            // Changed while read: not one of ours; serve it from disk.
+            None
+        } else {
+            Some(Bytes::from(bytes))
+        }
+    } else {
+        None
+    };
+    let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+    let immutable = is_immutable(rel);
+    let etag = match (&body, immutable) {
+        // Mutable names: by content, so that an unchanged repomd.xml keeps its ETag.
+        (Some(b), false) => format!("\"{}\"", hex::encode(&Sha256::digest(b)[..12])),
+        _ => format!("\"{:x}-{:x}-{:x}\"", identity.1, len, identity.2),
+    };
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    Ok(Some(Arc::new(Entry {
+        generation,
+        len,
+        identity,
+        modified,
+        etag: HeaderValue::from_str(&etag).map_err(|e| ServiceError::Internal(e.to_string()))?,
+        last_modified: HeaderValue::from_str(&httpdate::fmt_http_date(modified))
+            .map_err(|e| ServiceError::Internal(e.to_string()))?,
+        content_type: HeaderValue::from_static(content_type(name)),
+        content_length: HeaderValue::from(len),
+        cache_control: if immutable { IMMUTABLE } else { NO_CACHE },
+        body,
+        path: root.join(rel),
+    })))
+}
+
+/// Packages and checksum-named repodata never change under their name.
+fn is_immutable(rel: &str) -> bool {
+    let mut parts = rel.rsplit('/');
+    let name = parts.next().unwrap_or("");
+    match parts.next() {
+        Some("Packages") => true,
+        Some("repodata") => name
+            .split_once('-')
+            .is_some_and(|(hash, _)| hash.len() >= 32 && hash.bytes().all(|b| b.is_ascii_hexdigit())),
+        _ => false,
+    }
+}
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next().unwrap_or("") {
+        "rpm" => "application/x-rpm",
+        "xml" => "text/xml",
+        "gz" => "application/gzip",
+        "zst" => "application/zstd",
+        "bz2" => "application/x-bzip2",
+        "xz" => "application/x-xz",
+        "asc" => "application/pgp-signature",
+        "json" => "application/json",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The answer to GET/HEAD of one file: 200, 206, 304 or 416.
+fn respond(entry: &Entry, method: &Method, headers: &HeaderMap) -> ServiceResult<Response> {
+    let head = method == Method::HEAD;
+    let mut response = Response::new(Body::empty());
+    let h = response.headers_mut();
+    h.insert(header::ETAG, entry.etag.clone());
+    h.insert(header::LAST_MODIFIED, entry.last_modified.clone());
+    h.insert(header::CACHE_CONTROL, entry.cache_control.clone());
+    if not_modified(entry, headers) {
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        return Ok(response);
+    }
+    h.insert(header::CONTENT_TYPE, entry.content_type.clone());
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let range = match requested_range(entry, headers) {
+        Ranged::Full => None,
+        Ranged::Part(start, end) => Some((start, end)),
+        Ranged::Unsatisfiable => {
+            *response.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+            let h = response.headers_mut();
+            h.insert(header::CONTENT_RANGE, value(&format!("bytes */{}", entry.len))?);
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+            return Ok(response);
+        }
+    };
+    let (start, end) = range.unwrap_or((0, entry.len));
+    if let Some(_) = range {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        let h = response.headers_mut();
+        h.insert(
+            header::CONTENT_RANGE,
+            value(&format!("bytes {start}-{}/{}", end - 1, entry.len))?,
+        );
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
+    } else {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, entry.content_length.clone());
+    }
+    if head || start == end {
+        return Ok(response);
+    }
+    *response.body_mut() = match &entry.body {
+        Some(bytes) => Body::from(bytes.slice(start as usize..end as usize)),
+        None => stream(&entry.path, start, end)?,
+    };
+    Ok(response)
+}
+
+fn value(s: &str) -> ServiceResult<HeaderValue> {
+    HeaderValue::from_str(s).map_err(|e| ServiceError::Internal(e.to_string()))
+}
+
+/// Streams bytes `start..end` of a file too big for the cache.
+fn stream(path: &Path, start: u64, end: u64) -> ServiceResult<Body> {
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => ServiceError::NotFound("the file was removed".into()),
+            _ => ServiceError::from(e),
+        })?;
+    file.seek(SeekFrom::Start(start))?;
+    let reader = tokio::io::AsyncReadExt::take(tokio::fs::File::from_std(file), end - start);
+    Ok(Body::from_stream(tokio_util::io::ReaderStream::with_capacity(reader, CHUNK)))
+}
+
+/// If-None-Match (preferred) or If-Modified-Since says the client's copy is current.
+fn not_modified(entry: &Entry, headers: &HeaderMap) -> bool {
+    if let Some(inm) = headers.get(header::IF_NONE_MATCH) {
+        let tag = entry.etag.as_bytes();
+        return inm.to_str().is_ok_and(|v| {
+            v.split(',').map(str::trim).any(|t| {
+                t == "*" || t.strip_prefix("W/").unwrap_or(t).as_bytes() == tag
+            })
+        });
+    }
+    headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok())
+        .is_some_and(|since| whole_seconds(entry.modified) <= since)
+}
+
+fn whole_seconds(t: SystemTime) -> SystemTime {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+enum Ranged {
+    Full,
+    /// Bytes `start..end`.
+    Part(u64, u64),
+    Unsatisfiable,
+}
+
+/// The one byte range asked for. Several ranges, a malformed header or an If-Range that does
+/// not match get the whole file, as RFC 9110 allows.
+fn requested_range(entry: &Entry, headers: &HeaderMap) -> Ranged {
+    let Some(spec) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
+        return Ranged::Full;
+    };
+    if let Some(cond) = headers.get(header::IF_RANGE) {
+        let current = cond.as_bytes() == entry.etag.as_bytes()
+            || cond
+                .to_str()
+                .ok()
+                .and_then(|v| httpdate::parse_http_date(v).ok())
+                .is_some_and(|d| d == whole_seconds(entry.modified));
+        if !current {
+            return Ranged::Full;
+        }
+    }
+    let Some(set) = spec.trim().strip_prefix("bytes=") else {
+        return Ranged::Full;
+    };
+    if set.contains(',') {
+        return Ranged::Full;
+    }
+    let Some((first, last)) = set.trim().split_once('-') else {
+        return Ranged::Full;
+    };
+    let len = entry.len;
+    let parse = |s: &str| s.trim().parse::<u64>().ok();
+    match (first.trim().is_empty(), last.trim().is_empty()) {
+        // bytes=-N: the last N bytes.
+        (true, false) => match parse(last) {
+            Some(0) => Ranged::Unsatisfiable,
+            Some(n) if len > 0 => Ranged::Part(len.saturating_sub(n), len),
+            Some(_) => Ranged::Unsatisfiable,
+            None => Ranged::Full,
+        },
+        (false, _) => {
+            let Some(start) = parse(first) else {
+                return Ranged::Full;
+            };
+            let end = if last.trim().is_empty() {
+                Some(len)
+            } else {
+                match parse(last) {
+                    Some(l) if l >= start => Some((l + 1).min(len)),
+                    _ => return Ranged::Full,
+                }
+            };
+            match end {
+                _ if start >= len => Ranged::Unsatisfiable,
+                Some(end) => Ranged::Part(start, end),
+                None => Ranged::Full,
+            }
+        }
+        (true, true) => Ranged::Full,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servable_paths() {
+        assert!(servable("el9/beta/Packages/a-1-1.noarch.rpm"));
+        assert!(servable("el9/beta/repodata/repomd.xml"));
+        for bad in [
+            "",
+            "el9//x",
+            "el9/beta/repodata/.stagerepo-tmp-primary.xml.gz.1.2",
+            "el9/beta/Packages/.a.rpm.tmp",
+            "el9/../admin.token",
+            "el9/./beta",
+            "el9/beta/Packages/a\\b",
+        ] {
+            assert!(!servable(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn immutable_names() {
+        let h = "ab".repeat(32);
+        assert!(is_immutable("el9/beta/Packages/a-1-1.noarch.rpm"));
+        assert!(is_immutable(&format!("el9/beta/repodata/{h}-primary.xml.gz")));
+        assert!(!is_immutable("el9/beta/repodata/repomd.xml"));
+        assert!(!is_immutable("el9/beta/repodata/repomd-17.xml.asc"));
+        assert!(!is_immutable("el9/beta/repodata/generations.json"));
+    }
+
+    #[test]
+    fn revisions() {
+        assert_eq!(revision(b"<repomd>\n  <revision>1700000000</revision>\n"), Some("1700000000"));
+        assert_eq!(revision(b"<repomd/>"), None);
+    }
+}
