@@ -153,7 +153,11 @@ fn check_file_semantics(config: &str) {
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while !server.log().contains(&format!("/repo/el9/beta/Packages/{name}")) {
-        assert!(std::time::Instant::now() < deadline, "no access log line:\n{}", server.log());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no access log line:\n{}",
+            server.log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -194,14 +198,18 @@ fn temporary_files_of_an_interrupted_publication_are_never_served_and_removed_at
         .unwrap()
         .set_modified(old)
         .unwrap();
-    let url = |rel: &str| format!("{}/repo/el9/beta/{rel}", server.url);
+    let base = server.url.clone();
+    let url = |rel: &str| format!("{base}/repo/el9/beta/{rel}");
     for rel in [format!("repodata/{tmp_name}"), format!("Packages/.{name}.tmp")] {
         let (status, _, body) = request("GET", &url(&rel), &[]);
         assert_eq!(status, 404, "{rel} is not served: {}", String::from_utf8_lossy(&body));
         assert_eq!(request("HEAD", &url(&rel), &[]).0, 404);
     }
     // Percent-encoded dots are still dots.
-    assert_eq!(request("GET", &url(&format!("repodata/%2E{}", &tmp_name[1..])), &[]).0, 404);
+    assert_eq!(
+        request("GET", &url(&format!("repodata/%2E{}", &tmp_name[1..])), &[]).0,
+        404
+    );
 
     server.restart();
     assert!(!tmp.exists(), "the temporary repodata is removed at start");
@@ -235,7 +243,10 @@ fn symbolic_links_are_never_followed() {
         for method in ["GET", "HEAD"] {
             let (status, _, body) = request(method, &format!("{}/repo/el9/beta/{rel}", server.url), &[]);
             assert_eq!(status, 404, "{method} {rel}");
-            assert!(!String::from_utf8_lossy(&body).contains(token.trim()), "{rel} leaks the token");
+            assert!(
+                !String::from_utf8_lossy(&body).contains(token.trim()),
+                "{rel} leaks the token"
+            );
         }
     }
     assert_eq!(
@@ -257,7 +268,11 @@ fn gen_key(dir: &Path, name: &str) -> PathBuf {
             .args(args)
             .output()
             .unwrap();
-        assert!(out.status.success(), "gpg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.stdout
     };
     gpg(&[

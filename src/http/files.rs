@@ -127,7 +127,9 @@ impl RepoFiles {
         let this = self.clone();
         let key: Box<str> = rel.into();
         tokio::task::spawn_blocking(move || {
-            let room = this.budget.saturating_sub(this.cache.read().unwrap_or_else(|p| p.into_inner()).bytes);
+            let room = this
+                .budget
+                .saturating_sub(this.cache.read().unwrap_or_else(|p| p.into_inner()).bytes);
             let loaded = load(&this.root, &key, generation, previous.as_deref(), room)?;
             let mut cache = this.cache.write().unwrap_or_else(|p| p.into_inner());
             let old = match &loaded {
@@ -135,7 +137,10 @@ impl RepoFiles {
                 None => cache.files.remove(&key),
             };
             let freed = old.and_then(|o| o.body.as_ref().map(|b| b.len() as u64)).unwrap_or(0);
-            let added = loaded.as_ref().and_then(|e| e.body.as_ref()).map_or(0, |b| b.len() as u64);
+            let added = loaded
+                .as_ref()
+                .and_then(|e| e.body.as_ref())
+                .map_or(0, |b| b.len() as u64);
             cache.bytes = cache.bytes.saturating_sub(freed) + added;
             evict(&mut cache, this.budget);
             Ok(loaded)
@@ -154,9 +159,15 @@ impl RepoFiles {
         let this = self.clone();
         let key: Box<str> = dir.into();
         tokio::task::spawn_blocking(move || {
-            let repomd = load(&this.root, &format!("{key}/repomd.xml"), generation, None, MAX_CACHED_FILE)?
-                .filter(|e| e.body.is_some())
-                .ok_or_else(|| ServiceError::NotFound(format!("no file /repo/{key}/repomd.xml")))?;
+            let repomd = load(
+                &this.root,
+                &format!("{key}/repomd.xml"),
+                generation,
+                None,
+                MAX_CACHED_FILE,
+            )?
+            .filter(|e| e.body.is_some())
+            .ok_or_else(|| ServiceError::NotFound(format!("no file /repo/{key}/repomd.xml")))?;
             let body = repomd.body.as_deref().unwrap_or_default();
             // The signature of exactly this repomd.xml, whatever repomd.xml.asc says by now.
             let signature = match revision(body) {
@@ -215,7 +226,9 @@ fn evict(cache: &mut Cache, budget: u64) {
             break;
         }
         if let Some(e) = cache.files.remove(&key) {
-            cache.bytes = cache.bytes.saturating_sub(e.body.as_ref().map_or(0, |b| b.len() as u64));
+            cache.bytes = cache
+                .bytes
+                .saturating_sub(e.body.as_ref().map_or(0, |b| b.len() as u64));
         }
     }
 }
@@ -256,11 +269,21 @@ fn is_absent(e: &std::io::Error) -> bool {
 }
 
 /// Reads a file's entry; reuses `previous` (its contents) when the file did not change.
-fn load(root: &Path, rel: &str, generation: u64, previous: Option<&Entry>, room: u64) -> ServiceResult<Option<Arc<Entry>>> {
+fn load(
+    root: &Path,
+    rel: &str,
+    generation: u64,
+    previous: Option<&Entry>,
+    room: u64,
+) -> ServiceResult<Option<Arc<Entry>>> {
     let Some((mut file, meta)) = open_beneath(root, rel)? else {
         return Ok(None);
     };
-    let identity = (meta.dev(), meta.ino(), meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128);
+    let identity = (
+        meta.dev(),
+        meta.ino(),
+        meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+    );
     if let Some(prev) = previous.filter(|p| p.identity == identity && p.len == meta.len()) {
         return Ok(Some(Arc::new(Entry {
             generation,
@@ -405,7 +428,9 @@ fn stream(path: &Path, start: u64, end: u64) -> ServiceResult<Body> {
         })?;
     file.seek(SeekFrom::Start(start))?;
     let reader = tokio::io::AsyncReadExt::take(tokio::fs::File::from_std(file), end - start);
-    Ok(Body::from_stream(tokio_util::io::ReaderStream::with_capacity(reader, CHUNK)))
+    Ok(Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+        reader, CHUNK,
+    )))
 }
 
 /// If-None-Match (preferred) or If-Modified-Since says the client's copy is current.
@@ -413,9 +438,9 @@ fn not_modified(entry: &Entry, headers: &HeaderMap) -> bool {
     if let Some(inm) = headers.get(header::IF_NONE_MATCH) {
         let tag = entry.etag.as_bytes();
         return inm.to_str().is_ok_and(|v| {
-            v.split(',').map(str::trim).any(|t| {
-                t == "*" || t.strip_prefix("W/").unwrap_or(t).as_bytes() == tag
-            })
+            v.split(',')
+                .map(str::trim)
+                .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t).as_bytes() == tag)
         });
     }
     headers
@@ -528,7 +553,10 @@ mod tests {
 
     #[test]
     fn revisions() {
-        assert_eq!(revision(b"<repomd>\n  <revision>1700000000</revision>\n"), Some("1700000000"));
+        assert_eq!(
+            revision(b"<repomd>\n  <revision>1700000000</revision>\n"),
+            Some("1700000000")
+        );
         assert_eq!(revision(b"<repomd/>"), None);
     }
 }

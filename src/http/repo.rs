@@ -33,7 +33,7 @@ pub async fn serve(
             return Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/pgp-keys")], key).into_response());
         }
         if file == app.release_rpm_file() {
-            return release_rpm(&app, dist, req.headers()).await;
+            return release_rpm(app, dist, &headers).await;
         }
         if let Some(repo) = file.strip_suffix(".repo").and_then(RepoKind::parse) {
             let body = repo_definition(&base_url(app, &headers), dist, repo, app.signer.is_some());
