@@ -330,7 +330,12 @@ fn a_signed_repository_is_verified_by_dnf() {
     let secret = gpg(&["--armor", "--export-secret-keys"]);
     let key = dir.path().join("signing.asc");
     std::fs::write(&key, secret).unwrap();
-    let server = TestServer::start_with_config(&format!("signing_key = \"{}\"\n", key.display()));
+    // No memory cache, so the tampered file below is what gets served (the cache would keep
+    // serving the published, signed copy).
+    let server = TestServer::start_with_config(&format!(
+        "signing_key = \"{}\"\nfile_cache_mb = 0\n",
+        key.display()
+    ));
     let team = server.team_with_element("t", "sig");
     let work = tempfile::tempdir().unwrap();
     let id = server.submit(
@@ -358,9 +363,16 @@ fn a_signed_repository_is_verified_by_dnf() {
     assert_eq!(host.installed("sr-signed").as_deref(), Some("sr-signed-1.0-1.noarch"));
 
     // Tamper with repomd.xml: dnf must refuse the repository.
-    let repomd = server.data_dir().join("repos/el9/production/repodata/repomd.xml");
-    let text = std::fs::read_to_string(&repomd).unwrap();
-    std::fs::write(&repomd, text.replace("<revision>", "<revision>1")).unwrap();
+    // Every copy: the server serves repomd.xml from its generation's `repomd-<rev>.xml`.
+    let repodata = server.data_dir().join("repos/el9/production/repodata");
+    for e in std::fs::read_dir(&repodata).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("repomd") && name.ends_with(".xml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(&path, text.replace("<revision>", "<revision>1")).unwrap();
+        }
+    }
     let fresh = DnfRoot::new(&[format!("{}/repo/el9/production.repo", server.url)]);
     let (ok, out) = fresh.dnf(&["install", "sr-signed"]);
     assert!(!ok, "dnf accepted an altered repomd.xml:\n{out}");

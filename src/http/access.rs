@@ -55,7 +55,7 @@ pub async fn log_request(State(app): State<super::AppState>, req: Request, next:
         status,
         bytes,
         ms = elapsed.as_micros() as f64 / 1000.0,
-        actor = actor.as_deref().unwrap_or("-"),
+        actor = %actor.as_deref().unwrap_or("-"),
         "request"
     );
     response
