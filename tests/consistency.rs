@@ -332,10 +332,7 @@ fn a_signed_repository_is_verified_by_dnf() {
     std::fs::write(&key, secret).unwrap();
     // No memory cache, so the tampered file below is what gets served (the cache would keep
     // serving the published, signed copy).
-    let server = TestServer::start_with_config(&format!(
-        "signing_key = \"{}\"\nfile_cache_mb = 0\n",
-        key.display()
-    ));
+    let server = TestServer::start_with_config(&format!("signing_key = \"{}\"\nfile_cache_mb = 0\n", key.display()));
     let team = server.team_with_element("t", "sig");
     let work = tempfile::tempdir().unwrap();
     let id = server.submit(

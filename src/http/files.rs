@@ -152,7 +152,12 @@ impl RepoFiles {
     async fn snapshot(self: &Arc<Self>, dir: &str, generation: u64) -> ServiceResult<Arc<Snapshot>> {
         {
             let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
-            if let Some(s) = cache.snapshots.get(dir).filter(|s| s.generation == generation) {
+            // With the cache off (`file_cache_mb = 0`) every request reads the disk, repomd too.
+            if let Some(s) = cache
+                .snapshots
+                .get(dir)
+                .filter(|s| s.generation == generation && self.budget > 0)
+            {
                 return Ok(s.clone());
             }
         }
