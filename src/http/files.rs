@@ -394,7 +394,7 @@ fn respond(entry: &Entry, method: &Method, headers: &HeaderMap) -> ServiceResult
         }
     };
     let (start, end) = range.unwrap_or((0, entry.len));
-    if let Some(_) = range {
+    if range.is_some() {
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
         let h = response.headers_mut();
         h.insert(

@@ -44,6 +44,9 @@ fn fail<T>(msg: impl Into<String>) -> Result<T, IntegrityError> {
     Err(IntegrityError(msg.into()))
 }
 
+/// A header digest to check: its name, the value the signature header gives, the hash.
+type HeaderDigest<'a> = (&'static str, &'a Option<String>, fn(&[u8]) -> String);
+
 /// What a verified package looked like.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
@@ -268,7 +271,7 @@ impl StreamVerifier {
         let (index, store) = bytes[16..].split_at(il * 16);
         check_blob(Which::Main, index, store).map_err(IntegrityError)?;
         let e = &self.expected;
-        let digests: [(&'static str, &Option<String>, fn(&[u8]) -> String); 3] = [
+        let digests: [HeaderDigest; 3] = [
             ("header sha256", &e.sha256, |b| hex::encode(Sha256::digest(b))),
             ("header sha1", &e.sha1, |b| hex::encode(Sha1::digest(b))),
             ("header sha3-256", &e.sha3, |b| hex::encode(Sha3_256::digest(b))),
