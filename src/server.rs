@@ -59,11 +59,12 @@ pub async fn serve_with_reload(config: Config, source: ConfigSource) -> Result<(
         (Some(cert), Some(key)) => Some(ReloadableCert::load(cert, key)?),
         _ => None,
     };
-    let settings = ConnSettings {
+    let mut settings = ConnSettings {
         header_timeout: config.header_timeout_duration()?,
         body_timeout: config.body_timeout_duration()?,
         forwarding: Arc::new(Forwarding::new(config.trusted_proxy_nets()?)),
         tls: cert.as_ref().map(|c| c.server_config()).transpose()?,
+        fast: None,
     };
     let app = tokio::task::spawn_blocking(move || App::open(config, Arc::new(SystemClock)))
         .await
@@ -91,7 +92,10 @@ pub async fn serve_with_reload(config: Config, source: ConfigSource) -> Result<(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let workers = tokio::spawn(crate::workers::run(app.clone(), stop_rx));
     let reloader = tokio::spawn(reload_on_hangup(app.config.clone(), source, cert));
-    crate::http::serve::run(listener, crate::http::router(app), settings, shutdown_signal()).await;
+    let files = crate::http::files::RepoFiles::new(app.clone(), app.config.file_cache_bytes());
+    settings.fast = Some(crate::http::fast::FastPath::new(files.clone()));
+    let router = crate::http::router(app, files);
+    crate::http::serve::run(listener, router, settings, shutdown_signal()).await;
     reloader.abort();
     let _ = stop_tx.send(true);
     let _ = workers.await;

@@ -160,6 +160,19 @@ fn check_file_semantics(config: &str) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The fast path writes the same line as the router: the route, the status, the bytes.
+    let log = server.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains(&format!("path=\"/repo/el9/beta/Packages/{name}\"")) && l.contains("status=206"))
+        .unwrap_or_else(|| panic!("no access line for the range request:\n{log}"));
+    assert!(
+        line.contains("stagerepo::access: request client=127.0.0.1 method=GET")
+            && line.contains("route=\"/repo/{*path}\"")
+            && line.contains("bytes=10 ")
+            && line.ends_with("actor=-"),
+        "{line}"
+    );
 }
 
 #[test]

@@ -46,18 +46,31 @@ pub async fn log_request(State(app): State<super::AppState>, req: Request, next:
     app.metrics
         .record_request(route.unwrap_or("unmatched"), method.as_str(), status, elapsed);
     let actor = sink.label();
-    tracing::info!(
-        target: "stagerepo::access",
-        client = %Shown(client.as_ref()),
-        %method,
-        path = uri.path(),
-        route = route.unwrap_or(""),
-        status,
-        bytes,
-        ms = elapsed.as_micros() as f64 / 1000.0,
-        actor = %actor.as_deref().unwrap_or("-"),
-        "request"
-    );
+    if crate::ops::logging::access_lines_direct() {
+        crate::ops::logging::write_access_line(&crate::ops::logging::AccessLine {
+            client: client.as_ref().map(|c| c as &dyn std::fmt::Display),
+            method: method.as_str(),
+            path: uri.path(),
+            route: route.unwrap_or(""),
+            status,
+            bytes,
+            micros: elapsed.as_micros(),
+            actor: actor.as_deref(),
+        });
+    } else {
+        tracing::info!(
+            target: "stagerepo::access",
+            client = %Shown(client.as_ref()),
+            %method,
+            path = uri.path(),
+            route = route.unwrap_or(""),
+            status,
+            bytes,
+            ms = elapsed.as_micros() as f64 / 1000.0,
+            actor = %actor.as_deref().unwrap_or("-"),
+            "request"
+        );
+    }
     response
 }
 

@@ -160,16 +160,17 @@ pub fn is_valid_host(h: &str) -> bool {
     port_ok && name_ok
 }
 
+/// Why a request with a bad `Host` is refused.
+pub const INVALID_HOST: &str =
+    "the Host header is not a valid host[:port]; configure public_url for the server's own address";
+
 /// Refuses (400) a request whose `Host` is not a valid `host[:port]`: handlers write it into
 /// `.repo` files and feed links when `public_url` is unset.
 pub async fn require_valid_host(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
     use axum::response::IntoResponse;
     if let Some(host) = req.headers().get(header::HOST) {
         if !host.to_str().is_ok_and(is_valid_host) {
-            return super::error::ApiError::invalid(
-                "the Host header is not a valid host[:port]; configure public_url for the server's own address",
-            )
-            .into_response();
+            return super::error::ApiError::invalid(INVALID_HOST).into_response();
         }
     }
     next.run(req).await

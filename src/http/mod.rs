@@ -6,6 +6,7 @@ mod consistency;
 mod dashboard;
 pub mod error;
 mod extract;
+pub mod fast;
 pub mod feed;
 pub mod files;
 pub mod forwarded;
@@ -43,13 +44,13 @@ pub const CONTENT_SECURITY_POLICY: &str =
 /// Largest pakiti-client report: 100,000 packages of about 80 bytes.
 const PAKITI_MAX_BODY: usize = 8 * 1024 * 1024;
 
-/// Builds the router over `app`.
+/// Builds the router over `app`, serving repository files from `files`.
 ///
 /// Security headers: every answer gets `X-Content-Type-Options: nosniff`; every answer but the
 /// repositories' files (`/repo/...`, read by dnf, not browsers) also gets the CSP,
 /// `X-Frame-Options: DENY` and `Referrer-Policy: no-referrer`. Both are static headers added by
 /// router-level layers, so the repository fast path pays one header insert.
-pub fn router(app: AppState) -> Router {
+pub fn router(app: AppState, files: Arc<files::RepoFiles>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route(
@@ -138,10 +139,7 @@ pub fn router(app: AppState) -> Router {
             HeaderValue::from_static("no-referrer"),
         ))
         // Routes below get only the layers that follow.
-        .route(
-            "/repo/{*path}",
-            get(repo::serve).with_state(files::RepoFiles::new(app.clone(), app.config.file_cache_bytes())),
-        )
+        .route("/repo/{*path}", get(repo::serve).with_state(files))
         .fallback(|| async { ApiError(ServiceError::NotFound("no such endpoint".into())) })
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -17,6 +17,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::Router;
+use futures_util::future::Either;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
@@ -25,6 +26,7 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tower_http::timeout::TimeoutBody;
 
+use super::fast::FastPath;
 use super::forwarded::Forwarding;
 
 /// Longest wait for requests in flight at shutdown.
@@ -41,6 +43,8 @@ pub struct ConnSettings {
     pub forwarding: Arc<Forwarding>,
     /// HTTPS when set.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Repository files answered before the router, when set.
+    pub fast: Option<Arc<FastPath>>,
 }
 
 /// Accepts and serves connections until `shutdown` completes, then shuts down gracefully.
@@ -98,12 +102,16 @@ async fn serve_connection<I>(
 {
     let body_timeout = settings.body_timeout;
     let forwarding = settings.forwarding.clone();
+    let fast = settings.fast.clone();
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         let client = forwarding.apply(peer, tls, req.headers_mut());
+        if let Some(fast) = fast.as_ref().filter(|_| FastPath::wants(&req)) {
+            return Either::Left(fast.clone().serve(req, client));
+        }
         req.extensions_mut().insert(client);
         req.extensions_mut().insert(ConnectInfo(peer));
         let req = req.map(|body| Body::new(TimeoutBody::new(body_timeout, body)));
-        router.clone().oneshot(req)
+        Either::Right(router.clone().oneshot(req))
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())

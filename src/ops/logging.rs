@@ -28,6 +28,8 @@ struct Buffer {
 }
 
 static BUFFER: OnceLock<Buffer> = OnceLock::new();
+/// The format chosen at [`init`]: text access lines are formatted here, not by `tracing`.
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
 
 fn buffer() -> &'static Buffer {
     BUFFER.get_or_init(|| {
@@ -135,6 +137,7 @@ impl<'a> MakeWriter<'a> for Writers {
 /// Installs the global subscriber writing to stderr (the journal, under systemd).
 pub fn init(format: LogFormat) {
     use std::io::IsTerminal;
+    let _ = FORMAT.set(format);
     let filter = tracing_subscriber::EnvFilter::try_from_env("STAGEREPO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -150,5 +153,102 @@ pub fn init(format: LogFormat) {
             .with_current_span(false)
             .with_span_list(false)
             .init(),
+    }
+}
+
+/// One access log line's fields.
+pub struct AccessLine<'a> {
+    pub client: Option<&'a dyn std::fmt::Display>,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub route: &'a str,
+    pub status: u16,
+    pub bytes: u64,
+    pub micros: u128,
+    pub actor: Option<&'a str>,
+}
+
+/// Whether [`write_access_line`] takes the line (text format, access lines enabled); else the
+/// caller emits a `tracing` event.
+pub fn access_lines_direct() -> bool {
+    matches!(FORMAT.get(), Some(LogFormat::Text))
+        && tracing::enabled!(target: "stagerepo::access", tracing::Level::INFO)
+}
+
+/// Appends the line `tracing`'s text format would write for the access event, to the access
+/// buffer. Why by hand: the generic formatter (field visitors, `Debug` of every value, the
+/// timestamp) cost about a tenth of the CPU of serving a small file.
+pub fn write_access_line(line: &AccessLine<'_>) {
+    use std::fmt::Write as _;
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(256));
+        /// The formatted second of the last line: the date changes once a second.
+        static SECOND: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
+    SCRATCH.with(|scratch| {
+        let mut out = scratch.borrow_mut();
+        out.clear();
+        let now = chrono::Utc::now();
+        SECOND.with(|second| {
+            let mut second = second.borrow_mut();
+            if second.0 != now.timestamp() {
+                second.0 = now.timestamp();
+                second.1 = now.format("%Y-%m-%dT%H:%M:%S").to_string();
+            }
+            out.push_str(&second.1);
+        });
+        let _ = write!(out, ".{:06}Z", now.timestamp_subsec_micros().min(999_999));
+        out.push_str("  INFO stagerepo::access: request client=");
+        match line.client {
+            Some(c) => {
+                let _ = write!(out, "{c}");
+            }
+            None => out.push('-'),
+        }
+        out.push_str(" method=");
+        out.push_str(line.method);
+        out.push_str(" path=");
+        quoted(&mut out, line.path);
+        out.push_str(" route=");
+        quoted(&mut out, line.route);
+        let mut num = itoa::Buffer::new();
+        out.push_str(" status=");
+        out.push_str(num.format(line.status));
+        out.push_str(" bytes=");
+        out.push_str(num.format(line.bytes));
+        // Milliseconds with three decimals, as the event's f64 printed for the usual values.
+        let _ = write!(out, " ms={:?}", line.micros as f64 / 1000.0);
+        out.push_str(" actor=");
+        out.push_str(line.actor.unwrap_or("-"));
+        out.push('\n');
+        let _ = LineWriter::Buffered.write(out.as_bytes());
+    });
+}
+
+/// A string as `Debug` prints it, without its machinery for the common case.
+fn quoted(out: &mut String, s: &str) {
+    use std::fmt::Write as _;
+    if s.bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' || b == b' ')
+    {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        let _ = write!(out, "{s:?}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted;
+
+    #[test]
+    fn quoting_matches_debug() {
+        for s in ["/repo/el9/beta/x.rpm", "a\"b", "tab\there", "é", ""] {
+            let mut out = String::new();
+            quoted(&mut out, s);
+            assert_eq!(out, format!("{s:?}"));
+        }
     }
 }
