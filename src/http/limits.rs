@@ -108,7 +108,14 @@ mod tests {
         assert!(floor.check(t0 + Duration::from_secs(9)).is_ok(), "within the grace");
         let err = floor.check(t0 + period).unwrap_err();
         assert!(
-            matches!(err, ServiceError::TooSlow { min_rate: 1024, period_secs: 10, received: 5 }),
+            matches!(
+                err,
+                ServiceError::TooSlow {
+                    min_rate: 1024,
+                    period_secs: 10,
+                    received: 5
+                }
+            ),
             "{err:?}"
         );
     }

@@ -60,7 +60,9 @@ pub async fn upload(
     let mut verifier = StreamVerifier::new();
     let mut floor = RateFloor::new(
         app.config.min_upload_rate,
-        app.config.upload_rate_grace_duration().map_err(|e| ServiceError::Internal(e.to_string()))?,
+        app.config
+            .upload_rate_grace_duration()
+            .map_err(|e| ServiceError::Internal(e.to_string()))?,
         started,
     );
     let mut size: u64 = 0;

@@ -106,3 +106,29 @@ pub fn exists_if_conflict<T>(result: crate::db::DbResult<T>, what: impl FnOnce()
 
 /// Result of a use case.
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_disk_full_from_every_layer() {
+        let enospc = || std::io::Error::from_raw_os_error(28);
+        assert!(matches!(ServiceError::from(enospc()), ServiceError::DiskFull(_)));
+        assert!(matches!(
+            ServiceError::from(crate::repodata::RepodataError::Io(enospc())),
+            ServiceError::DiskFull(_)
+        ));
+        let full = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL), None);
+        assert!(matches!(
+            ServiceError::from(DbError::from(full)),
+            ServiceError::DiskFull(_)
+        ));
+        assert!(matches!(
+            ServiceError::from(DbError::Io(enospc())),
+            ServiceError::DiskFull(_)
+        ));
+        let other = std::io::Error::from_raw_os_error(13);
+        assert!(matches!(ServiceError::from(other), ServiceError::Internal(_)));
+    }
+}
