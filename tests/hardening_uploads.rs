@@ -186,15 +186,15 @@ fn tmp_dir(server: &TestServer) -> PathBuf {
     server.data_dir().join("tmp")
 }
 
-#[test]
-fn garbage_upload_is_refused_after_its_first_bytes_and_never_written() {
-    let server = TestServer::start();
-    let team = server.team_with_element("zero-team", "zero");
+/// Streams `prefix` and then zeros, 200 MB in all (declared in Content-Length), and requires
+/// a 400 whose detail starts with `needle` before a tenth of it was sent, with nothing written to tmp/.
+fn refused_early(server: &TestServer, team: &str, prefix: &[u8], needle: &str) {
     const BODY: u64 = 200 * 1024 * 1024;
-    let watch = DirWatch::new(tmp_dir(&server));
-    let mut upload = RawUpload::start(&server, "zero-1.0-1.noarch.rpm", &team, BODY);
+    let watch = DirWatch::new(tmp_dir(server));
+    let mut upload = RawUpload::start(server, "zero-1.0-1.noarch.rpm", team, BODY);
+    assert!(upload.send(prefix));
     let chunk = vec![0u8; 64 * 1024];
-    let mut sent: u64 = 0;
+    let mut sent = prefix.len() as u64;
     let started = Instant::now();
     let mut at_response = None;
     while sent < BODY {
@@ -202,10 +202,11 @@ fn garbage_upload_is_refused_after_its_first_bytes_and_never_written() {
             at_response = Some((sent, r));
             break;
         }
-        if !upload.send(&chunk) {
+        let n = chunk.len().min((BODY - sent) as usize);
+        if !upload.send(&chunk[..n]) {
             break;
         }
-        sent += chunk.len() as u64;
+        sent += n as u64;
     }
     let (sent_before_answer, response) = match at_response {
         Some(got) => got,
@@ -214,7 +215,8 @@ fn garbage_upload_is_refused_after_its_first_bytes_and_never_written() {
     };
     let elapsed = started.elapsed();
     assert_eq!(response.status, 400, "{response:?}");
-    assert!(response.detail().contains("RPM lead magic"), "{response:?}");
+    assert_eq!(response.body["error"], "invalid package");
+    assert!(response.detail().starts_with(needle), "{needle:?}: {response:?}");
     // What the client had sent when the answer came is what the sockets buffer, not the body.
     assert!(
         sent_before_answer < BODY / 10,
@@ -222,10 +224,48 @@ fn garbage_upload_is_refused_after_its_first_bytes_and_never_written() {
     );
     assert!(watch.max() <= 4096, "tmp/ grew to {} bytes", watch.max());
     std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(dir_usage(&tmp_dir(&server)).1, 0, "a temporary file was left");
+    assert_eq!(dir_usage(&tmp_dir(server)).1, 0, "a temporary file was left");
     eprintln!(
-        "garbage upload: 400 after {sent_before_answer} of {BODY} bytes sent, {elapsed:?}; tmp/ at most {} bytes",
+        "garbage upload ({needle}): 400 after {sent_before_answer} of {BODY} bytes sent, {elapsed:?}; tmp/ at most {} bytes",
         watch.max()
+    );
+}
+
+#[test]
+fn garbage_upload_is_refused_after_its_first_bytes_and_never_written() {
+    let server = TestServer::start();
+    let team = server.team_with_element("zero-team", "zero");
+    let work = tempfile::tempdir().unwrap();
+    let rpm = std::fs::read(&build_rpms(work.path(), &[SpecPackage::new("zero", "1.0", "1")])[0]).unwrap();
+    let be32 = |at: usize| u32::from_be_bytes(rpm[at..at + 4].try_into().unwrap()) as usize;
+    let huge = 0x00ff_ffffu32.to_be_bytes();
+
+    // All zeros: refused on the lead, after 96 bytes.
+    refused_early(
+        &server,
+        &team,
+        &[],
+        "not an RPM: the file does not start with the RPM lead magic",
+    );
+    // A real lead, then a signature header intro whose sizes exceed rpm's limits.
+    let mut lying = rpm[..112].to_vec();
+    lying[104..108].copy_from_slice(&huge);
+    refused_early(
+        &server,
+        &team,
+        &lying,
+        "signature header: 16777215 index entries, more than rpm's limit",
+    );
+    // A real lead and signature header, then a main header intro that lies the same way.
+    let sig_len = 16 + be32(104) * 16 + be32(108);
+    let header = 96 + sig_len + (8 - sig_len % 8) % 8;
+    let mut lying = rpm[..header + 16].to_vec();
+    lying[header + 8..header + 12].copy_from_slice(&huge);
+    refused_early(
+        &server,
+        &team,
+        &lying,
+        "header: 16777215 index entries, more than rpm's limit",
     );
 }
 
