@@ -568,6 +568,16 @@ fn full_disk_answers_507_and_corrupts_nothing() {
     let releases = server.get_json("/api/v1/releases");
     assert_eq!(releases.as_array().unwrap().len(), 1, "{releases:#}");
     assert_eq!(dir_usage(&tmp_dir(&server)).1, 0, "tmp/ is empty");
+    let repodata = server.data_dir().join("repos/el9/beta/repodata");
+    let leftovers: Vec<String> = std::fs::read_dir(&repodata)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "partial files of the failed publication: {leftovers:?}"
+    );
     // The operator is told, in the log, what failed.
     assert!(
         server

@@ -116,7 +116,7 @@ pub async fn upload(
 /// An upload that does not fit in what is left of `max_temp_bytes`: a 503 to retry later.
 fn temp_space_busy(e: OverBudget, needed: u64) -> ApiError {
     ApiError(ServiceError::Busy(format!(
-        "the server's temporary space for uploads is busy: {} of {} bytes (max_temp_bytes) are held by uploads in progress and this one needs {needed}; retry later",
+        "the server's temporary space for uploads is busy: uploads in progress hold {} of its {} bytes (max_temp_bytes) and this one needs {needed} in all; retry later",
         e.in_use, e.limit
     )))
 }
