@@ -578,6 +578,8 @@ fn full_disk_answers_507_and_corrupts_nothing() {
         leftovers.is_empty(),
         "partial files of the failed publication: {leftovers:?}"
     );
+    let (status, _) = ureq_get(&format!("{}/repo/el9/beta/Packages/{b}", server.url)).unwrap();
+    assert_eq!(status, 404, "a package of the refused release is not served");
     // The operator is told, in the log, what failed.
     assert!(
         server
