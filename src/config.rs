@@ -72,6 +72,15 @@ pub struct Config {
     pub body_timeout: String,
     /// Uploads received at once; more are answered 503 with Retry-After.
     pub max_concurrent_uploads: usize,
+    /// Bytes that uploads in progress may hold in `<data-dir>/tmp` together (0 = unlimited);
+    /// an upload that would need more is answered 503 with Retry-After.
+    pub max_temp_bytes: u64,
+    /// Slowest accepted upload body, in bytes per second, measured over each period of
+    /// `upload_rate_grace`; a slower upload is cut with 408. 0 turns the floor off.
+    pub min_upload_rate: u64,
+    /// The period over which `min_upload_rate` is measured; the first one is the grace of a
+    /// slow start.
+    pub upload_rate_grace: String,
     /// Memory (MiB) for the contents of repository files served from memory (repodata,
     /// small packages); 0 serves every file from disk.
     pub file_cache_mb: u64,
@@ -143,6 +152,9 @@ impl Default for Config {
             header_timeout: "10s".into(),
             body_timeout: "30s".into(),
             max_concurrent_uploads: 8,
+            max_temp_bytes: 4 * 1024 * 1024 * 1024,
+            min_upload_rate: 4096,
+            upload_rate_grace: "10s".into(),
             file_cache_mb: 128,
             min_deployed_sites: 1,
             sla_grace: "0s".into(),

@@ -56,6 +56,21 @@ pub enum DbError {
     Corrupt(String),
     #[error("database file: {0}")]
     Io(#[from] std::io::Error),
+    /// SQLite could not write because the disk is full (`SQLITE_FULL`); the transaction was
+    /// rolled back.
+    #[error("database: the disk is full: {0}")]
+    DiskFull(String),
+}
+
+impl DbError {
+    /// Whether this failure means the disk is full.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            DbError::DiskFull(_) => true,
+            DbError::Io(e) => crate::store::is_disk_full(e),
+            _ => false,
+        }
+    }
 }
 
 impl From<rusqlite::Error> for DbError {
@@ -63,6 +78,9 @@ impl From<rusqlite::Error> for DbError {
         match &e {
             rusqlite::Error::SqliteFailure(f, msg) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
                 DbError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()))
+            }
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
+                DbError::DiskFull(e.to_string())
             }
             _ => DbError::Sqlite(e),
         }

@@ -7,6 +7,9 @@ use serde_json::json;
 
 use crate::service::ServiceError;
 
+/// Seconds a client refused with 503 (busy) is told to wait before retrying.
+pub const RETRY_AFTER_SECONDS: &str = "5";
+
 /// An error answered as `{"error": "...", "detail": "..."}`.
 #[derive(Debug)]
 pub struct ApiError(pub ServiceError);
@@ -36,6 +39,9 @@ impl ApiError {
             }
             ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ServiceError::Refused { .. } => (StatusCode::CONFLICT, "refused"),
+            ServiceError::TooSlow { .. } => (StatusCode::REQUEST_TIMEOUT, "request timeout"),
+            ServiceError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "service unavailable"),
+            ServiceError::DiskFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "insufficient storage"),
             ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
         }
     }
@@ -49,6 +55,11 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %msg, "request failed");
                 "the server failed to complete the request; see its log".to_string()
             }
+            ServiceError::DiskFull(what) => {
+                // The operator's problem, not the client's: logged loudly, answered plainly.
+                tracing::error!(error = %what, "request failed: the disk is full");
+                self.0.to_string()
+            }
             other => other.to_string(),
         };
         let body = match &self.0 {
@@ -60,6 +71,19 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
                 axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
+        if status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body is not read: the connection cannot carry another request.
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
             );
         }
         response

@@ -10,13 +10,19 @@ use tokio::io::AsyncWriteExt;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::BearerToken;
+use super::limits::RateFloor;
 use super::{blocking, AppState};
 use crate::db::StoredPackage;
 use crate::rpmhdr::{IntegrityError, StreamVerifier};
 use crate::service::upload::{check_sha256_hex, check_upload_filename, UploadOutcome};
 use crate::service::ServiceError;
+use crate::store::OverBudget;
 
 /// Receives one RPM. Memory stays flat: each chunk is hashed and written, then dropped.
+///
+/// Whatever ends the upload (refusal, 408 for a body slower than `min_upload_rate`, a broken
+/// connection), returning drops the temporary file (deleting it) and the reservation of
+/// temporary space; the upload slot is the middleware's and is freed with the response.
 pub async fn upload(
     State(app): State<AppState>,
     Path(filename): Path<String>,
@@ -41,21 +47,48 @@ pub async fn upload(
         None => None,
     };
 
+    // Temporary space is reserved before the first byte is read: an upload that cannot fit
+    // is refused at once instead of filling the disk first.
+    let mut reserved = app
+        .temp_budget
+        .reserve(declared.unwrap_or(0))
+        .map_err(|e| temp_space_busy(e, declared.unwrap_or(0)))?;
     let temp = app.store.temp_file().map_err(ServiceError::from)?;
     let mut file = tokio::fs::File::from_std(temp.reopen().map_err(ServiceError::from)?);
     let mut hasher = Sha256::new();
     // What rpm -K checks, as the bytes arrive: garbage is refused at once, not once written.
     let mut verifier = StreamVerifier::new();
+    let mut floor = RateFloor::new(
+        app.config.min_upload_rate,
+        app.config
+            .upload_rate_grace_duration()
+            .map_err(|e| ServiceError::Internal(e.to_string()))?,
+        started,
+    );
     let mut size: u64 = 0;
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
+    loop {
+        let next = match floor.deadline() {
+            Some(deadline) => match tokio::time::timeout_at(deadline.into(), stream.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    floor.check(std::time::Instant::now())?;
+                    continue;
+                }
+            },
+            None => stream.next().await,
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| ApiError::invalid(format!("the upload was interrupted: {e}")))?;
         size += chunk.len() as u64;
+        floor.add(chunk.len() as u64);
         if size > limit {
             return Err(ApiError(ServiceError::TooLarge { limit }));
         }
         hasher.update(&chunk);
         verifier.feed(&chunk).map_err(refused)?;
+        // A chunked upload (or one longer than it said) reserves as it goes.
+        reserved.cover(size).map_err(|e| temp_space_busy(e, size))?;
         file.write_all(&chunk).await.map_err(ServiceError::from)?;
     }
     file.flush().await.map_err(ServiceError::from)?;
@@ -78,6 +111,14 @@ pub async fn upload(
         StatusCode::OK
     };
     Ok((status, Json(outcome)))
+}
+
+/// An upload that does not fit in what is left of `max_temp_bytes`: a 503 to retry later.
+fn temp_space_busy(e: OverBudget, needed: u64) -> ApiError {
+    ApiError(ServiceError::Busy(format!(
+        "the server's temporary space for uploads is busy: uploads in progress hold {} of its {} bytes (max_temp_bytes) and this one needs {needed} in all; retry later",
+        e.in_use, e.limit
+    )))
 }
 
 /// An upload that fails what `rpm -K` checks: a 400 naming the check.

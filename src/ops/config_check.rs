@@ -16,6 +16,9 @@ fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// Highest `min_upload_rate`: above it, the floor would cut uploads on any network.
+const MAX_MIN_UPLOAD_RATE: u64 = 1024 * 1024 * 1024;
+
 fn positive_duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
     let d = humantime::parse_duration(value.trim()).map_err(|e| invalid(key, format!("{value:?}: {e}")))?;
     if d.is_zero() {
@@ -54,6 +57,11 @@ impl Config {
         positive_duration("body_timeout", &self.body_timeout)
     }
 
+    /// `upload_rate_grace` as a duration.
+    pub fn upload_rate_grace_duration(&self) -> Result<Duration, ConfigError> {
+        positive_duration("upload_rate_grace", &self.upload_rate_grace)
+    }
+
     /// `trusted_proxies` as networks.
     pub fn trusted_proxy_nets(&self) -> Result<Vec<IpNet>, ConfigError> {
         self.trusted_proxies
@@ -78,6 +86,22 @@ impl Config {
         if self.max_upload_size == 0 {
             return Err(invalid("max_upload_size", "must be at least 1"));
         }
+        if self.max_temp_bytes != 0 && self.max_temp_bytes < self.max_upload_size {
+            return Err(invalid(
+                "max_temp_bytes",
+                format!(
+                    "must be 0 (unlimited) or at least max_upload_size ({}), else the largest accepted upload could never be received",
+                    self.max_upload_size
+                ),
+            ));
+        }
+        if self.min_upload_rate > MAX_MIN_UPLOAD_RATE {
+            return Err(invalid(
+                "min_upload_rate",
+                format!("must be at most {MAX_MIN_UPLOAD_RATE} (1 GiB/s) bytes per second"),
+            ));
+        }
+        self.upload_rate_grace_duration()?;
         match (&self.tls_cert, &self.tls_key) {
             (Some(_), None) => Err(invalid("tls_key", "tls_cert is set, so tls_key is needed too")),
             (None, Some(_)) => Err(invalid("tls_cert", "tls_key is set, so tls_cert is needed too")),
@@ -143,6 +167,9 @@ pub fn restart_needed(running: &Config, fresh: &Config) -> Vec<&'static str> {
         header_timeout,
         body_timeout,
         max_concurrent_uploads,
+        max_temp_bytes,
+        min_upload_rate,
+        upload_rate_grace,
         file_cache_mb,
         smtp_server,
         smtp_port,
@@ -263,5 +290,21 @@ mod tests {
         c.validate_operations().unwrap();
         assert_eq!(c.header_timeout_duration().unwrap(), Duration::from_secs(10));
         assert!(c.trusted_proxy_nets().unwrap().is_empty());
+        assert_eq!(c.upload_rate_grace_duration().unwrap(), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn upload_limits_are_checked() {
+        let bad = |toml: &str, key: &str| {
+            let err = Config::from_toml(toml).unwrap().validate().unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        };
+        bad("max_temp_bytes = 1000\n", "max_temp_bytes");
+        bad("upload_rate_grace = \"0s\"\n", "upload_rate_grace");
+        bad("upload_rate_grace = \"soon\"\n", "upload_rate_grace");
+        bad("min_upload_rate = 2000000000\n", "min_upload_rate");
+        let ok = Config::from_toml("max_upload_size = 1000\nmax_temp_bytes = 1000\nmin_upload_rate = 0\n").unwrap();
+        ok.validate().unwrap();
+        Config::from_toml("max_temp_bytes = 0\n").unwrap().validate().unwrap();
     }
 }

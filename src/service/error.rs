@@ -1,7 +1,9 @@
 //! The errors users of the service layer can act on.
 //!
-//! Policy: every variant but `Internal` is the caller's to fix and maps to a 4xx status in
-//! `http::error`; `Internal` means the server failed (disk, database) and is logged in full.
+//! Policy: every variant but `Internal`, `Busy` and `DiskFull` is the caller's to fix and maps
+//! to a 4xx status in `http::error`; `Busy` (503) and `DiskFull` (507) say the server cannot
+//! take the request now and nothing changed; `Internal` means the server failed (disk,
+//! database) and is logged in full.
 
 use crate::db::DbError;
 
@@ -35,6 +37,21 @@ pub enum ServiceError {
     /// Refused because of the listed check failures (a 409 whose body lists them).
     #[error("{message}: {}", failures.join("; "))]
     Refused { message: String, failures: Vec<String> },
+    /// An upload that arrived slower than `min_upload_rate` over a period of
+    /// `upload_rate_grace`; it was cut and nothing was stored.
+    #[error("the upload arrived at {received} bytes in {period_secs}s, slower than the minimum rate of {min_rate} bytes/s (min_upload_rate); nothing was stored")]
+    TooSlow {
+        min_rate: u64,
+        period_secs: u64,
+        received: u64,
+    },
+    /// The server cannot take this request now (a shared limit is reached); retry later.
+    #[error("{0}")]
+    Busy(String),
+    /// A write failed because the server's disk is full; the text (for the log) says which.
+    /// Nothing was changed: the caller may retry once space is freed.
+    #[error("the server's disk is full; nothing was changed, retry once space has been freed")]
+    DiskFull(String),
     /// The server could not do its part.
     #[error("internal error: {0}")]
     Internal(String),
@@ -51,6 +68,7 @@ impl From<DbError> for ServiceError {
                 tracing::info!(constraint = %m, "constraint violation answered as a conflict");
                 ServiceError::Conflict(RACED.into())
             }
+            other if other.is_disk_full() => ServiceError::DiskFull(other.to_string()),
             other => ServiceError::Internal(other.to_string()),
         }
     }
@@ -58,13 +76,22 @@ impl From<DbError> for ServiceError {
 
 impl From<std::io::Error> for ServiceError {
     fn from(e: std::io::Error) -> Self {
-        ServiceError::Internal(e.to_string())
+        if crate::store::is_disk_full(&e) {
+            ServiceError::DiskFull(e.to_string())
+        } else {
+            ServiceError::Internal(e.to_string())
+        }
     }
 }
 
 impl From<crate::repodata::RepodataError> for ServiceError {
     fn from(e: crate::repodata::RepodataError) -> Self {
-        ServiceError::Internal(e.to_string())
+        match e {
+            crate::repodata::RepodataError::Io(io) if crate::store::is_disk_full(&io) => {
+                ServiceError::DiskFull(format!("writing repodata: {io}"))
+            }
+            other => ServiceError::Internal(other.to_string()),
+        }
     }
 }
 
@@ -79,3 +106,29 @@ pub fn exists_if_conflict<T>(result: crate::db::DbResult<T>, what: impl FnOnce()
 
 /// Result of a use case.
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_disk_full_from_every_layer() {
+        let enospc = || std::io::Error::from_raw_os_error(28);
+        assert!(matches!(ServiceError::from(enospc()), ServiceError::DiskFull(_)));
+        assert!(matches!(
+            ServiceError::from(crate::repodata::RepodataError::Io(enospc())),
+            ServiceError::DiskFull(_)
+        ));
+        let full = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL), None);
+        assert!(matches!(
+            ServiceError::from(DbError::from(full)),
+            ServiceError::DiskFull(_)
+        ));
+        assert!(matches!(
+            ServiceError::from(DbError::Io(enospc())),
+            ServiceError::DiskFull(_)
+        ));
+        let other = std::io::Error::from_raw_os_error(13);
+        assert!(matches!(ServiceError::from(other), ServiceError::Internal(_)));
+    }
+}

@@ -65,6 +65,8 @@ pub struct App {
     pub config: Config,
     pub db: Db,
     pub store: PackageStore,
+    /// What uploads in progress may hold in `tmp/` together (`max_temp_bytes`).
+    pub temp_budget: crate::store::TempBudget,
     pub clock: Arc<dyn Clock>,
     admin_token_hash: String,
     repos_dir: PathBuf,
@@ -115,10 +117,12 @@ impl App {
                 );
             }
         }
+        let temp_budget = crate::store::TempBudget::new(config.max_temp_bytes);
         let app = App {
             config,
             db,
             store,
+            temp_budget,
             clock,
             admin_token_hash,
             repos_dir,

@@ -136,8 +136,14 @@ impl App {
                 },
             ));
         }
+        let fresh = self.fresh_links(&mut publisher, &current, &new_set)?;
+        let served_before = publisher.last_sha.clone();
         if let Err(e) = self.write_repository(&mut publisher, &new_set, advisory) {
-            let _ = self.write_repository(&mut publisher, &current, None);
+            let restored = self.write_repository(&mut publisher, &current, None).is_ok();
+            // The failed write never got to replace repomd.xml when it is still the one before.
+            if restored || (!served_before.is_empty() && served_repomd_sha(&publisher) == served_before) {
+                self.take_back_links(&mut publisher, &fresh);
+            }
             return Err(e);
         }
         let repomd_sha = publisher.last_sha.clone();
@@ -161,7 +167,10 @@ impl App {
         let (number, value) = match result {
             Ok(v) => v,
             Err(e) => {
-                let _ = self.write_repository(&mut publisher, &current, None);
+                // Only once the files show the previous set again may its new links go.
+                if self.write_repository(&mut publisher, &current, None).is_ok() {
+                    self.take_back_links(&mut publisher, &fresh);
+                }
                 return Err(e.into());
             }
         };
@@ -175,6 +184,41 @@ impl App {
             .record_publication(dist, repo, new_set.len(), publisher.last_bytes, started.elapsed());
         tracing::info!(dist, %repo, revision = number, packages = new_set.len(), ms = outcome.millis as u64, actor, reason, "published");
         Ok((value, outcome))
+    }
+
+    /// The packages of `new_set` (sha256, file name) whose `Packages/` link does not exist yet:
+    /// the links a publication of it adds, which no served metadata names.
+    fn fresh_links(
+        &self,
+        publisher: &mut Publisher,
+        current: &[String],
+        new_set: &[String],
+    ) -> ServiceResult<Vec<(String, String)>> {
+        let current: HashSet<&str> = current.iter().map(String::as_str).collect();
+        let packages_dir = publisher.dir.join("Packages");
+        let mut fresh = Vec::new();
+        for sha in new_set.iter().filter(|s| !current.contains(s.as_str())) {
+            let entry = publisher.entry(&self.db, sha)?;
+            if std::fs::symlink_metadata(packages_dir.join(&entry.filename)).is_err() {
+                fresh.push((sha.clone(), entry.filename.clone()));
+            }
+        }
+        Ok(fresh)
+    }
+
+    /// Removes the links a failed publication added, so that a refused change (a full disk,
+    /// a database refusal) serves none of its packages.
+    fn take_back_links(&self, publisher: &mut Publisher, fresh: &[(String, String)]) {
+        let packages_dir = publisher.dir.join("Packages");
+        for (sha, filename) in fresh {
+            publisher.linked.remove(sha);
+            match std::fs::remove_file(packages_dir.join(filename)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(filename, error = %e, "cannot remove the link of a failed publication"),
+            }
+        }
+        self.files_changed();
     }
 
     /// Links packages and writes repodata for exactly `set`.
@@ -321,4 +365,12 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// sha256 of the repomd.xml a repository serves now ("" when it cannot be read).
+fn served_repomd_sha(publisher: &Publisher) -> String {
+    use sha2::{Digest, Sha256};
+    std::fs::read(publisher.dir.join("repodata/repomd.xml"))
+        .map(|b| hex::encode(Sha256::digest(&b)))
+        .unwrap_or_default()
 }

@@ -23,7 +23,7 @@ impl App {
             let dir = self.repos_dir.join(dist).join(repo.as_str());
             let signer: Option<(&crate::repodata::Signer<'_>, &crate::repodata::SignatureCheck<'_>)> =
                 self.signer.as_ref().map(|_| (&sign as _, &valid as _));
-            let changed = crate::repodata::resign(&dir, signer).map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let changed = crate::repodata::resign(&dir, signer).map_err(ServiceError::from)?;
             if changed {
                 let what = if self.signer.is_some() {
                     "signed repomd.xml with the configured key"

@@ -89,7 +89,7 @@ impl App {
         }
         let now = self.clock.now();
         let meta = read_package(temp.path(), sha256, now).map_err(|e| match e {
-            HeaderError::Io(io) => ServiceError::Internal(io.to_string()),
+            HeaderError::Io(io) => ServiceError::from(io),
             other => ServiceError::InvalidPackage(other.to_string()),
         })?;
         self.check_package_owner(team, &meta.name)?;

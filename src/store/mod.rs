@@ -9,6 +9,15 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
+mod budget;
+pub use budget::{OverBudget, TempBudget, TempReservation};
+
+/// Whether an I/O error means the disk (or the user's quota) is full: ENOSPC or EDQUOT.
+pub fn is_disk_full(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
+        || matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+}
+
 /// The on-disk store of package files under `<data-dir>/store`.
 #[derive(Debug, Clone)]
 pub struct PackageStore {
@@ -92,5 +101,13 @@ mod tests {
         let t2 = store.temp_file().unwrap();
         drop(t2);
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn disk_full_is_enospc_or_edquot() {
+        assert!(is_disk_full(&io::Error::from_raw_os_error(libc::ENOSPC)));
+        assert!(is_disk_full(&io::Error::from_raw_os_error(libc::EDQUOT)));
+        assert!(is_disk_full(&io::Error::from(io::ErrorKind::StorageFull)));
+        assert!(!is_disk_full(&io::Error::from_raw_os_error(libc::EACCES)));
     }
 }
