@@ -36,6 +36,7 @@ impl ApiError {
             }
             ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ServiceError::Refused { .. } => (StatusCode::CONFLICT, "refused"),
+            ServiceError::Corrupt(_) => (StatusCode::SERVICE_UNAVAILABLE, "corrupt file"),
             ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
         }
     }

@@ -1,7 +1,8 @@
 //! The errors users of the service layer can act on.
 //!
-//! Policy: every variant but `Internal` is the caller's to fix and maps to a 4xx status in
-//! `http::error`; `Internal` means the server failed (disk, database) and is logged in full.
+//! Policy: every variant but `Internal` and `Corrupt` is the caller's to fix and maps to a 4xx
+//! status in `http::error`; `Internal` means the server failed (disk, database) and is logged
+//! in full; `Corrupt` (503) means a stored file is damaged until an admin repairs it.
 
 use crate::db::DbError;
 
@@ -35,6 +36,9 @@ pub enum ServiceError {
     /// Refused because of the listed check failures (a 409 whose body lists them).
     #[error("{message}: {}", failures.join("; "))]
     Refused { message: String, failures: Vec<String> },
+    /// A stored file failed its integrity check and is not served until repaired.
+    #[error("{0}")]
+    Corrupt(String),
     /// The server could not do its part.
     #[error("internal error: {0}")]
     Internal(String),

@@ -174,6 +174,7 @@ impl App {
         self.metrics
             .record_publication(dist, repo, new_set.len(), publisher.last_bytes, started.elapsed());
         tracing::info!(dist, %repo, revision = number, packages = new_set.len(), ms = outcome.millis as u64, actor, reason, "published");
+        self.after_publication(dist, repo);
         Ok((value, outcome))
     }
 
@@ -315,10 +316,21 @@ impl App {
                             publisher.last_revision as i64,
                             &publisher.last_sha,
                         )?;
+                        drop(publisher);
+                        self.after_publication(dist, *repo);
                     }
                 }
             }
         }
         Ok(())
+    }
+}
+
+impl App {
+    /// A publication may have rewritten repodata found corrupt: checks that repository's again.
+    fn after_publication(&self, dist: &str, repo: RepoKind) {
+        if let Err(e) = self.recheck_repodata(dist, repo) {
+            tracing::warn!(dist, %repo, error = %e, "checking the repodata again after a publication failed");
+        }
     }
 }
