@@ -303,11 +303,17 @@ impl App {
                     let on_disk = std::fs::read(&repomd)
                         .ok()
                         .map(|b| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&b)));
-                    if on_disk.as_deref() != Some(rev.repomd_sha256.as_str()) {
-                        tracing::warn!(dist, %repo, revision = rev.number, "repository files differ from the database; rewriting them");
+                    // Repodata found corrupt (marks of an earlier check) is rewritten too.
+                    let corrupt = self.repodata_is_corrupt(dist, *repo);
+                    if on_disk.as_deref() != Some(rev.repomd_sha256.as_str()) || corrupt {
+                        tracing::warn!(dist, %repo, revision = rev.number, corrupt, "repository files differ from the database; rewriting them");
                         let lock = &self.publishers[&(dist.clone(), *repo)];
                         let mut publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
                         let set = self.db.revision_packages(dist, *repo, rev.number)?;
+                        if corrupt {
+                            // Gone, they are written again (a same-size copy would pass as intact).
+                            self.remove_corrupt_repodata(dist, *repo)?;
+                        }
                         self.write_repository(&mut publisher, &set, None)?;
                         self.db.update_revision_repomd(
                             dist,

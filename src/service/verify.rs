@@ -7,8 +7,9 @@
 //! check costs one atomic load per download in the normal case; they are also saved in the
 //! database (setting `corrupt_files`, JSON), so a restart keeps refusing them.
 //! A mark goes away when a check finds the file intact again: a re-upload of the same bytes
-//! (which replaces the stored file and its links), a publication of the repository (which
-//! rewrites repodata files whose content differs), or the next `admin verify` or scrub.
+//! (which replaces the stored file and its links), a restart (which republishes a repository
+//! whose repodata is marked, rewriting every file whose content differs), a publication that
+//! writes the file again, or the next `admin verify` or scrub finding it intact.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -300,7 +301,7 @@ impl App {
     fn check_repodata(&self, dist: &str, repo: RepoKind, repomd_sha256: &str, tally: &mut Tally) {
         let base = format!("{dist}/{}", repo.as_str());
         let dir = self.repos_dir.join(&base);
-        let repair = format!("republish {base} (restart the server, or publish any change to it)");
+        let repair = format!("republish {base}: restart the server, which rewrites its repodata");
         let mismatch = |kind: &str, what: &str, expected: String, found: String| Mismatch {
             kind: kind.into(),
             dist: dist.into(),
@@ -345,7 +346,9 @@ impl App {
     }
 
     /// After a publication of `dist/repo`: checks its repodata again, so that files the
-    /// publication rewrote are served again (and new damage is not).
+    /// publication rewrote are served again (and new damage is not). A marked file the new
+    /// repomd.xml no longer lists stays marked while it is still there and still wrong: older
+    /// generations stay servable to clients holding an older repomd.xml.
     pub(super) fn recheck_repodata(&self, dist: &str, repo: RepoKind) -> ServiceResult<()> {
         if !self.integrity.any.load(Ordering::Acquire) {
             return Ok(());
@@ -355,11 +358,61 @@ impl App {
         };
         let mut tally = Tally::default();
         self.check_repodata(dist, repo, &rev.repomd_sha256, &mut tally);
+        let ours = |m: &Mismatch| m.dist == dist && m.repo == repo.as_str() && m.kind == "repodata";
+        let old: Vec<Mismatch> = {
+            let marks = self.integrity.marks.read().unwrap_or_else(|p| p.into_inner());
+            marks.values().filter(|m| ours(m)).cloned().collect()
+        };
+        for m in old {
+            if tally.found.iter().any(|f| f.path == m.path) {
+                continue;
+            }
+            let found = digest_file(&self.repos_dir.join(&m.path));
+            if found.is_some() && describe(&found) != m.expected {
+                tally.found.push(Mismatch {
+                    found: describe(&found),
+                    ..m
+                });
+            }
+        }
         let marks = self.integrity.replace(
             |m| !(m.dist == dist && m.repo == repo.as_str() && m.kind != "package"),
             tally.found,
         );
         self.save_marks(&marks)
+    }
+
+    /// Whether repodata of `dist/repo` is marked corrupt.
+    pub(super) fn repodata_is_corrupt(&self, dist: &str, repo: RepoKind) -> bool {
+        self.integrity.any.load(Ordering::Acquire)
+            && self
+                .integrity
+                .marks
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .any(|m| m.dist == dist && m.repo == repo.as_str() && m.kind != "package")
+    }
+
+    /// Deletes the repodata files of `dist/repo` marked corrupt, so that the republication
+    /// that follows writes them again.
+    pub(super) fn remove_corrupt_repodata(&self, dist: &str, repo: RepoKind) -> ServiceResult<()> {
+        let paths: Vec<String> = {
+            let marks = self.integrity.marks.read().unwrap_or_else(|p| p.into_inner());
+            marks
+                .values()
+                .filter(|m| m.dist == dist && m.repo == repo.as_str() && m.kind != "package")
+                .map(|m| m.path.clone())
+                .collect()
+        };
+        for rel in paths {
+            match std::fs::remove_file(self.repos_dir.join(&rel)) {
+                Ok(()) => tracing::warn!(file = %rel, "removed a corrupt repodata file to write it again"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
 
     /// Whether the package with this sha256 is marked corrupt.
