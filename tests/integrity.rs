@@ -1,6 +1,7 @@
-//! Package integrity: stagerepo accepts a package exactly when `rpm -K --nosignature` says its
-//! digests are OK (differential test over seeded mutants of the shared RPMs), and finds
-//! corruption at rest (`admin verify`, the background scrub).
+//! Package integrity at upload: stagerepo accepts a package exactly when `rpm -K --nosignature`
+//! (rpm 4.18) says its digests are OK, plus a check of rpm 6's SHA3-256 header digest
+//! (differential test over seeded mutants of the shared RPMs; `INTEGRITY_SEED=N` picks other
+//! mutants). Corruption at rest is tests/verify.rs.
 
 mod common;
 mod support;

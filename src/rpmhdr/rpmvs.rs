@@ -156,7 +156,7 @@ fn init(kind: Kind, tag: u32, e: &IndexEntry, store: &[u8], value: Option<&[u8]>
         return Ok(hex::encode(data));
     }
     // rpm's validHex: even, at least SHA1 long, hex digits only.
-    if data.len() % 2 != 0 || data.len() < 40 || !data.iter().all(u8::is_ascii_hexdigit) {
+    if !data.len().is_multiple_of(2) || data.len() < 40 || !data.iter().all(u8::is_ascii_hexdigit) {
         return Err(format!("{what} is not hex: {:?}", String::from_utf8_lossy(data)));
     }
     Ok(String::from_utf8_lossy(data).to_ascii_lowercase())
@@ -240,4 +240,50 @@ pub(crate) fn verdict(sinfos: &[Sinfo]) -> Result<Vec<&'static str>, String> {
         }
     }
     Ok(checked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(kind: Kind, id: u32, state: State) -> Sinfo {
+        Sinfo { kind, id, state }
+    }
+
+    #[test]
+    fn a_failed_payload_digest_passes_when_its_alternative_verifies() {
+        let both = [
+            s(Kind::Sha256, 273 << 16, State::Ok),
+            s(Kind::Sha1, 0, State::NotFound),
+            s(Kind::Md5, 0, State::NotFound),
+            s(Kind::Payload, 5092 << 16, State::Failed("mismatch".into())),
+            s(Kind::Payload, 5097 << 16, State::Ok),
+        ];
+        assert!(verdict(&both).is_ok());
+        let alone = [
+            s(Kind::Sha256, 273 << 16, State::Ok),
+            s(Kind::Md5, 0, State::NotFound),
+            s(Kind::Payload, 5092 << 16, State::Failed("mismatch".into())),
+            s(Kind::Payload, 0, State::NotFound),
+        ];
+        assert_eq!(verdict(&alone).unwrap_err(), "mismatch");
+    }
+
+    #[test]
+    fn a_range_nothing_verifies_fails() {
+        // The header is verified, the payload by nothing: no MD5, no payload digest.
+        let v = [
+            s(Kind::Sha256, 273 << 16, State::Ok),
+            s(Kind::Md5, 0, State::NotFound),
+            s(Kind::Payload, 0, State::NotFound),
+        ];
+        assert!(verdict(&v).unwrap_err().contains("payload"));
+        // MD5 alone covers both ranges.
+        let v = [
+            s(Kind::Sha256, 0, State::NotFound),
+            s(Kind::Md5, 1004 << 16, State::Ok),
+            s(Kind::Payload, 0, State::NotFound),
+        ];
+        assert_eq!(verdict(&v).unwrap(), vec!["header+payload md5"]);
+    }
 }

@@ -276,15 +276,15 @@ impl App {
             repair: format!("re-upload {} (the same bytes)", p.filename),
             sha256: Some(p.sha256.clone()),
         };
-        if places.is_empty() && !good(&stored) {
-            let rel = format!("store/{}/{}", &p.sha256[..2], p.sha256);
-            tally.found.push(mismatch("", "", rel, &stored));
-        }
         let store_id = identity(&store_path);
+        // A link sharing the store file's inode reports its damage; the store file is named
+        // itself only when no such link did (nothing publishes it, or the links are copies).
+        let mut reported_via_link = false;
         for (dist, repo) in places {
             let rel = format!("{dist}/{}/Packages/{}", repo.as_str(), p.filename);
             let link = self.repos_dir.join(&rel);
-            let found = if store_id.is_some() && identity(&link) == store_id {
+            let same_file = store_id.is_some() && identity(&link) == store_id;
+            let found = if same_file {
                 stored.clone()
             } else {
                 let f = digest_file(&link);
@@ -292,8 +292,13 @@ impl App {
                 f
             };
             if !good(&found) {
+                reported_via_link |= same_file;
                 tally.found.push(mismatch(dist, repo.as_str(), rel, &found));
             }
+        }
+        if !good(&stored) && !reported_via_link {
+            let rel = format!("store/{}/{}", &p.sha256[..2], p.sha256);
+            tally.found.push(mismatch("", "", rel, &stored));
         }
     }
 
