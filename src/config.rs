@@ -84,6 +84,9 @@ pub struct Config {
     /// Memory (MiB) for the contents of repository files served from memory (repodata,
     /// small packages); 0 serves every file from disk.
     pub file_cache_mb: u64,
+    /// How often a background thread re-reads every stored package and repodata file
+    /// (like `stagerepo admin verify`) at idle I/O priority; "0" (the default) never does.
+    pub scrub_interval: String,
     /// SMTP relay that announcements and outcomes are e-mailed through; unset sends no mail.
     pub smtp_server: Option<String>,
     /// Port of `smtp_server`: 587 with `smtp_starttls`, else 25, when unset.
@@ -156,6 +159,7 @@ impl Default for Config {
             min_upload_rate: 4096,
             upload_rate_grace: "10s".into(),
             file_cache_mb: 128,
+            scrub_interval: "0".into(),
             min_deployed_sites: 1,
             sla_grace: "0s".into(),
             element: BTreeMap::new(),

@@ -10,6 +10,7 @@ pub mod http;
 pub mod ops;
 pub mod repodata;
 pub mod rpmhdr;
+pub mod scrub;
 pub mod secrets;
 pub mod server;
 pub mod service;

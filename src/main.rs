@@ -24,6 +24,7 @@ fn main() -> anyhow::Result<()> {
             };
             let config = Config::load(args.config.as_deref(), overrides.clone())?;
             stagerepo::ops::logging::init(config.log_format);
+            stagerepo::scrub::set_priority_hook(lower_thread_priority);
             let source = stagerepo::server::ConfigSource {
                 file: args.config,
                 overrides,
@@ -54,4 +55,31 @@ fn restore_default_sigpipe() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+}
+
+/// Lowers the calling thread to the idle I/O class and nice 19 (the background scrub's
+/// thread; see `stagerepo::scrub`). Linux applies both per thread: `ioprio_set` with
+/// `IOPRIO_WHO_PROCESS` and id 0 means the calling task, `setpriority` takes a thread id.
+fn lower_thread_priority() -> Result<(), String> {
+    const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+    const IOPRIO_CLASS_IDLE: libc::c_long = 3;
+    const IOPRIO_CLASS_SHIFT: libc::c_long = 13;
+    // SAFETY: plain system calls with integer arguments; no memory is passed.
+    let (io, tid) = unsafe {
+        let io = libc::syscall(
+            libc::SYS_ioprio_set,
+            IOPRIO_WHO_PROCESS,
+            0 as libc::c_long,
+            IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT,
+        );
+        (io, libc::syscall(libc::SYS_gettid))
+    };
+    if io != 0 {
+        return Err(format!("ioprio_set: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: as above.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19) } != 0 {
+        return Err(format!("setpriority: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
 }

@@ -91,6 +91,10 @@ pub async fn serve_with_reload(config: Config, source: ConfigSource) -> Result<(
     sdnotify::ready();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let workers = tokio::spawn(crate::workers::run(app.clone(), stop_rx));
+    let scrub_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Some(every) = app.config.scrub_interval_duration()? {
+        crate::scrub::spawn(app.clone(), every, scrub_stop.clone())?;
+    }
     let reloader = tokio::spawn(reload_on_hangup(app.config.clone(), source, cert));
     let files = crate::http::files::RepoFiles::new(app.clone(), app.config.file_cache_bytes());
     settings.fast = Some(crate::http::fast::FastPath::new(files.clone()));
@@ -98,6 +102,7 @@ pub async fn serve_with_reload(config: Config, source: ConfigSource) -> Result<(
     crate::http::serve::run(listener, router, settings, shutdown_signal()).await;
     reloader.abort();
     let _ = stop_tx.send(true);
+    scrub_stop.store(true, std::sync::atomic::Ordering::Release);
     let _ = workers.await;
     tracing::info!("stopped");
     Ok(())

@@ -66,6 +66,13 @@ enum AdminCommand {
     },
     /// Recent webhook delivery attempts.
     Webhooks,
+    /// Re-read every stored package and published repodata file against their recorded
+    /// checksums; prints what to re-upload and exits 1 when anything is corrupt.
+    Verify {
+        /// Only this distribution's repositories and the packages they publish.
+        #[arg(long)]
+        dist: Option<String>,
+    },
     /// Write a consistent backup of the running server into a new directory DIR on the server.
     Backup { dir: PathBuf },
     /// Which release of each element every site and host runs.
@@ -685,6 +692,7 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
             })
         }
         AdminCommand::Backup { dir } => super::ops::backup(&c, &dir, json_out)?,
+        AdminCommand::Verify { dist } => super::ops::verify(&c, dist.as_deref(), json_out)?,
         AdminCommand::Webhooks => out(&c.get("/api/v1/admin/webhooks")?, &|v| {
             table(v, &["time", "site", "event", "delivery", "status", "error"], |a| {
                 vec![

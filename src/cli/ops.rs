@@ -94,3 +94,62 @@ fn human_bytes(n: u64) -> String {
         format!("{n} bytes")
     }
 }
+
+/// Runs `admin verify`: the report as a table (or JSON); an error (exit 1) when anything is
+/// corrupt.
+pub fn verify(c: &Client, dist: Option<&str>, json_out: bool) -> Result<(), ClientError> {
+    let body = match dist {
+        Some(d) => json!({ "dist": d }),
+        None => json!({}),
+    };
+    let v: serde_json::Value = c.post("/api/v1/admin/verify", &body)?;
+    let mismatches = v["mismatches"].as_array().cloned().unwrap_or_default();
+    if json_out {
+        print_json(&v);
+    } else {
+        println!(
+            "checked {} packages and {} repodata files ({}) in {:.1}s",
+            v["packages"],
+            v["repodata_files"],
+            human_bytes(v["bytes"].as_u64().unwrap_or(0)),
+            v["seconds"].as_f64().unwrap_or(0.0)
+        );
+        if mismatches.is_empty() {
+            println!("every file is intact");
+        } else {
+            let text = |m: &serde_json::Value, k: &str| m[k].as_str().unwrap_or("").to_string();
+            let rows = mismatches
+                .iter()
+                .map(|m| {
+                    let place = match (text(m, "dist"), text(m, "repo")) {
+                        (d, _) if d.is_empty() => "(store)".to_string(),
+                        (d, r) => format!("{d}/{r}"),
+                    };
+                    vec![
+                        text(m, "kind"),
+                        place,
+                        text(m, "what"),
+                        text(m, "expected"),
+                        text(m, "found"),
+                    ]
+                })
+                .collect();
+            super::client::print_table(&["kind", "repository", "file", "expected", "found"], rows);
+            let mut repairs: Vec<String> = mismatches.iter().map(|m| text(m, "repair")).collect();
+            repairs.sort();
+            repairs.dedup();
+            println!(
+                "\n{} corrupt file(s), refused for download until repaired. To repair:",
+                mismatches.len()
+            );
+            for r in repairs {
+                println!("  - {r}");
+            }
+        }
+    }
+    if mismatches.is_empty() {
+        Ok(())
+    } else {
+        Err(ClientError::Failed(format!("{} corrupt file(s)", mismatches.len())))
+    }
+}

@@ -101,6 +101,14 @@ impl Db {
             .optional()?)
     }
 
+    /// Every stored package, by file name (what `admin verify` re-reads).
+    pub fn all_packages(&self) -> DbResult<Vec<StoredPackage>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM packages ORDER BY filename"))?;
+        let rows = stmt.query_map([], row_to_package)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The packages with these sha256 sums.
     pub fn packages_by_sha(&self, shas: &[String]) -> DbResult<Vec<StoredPackage>> {
         let conn = self.lock();

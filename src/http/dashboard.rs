@@ -325,6 +325,25 @@ fn production(d: &Dashboard) -> Markup {
                     None => span.muted { "not published yet" },
                 }
             } } }
+            (integrity(&d.integrity))
+        }
+    }
+}
+
+/// One line on stored files: the last scrub, and what is refused because it is corrupt.
+fn integrity(i: &crate::service::verify::IntegrityStatus) -> Markup {
+    html! {
+        p.integrity {
+            "Integrity: "
+            @if !i.scrub_on { span.muted { "background scrub off (scrub_interval)" } }
+            @else if i.last_scrub == 0 { span.muted { "first scrub pending" } }
+            @else { "last scrub " span.muted { (time(i.last_scrub)) } }
+            " · "
+            @if i.corrupt.is_empty() { "no corrupt files known" }
+            @else {
+                strong { (i.corrupt.len()) " corrupt file(s), not served: " }
+                (i.corrupt.join(", ")) " (see stagerepo admin verify)"
+            }
         }
     }
 }

@@ -42,6 +42,7 @@ impl ApiError {
             ServiceError::TooSlow { .. } => (StatusCode::REQUEST_TIMEOUT, "request timeout"),
             ServiceError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "service unavailable"),
             ServiceError::DiskFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "insufficient storage"),
+            ServiceError::Corrupt(_) => (StatusCode::SERVICE_UNAVAILABLE, "corrupt file"),
             ServiceError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
         }
     }

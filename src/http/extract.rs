@@ -17,30 +17,53 @@ impl<S: Send + Sync, T: DeserializeOwned, const LIMIT: usize> FromRequest<S> for
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
-        let too_large = || ApiError(ServiceError::BodyTooLarge { limit: LIMIT });
-        let declared = req
-            .headers()
-            .get(axum::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > LIMIT as u64) {
-            return Err(too_large());
-        }
-        // Read by hand rather than through axum's Bytes extractor, whose limit error is a
-        // plain-text 400 without the limit.
-        let mut bytes = Vec::with_capacity(declared.map_or(0, |n| n as usize));
-        let mut stream = req.into_body().into_data_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| ApiError::invalid(format!("cannot read the request body: {e}")))?;
-            if bytes.len() + chunk.len() > LIMIT {
-                return Err(too_large());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = read_limited(req, LIMIT).await?;
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
     }
+}
+
+/// A JSON request body that may be left out (no bytes): `None` then.
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_limited(req, MAX_JSON_BODY).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(None));
+        }
+        serde_json::from_slice(&bytes)
+            .map(|v| OptionalJsonBody(Some(v)))
+            .map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
+    }
+}
+
+/// The body of `req`, refused with a JSON 413 beyond `limit` bytes.
+async fn read_limited(req: Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError(ServiceError::BodyTooLarge { limit });
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    // Read by hand rather than through axum's Bytes extractor, whose limit error is a
+    // plain-text 400 without the limit.
+    let mut bytes = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+    let mut stream = req.into_body().into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::invalid(format!("cannot read the request body: {e}")))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 /// The bearer token of the request, if any (checked later by the service).

@@ -100,6 +100,16 @@ impl RepoFiles {
         if !servable(rel) {
             return Err(not_found());
         }
+        // Before the cache: a file found corrupt is refused even if a good copy is in memory,
+        // so that what clients get never depends on what happened to be cached. One atomic
+        // load while nothing is corrupt.
+        if let Some(m) = self.app.corrupt_file(rel) {
+            tracing::error!(file = %rel, expected = %m.expected, found = %m.found, repair = %m.repair, "refused to serve a corrupt file");
+            return Err(ServiceError::Corrupt(format!(
+                "/repo/{rel} is corrupt on the server ({} expected, {} found); the administrator must {}",
+                m.expected, m.found, m.repair
+            )));
+        }
         let generation = self.app.files_generation();
         let entry = match rel.rsplit_once('/') {
             Some((dir, name @ ("repomd.xml" | "repomd.xml.asc"))) if dir.ends_with("/repodata") => {

@@ -106,6 +106,7 @@ pub fn router(app: AppState, files: Arc<files::RepoFiles>) -> Router {
         .route("/api/v1/admin/bases/{dist}/{name}", delete(consistency::remove))
         .route("/api/v1/admin/bases/{dist}/{name}/refresh", post(consistency::refresh))
         .route("/api/v1/admin/backup", post(ops::backup))
+        .route("/api/v1/admin/verify", post(ops::verify))
         .route("/feed.atom", get(feed::feed))
         .route("/", get(dashboard::dashboard))
         .route("/releases/{id}", get(pages::release))

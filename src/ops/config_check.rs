@@ -52,6 +52,15 @@ impl Config {
         positive_duration("header_timeout", &self.header_timeout)
     }
 
+    /// `scrub_interval` as a duration; None when the background scrub is off ("0").
+    pub fn scrub_interval_duration(&self) -> Result<Option<Duration>, ConfigError> {
+        let value = self.scrub_interval.trim();
+        if humantime::parse_duration(value).is_ok_and(|d| d.is_zero()) || value == "0" {
+            return Ok(None);
+        }
+        positive_duration("scrub_interval", value).map(Some)
+    }
+
     /// `body_timeout` as a duration.
     pub fn body_timeout_duration(&self) -> Result<Duration, ConfigError> {
         positive_duration("body_timeout", &self.body_timeout)
@@ -76,6 +85,7 @@ impl Config {
     pub(crate) fn validate_operations(&self) -> Result<(), ConfigError> {
         self.header_timeout_duration()?;
         self.body_timeout_duration()?;
+        self.scrub_interval_duration()?;
         self.trusted_proxy_nets()?;
         if !(1..=100_000).contains(&self.max_concurrent_uploads) {
             return Err(invalid("max_concurrent_uploads", "must be 1 to 100000"));
@@ -171,6 +181,7 @@ pub fn restart_needed(running: &Config, fresh: &Config) -> Vec<&'static str> {
         min_upload_rate,
         upload_rate_grace,
         file_cache_mb,
+        scrub_interval,
         smtp_server,
         smtp_port,
         smtp_starttls,

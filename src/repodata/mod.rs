@@ -13,6 +13,30 @@ mod primary;
 mod publish;
 pub use generations::remove_leftovers;
 pub use publish::{resign, signature_name, SignatureCheck};
+
+/// A data file a repomd.xml names: where, and the sha256 (hex) and size it must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedFile {
+    /// Relative to the repository root, e.g. `repodata/<sha>-primary.xml.gz`.
+    pub href: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// The data files a repomd.xml lists; `None` when it does not parse.
+pub fn repomd_files(text: &str) -> Option<Vec<ListedFile>> {
+    Some(
+        repomd::Repomd::parse(text)?
+            .records
+            .into_iter()
+            .map(|r| ListedFile {
+                href: r.href,
+                sha256: r.checksum,
+                size: r.size,
+            })
+            .collect(),
+    )
+}
 #[cfg(test)]
 mod publish_tests;
 mod repomd;

@@ -6,6 +6,7 @@
 
 mod deps;
 mod raw;
+mod rpmvs;
 mod structure;
 mod tag_types;
 mod tags;

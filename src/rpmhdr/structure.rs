@@ -1,7 +1,8 @@
 //! rpm's structural checks of a header blob (rpm 4.18 `hdrblobVerifyLengths`,
 //! `hdrblobVerifyRegion`, `hdrblobVerifyInfo`), so that we refuse exactly the headers that
 //! `rpm -K` refuses: the region tag and its trailer, and every index entry's tag, type, offset
-//! and count within the data store, in order, aligned and of the type rpm expects.
+//! and count within the data store, in order, aligned, of non-zero length and (main header
+//! only: rpm "can't typecheck signature header tags") of the type rpm expects.
 //!
 //! Every value is an untrusted 32-bit field; arithmetic is done in `i64` so nothing overflows,
 //! and nothing is allocated from a count.
@@ -21,6 +22,8 @@ const TYPE_BIN: u32 = 7;
 const TYPE_STRING_ARRAY: u32 = 8;
 const TYPE_I18NSTRING: u32 = 9;
 const MAX_TYPE: u32 = 9;
+/// rpm's `HEADER_ARRAY_MAX`: most items of a non-binary entry.
+const HEADER_ARRAY_MAX: u32 = 0x000f_ffff;
 /// Bytes of one index entry, also the region tag's count.
 const ENTRY: i64 = 16;
 /// rpm's `headerMaxbytes`.
@@ -107,9 +110,10 @@ pub(crate) fn entry(index: &[u8], i: usize) -> IndexEntry {
     }
 }
 
-/// The first entry after the region tag with this tag, as rpm's `hdrblobGet` finds it.
+/// The first entry with this tag, as rpm's `hdrblobGet` finds it (from entry 0: a header
+/// without a region has no region tag to skip).
 pub(crate) fn find(index: &[u8], tag: u32) -> Option<IndexEntry> {
-    (1..index.len() / 16)
+    (0..index.len() / 16)
         .map(|i| entry(index, i))
         .find(|e| e.tag as u32 == tag)
 }
@@ -160,27 +164,17 @@ fn type_fits(tag: i32, kind: u32) -> bool {
     }
 }
 
-/// The types of the signature header's digest and signature tags (rpmtag.h's RPMSIGTAG_*),
-/// which rpm reads by type; its 1000-range numbers mean other things than in the main
-/// header, so the main table does not apply. Size tags of another integer width pass, as in rpm.
-fn sig_type_fits(tag: i32, kind: u32) -> bool {
-    let expected = match tag {
-        267 | 268 | 1002 | 1004 | 1005 | 1008 => TYPE_BIN,
-        269 | 273 => TYPE_STRING,
-        _ => return kind != 0,
-    };
-    kind == expected
-}
-
 /// Checks a whole header blob (`index` = il × 16 bytes, `store` = dl bytes) as rpm does when
 /// it reads a package: the region (required to span the whole main header) and every entry.
+/// Only the main header's types are checked: rpm's `typechk` is off for the signature header,
+/// whose digest tags are checked by type when they are read ([`super::rpmvs`]).
 pub(crate) fn check_blob(which: Which, index: &[u8], store: &[u8]) -> Result<(), String> {
     let il = (index.len() / 16) as i64;
     let dl = store.len() as i64;
     let name = which.name();
     let region = check_region(which, index, store).map_err(|e| format!("{name}: {e}"))?;
     let (first, typechk) = match region {
-        Some(_) => (1, true),
+        Some(_) => (1, which == Which::Main),
         None => (0, false),
     };
     let rdl = region.unwrap_or(0);
@@ -213,14 +207,14 @@ pub(crate) fn check_blob(which: Which, index: &[u8], store: &[u8]) -> Result<(),
         if offset < 0 || offset > dl {
             return Err(bad("offset outside the data store"));
         }
-        let fits = match which {
-            Which::Main => type_fits(e.tag, e.kind),
-            _ => sig_type_fits(e.tag, e.kind),
-        };
-        if typechk && !fits {
+        if e.kind != TYPE_BIN && e.count > HEADER_ARRAY_MAX {
+            return Err(bad("more items than rpm allows in an array"));
+        }
+        if typechk && !type_fits(e.tag, e.kind) {
             return Err(bad("wrong data type for this tag"));
         }
-        let len = data_length(store, &e).filter(|len| *len <= dl - offset);
+        // rpm refuses empty data too (`len <= 0`): a count of a zero-sized (NULL) type.
+        let len = data_length(store, &e).filter(|len| *len > 0 && *len <= dl - offset);
         let Some(len) = len else {
             return Err(bad("data does not fit in the data store"));
         };

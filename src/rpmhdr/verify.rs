@@ -1,12 +1,15 @@
 //! What `rpm -K --nosignature` checks, computed while an upload streams in.
 //!
-//! Same rules as rpm 4.18 (lib/package.c, rpmvs.c), so that we refuse exactly what it
-//! refuses: the lead (magic, version 3 or 4, header-style signature); both headers' structure
-//! ([`super::structure`]); the signature header's digests of the main header (SHA1, SHA256,
-//! and SHA3-256 where present, which rpm 6 adds and 4.18 ignores) and its MD5 of header and
+//! Same rules as rpm 4.18 (lib/rpmchecksig.c `rpmpkgRead`, rpmvs.c), so that we refuse exactly
+//! what it refuses: the lead (magic, version 3 or 4, header-style signature); both headers'
+//! intro (the 8-byte magic, reserved bytes included) and structure ([`super::structure`]); the
+//! signature header's digests of the main header (SHA1, SHA256) and its MD5 of header and
 //! payload; the payload's SHA256 against `PAYLOADDIGEST` or its alternative
-//! `PAYLOADDIGESTALT` (rpm accepts either). Each check runs as soon as its bytes have
-//! arrived, so garbage is refused after 96 bytes, and a lying size after 16 more.
+//! `PAYLOADDIGESTALT`; and which of them must exist ([`super::rpmvs`]). On top of rpm 4.18 we
+//! check the SHA3-256 header digest of rpm 6 packages (signature tag 279, which 4.18 does not
+//! know): where the tag is present, the 64 hex digits at its offset must be the header's
+//! SHA3-256. Each check runs as soon as its bytes have arrived, so garbage is refused after
+//! 96 bytes, and a lying size after 16 more.
 //!
 //! Memory: the two headers are kept until checked (rpm's own limits bound them, and they grow
 //! only as bytes arrive); the payload is hashed and forgotten.
@@ -18,11 +21,13 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use sha3::Sha3_256;
 
-use super::structure::{check_blob, check_lengths, data_length, find, IndexEntry, Which};
+use super::rpmvs::{self, Kind, Sinfo, State};
+use super::structure::{check_blob, check_lengths, find, Which};
 
 const LEAD_SIZE: usize = 96;
 const LEAD_MAGIC: [u8; 4] = [0xed, 0xab, 0xee, 0xdb];
-const HEADER_MAGIC: [u8; 4] = [0x8e, 0xad, 0xe8, 0x01];
+/// rpm compares all 8 bytes (`rpm_header_magic`): the magic and 4 reserved zero bytes.
+const HEADER_MAGIC: [u8; 8] = [0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0];
 /// `RPMSIGTYPE_HEADERSIG`, the only signature type rpm reads.
 const SIGTYPE_HEADERSIG: u16 = 5;
 const SIGTAG_SHA1: u32 = 269;
@@ -31,9 +36,6 @@ const SIGTAG_SHA3_256: u32 = 279;
 const SIGTAG_MD5: u32 = 1004;
 const PAYLOADDIGEST: u32 = 5092;
 const PAYLOADDIGESTALT: u32 = 5097;
-const TYPE_STRING: u32 = 6;
-const TYPE_BIN: u32 = 7;
-const TYPE_STRING_ARRAY: u32 = 8;
 
 /// Why a package fails what `rpm -K` checks; the text names the check.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,9 +45,6 @@ pub struct IntegrityError(pub String);
 fn fail<T>(msg: impl Into<String>) -> Result<T, IntegrityError> {
     Err(IntegrityError(msg.into()))
 }
-
-/// A header digest to check: its name, the value the signature header gives, the hash.
-type HeaderDigest<'a> = (&'static str, &'a Option<String>, fn(&[u8]) -> String);
 
 /// What a verified package looked like.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,16 +72,21 @@ enum Stage {
     Failed,
 }
 
-/// The digests the signature header promises for the main header (hex, lowercase), and its
-/// MD5 of header + payload.
+/// The digests the two headers promise.
 #[derive(Debug, Default)]
 struct Expected {
-    sha1: Option<String>,
-    sha256: Option<String>,
-    sha3: Option<String>,
-    md5: Option<Vec<u8>>,
-    /// `PAYLOADDIGEST` and `PAYLOADDIGESTALT` values, lowercase.
-    payload: Vec<String>,
+    /// Every digest rpm tracks, as rpm tracks it.
+    sinfos: Vec<Sinfo>,
+    /// The signature header's SHA3-256 tag: the bytes at its offset (up to 64).
+    sha3: Option<Vec<u8>>,
+}
+
+impl Expected {
+    fn pending(&self, kind: Kind) -> bool {
+        self.sinfos
+            .iter()
+            .any(|s| s.kind == kind && matches!(s.state, State::Pending(_)))
+    }
 }
 
 /// Push-based verifier: [`feed`](Self::feed) every chunk as it arrives, then
@@ -172,25 +176,15 @@ impl StreamVerifier {
             ));
         }
         let payload = hex::encode(self.payload.finalize_reset());
-        if !self.expected.payload.is_empty() {
-            if !self.expected.payload.contains(&payload) {
-                return fail(format!(
-                    "payload digest mismatch: header says sha256 {}, received {payload}",
-                    self.expected.payload.join(" or ")
-                ));
-            }
-            self.checked.push("payload sha256");
+        rpmvs::settle(&mut self.expected.sinfos, Kind::Payload, &payload);
+        if let Some(md5) = self.md5.take() {
+            rpmvs::settle(&mut self.expected.sinfos, Kind::Md5, &hex::encode(md5.finalize()));
         }
-        if let (Some(md5), Some(expected)) = (self.md5.take(), &self.expected.md5) {
-            let found = md5.finalize();
-            if found.as_slice() != expected.as_slice() {
-                return fail(format!(
-                    "MD5 digest of header and payload mismatch: signature header says {}, received {}",
-                    hex::encode(expected),
-                    hex::encode(found)
-                ));
+        let checked = rpmvs::verdict(&self.expected.sinfos).map_err(IntegrityError)?;
+        for name in checked {
+            if !self.checked.contains(&name) {
+                self.checked.push(name);
             }
-            self.checked.push("header+payload md5");
         }
         Ok(Verified {
             header_start: self.header_start,
@@ -213,8 +207,12 @@ impl StreamVerifier {
                 } else {
                     Which::Main
                 };
-                if self.buf[..4] != HEADER_MAGIC {
-                    return fail(format!("{}: bad magic", which.name()));
+                if self.buf[..8] != HEADER_MAGIC {
+                    return fail(format!(
+                        "{}: bad magic (rpm requires 8e ad e8 01 00 00 00 00), found {}",
+                        which.name(),
+                        hex::encode(&self.buf[..8])
+                    ));
                 }
                 let il = u32::from_be_bytes(self.buf[8..12].try_into().expect("4 bytes"));
                 let dl = u32::from_be_bytes(self.buf[12..16].try_into().expect("4 bytes"));
@@ -244,7 +242,7 @@ impl StreamVerifier {
             Stage::HdrBody => {
                 self.check_header()?;
                 self.header_end = self.header_start + self.buf.len() as u64;
-                if self.expected.md5.is_some() {
+                if self.expected.pending(Kind::Md5) {
                     let mut md5 = Md5::new();
                     md5.update(&self.buf);
                     self.md5 = Some(md5);
@@ -270,34 +268,35 @@ impl StreamVerifier {
         let il = u32::from_be_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize;
         let (index, store) = bytes[16..].split_at(il * 16);
         check_blob(Which::Main, index, store).map_err(IntegrityError)?;
-        let e = &self.expected;
-        let digests: [HeaderDigest; 3] = [
-            ("header sha256", &e.sha256, |b| hex::encode(Sha256::digest(b))),
-            ("header sha1", &e.sha1, |b| hex::encode(Sha1::digest(b))),
-            ("header sha3-256", &e.sha3, |b| hex::encode(Sha3_256::digest(b))),
-        ];
-        for (name, expected, compute) in digests {
-            let Some(expected) = expected else { continue };
-            let found = compute(bytes);
-            if *expected != found {
+        let e = &mut self.expected;
+        if e.pending(Kind::Sha256) {
+            rpmvs::settle(&mut e.sinfos, Kind::Sha256, &hex::encode(Sha256::digest(bytes)));
+        }
+        if e.pending(Kind::Sha1) {
+            rpmvs::settle(&mut e.sinfos, Kind::Sha1, &hex::encode(Sha1::digest(bytes)));
+        }
+        // A header digest has no alternative: its failure is final, so refuse now.
+        for s in &e.sinfos {
+            if let (Kind::Sha1 | Kind::Sha256, State::Failed(why)) = (s.kind, &s.state) {
+                return fail(why.clone());
+            }
+            if s.kind != Kind::Md5 && s.state == State::Ok && !self.checked.contains(&s.kind.name()) {
+                self.checked.push(s.kind.name());
+            }
+        }
+        if let Some(value) = &e.sha3 {
+            let found = hex::encode(Sha3_256::digest(bytes));
+            if !value.eq_ignore_ascii_case(found.as_bytes()) {
                 return fail(format!(
-                    "{name} digest mismatch: signature header says {expected}, received {found}"
+                    "header sha3-256 digest mismatch: signature header says {}, received {found}",
+                    String::from_utf8_lossy(value)
                 ));
             }
-            self.checked.push(name);
+            self.checked.push("header sha3-256");
         }
+        // rpm fetches the payload digests from the main header (rpmvsAppendTag).
         for tag in [PAYLOADDIGEST, PAYLOADDIGESTALT] {
-            let Some(entry) = find(index, tag) else { continue };
-            if entry.kind != TYPE_STRING_ARRAY {
-                return fail(format!("header: payload digest tag {tag} has type {}", entry.kind));
-            }
-            // rpm skips a payload digest it cannot read as hex rather than refusing the
-            // package; the header digests still cover the tag itself.
-            for value in strings(store, &entry) {
-                if let Ok(hex) = hex_value(value, "header: payload digest") {
-                    self.expected.payload.push(hex);
-                }
-            }
+            e.sinfos.extend(rpmvs::lookup(Kind::Payload, tag, index, store));
         }
         Ok(())
     }
@@ -324,60 +323,30 @@ fn read_signature(bytes: &[u8]) -> Result<Expected, IntegrityError> {
     let il = u32::from_be_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize;
     let (index, store) = bytes[16..].split_at(il * 16);
     check_blob(Which::Signature, index, store).map_err(IntegrityError)?;
-    let hex_tag = |tag: u32, name: &str, hex_len: usize| -> Result<Option<String>, IntegrityError> {
-        let Some(e) = find(index, tag) else { return Ok(None) };
-        let size = data_length(store, &e).unwrap_or(-1);
-        if e.kind != TYPE_STRING || size != hex_len as i64 + 1 {
-            return fail(format!(
-                "signature header: the {name} digest (tag {tag}) has type {} and size {size}, expected a {hex_len}-digit hex string",
-                e.kind
-            ));
-        }
-        let value = strings(store, &e).next().unwrap_or_default();
-        hex_value(value, &format!("signature header: the {name} digest")).map(Some)
-    };
-    let sha1 = hex_tag(SIGTAG_SHA1, "SHA1", 40)?;
-    let sha256 = hex_tag(SIGTAG_SHA256, "SHA256", 64)?;
-    let sha3 = hex_tag(SIGTAG_SHA3_256, "SHA3-256", 64)?;
-    let md5 = match find(index, SIGTAG_MD5) {
-        None => None,
-        Some(e) if e.kind == TYPE_BIN && e.count == 16 => {
-            let at = e.offset as usize;
-            Some(store[at..at + 16].to_vec())
-        }
-        Some(e) => {
-            return fail(format!(
-                "signature header: the MD5 digest (tag {SIGTAG_MD5}) has type {} and count {}, expected 16 bytes",
-                e.kind, e.count
-            ))
-        }
-    };
-    // rpm 4.18 refuses a package that no SHA1, SHA256 or MD5 digest covers (it does not
-    // read SHA3-256 yet), so this is refused too, with SHA3 still checked when present.
-    if sha1.is_none() && sha256.is_none() && md5.is_none() {
-        return fail("signature header: no SHA256, SHA1 or MD5 digest".to_string());
+    let mut sinfos = Vec::new();
+    for (kind, tag) in [
+        (Kind::Sha1, SIGTAG_SHA1),
+        (Kind::Sha256, SIGTAG_SHA256),
+        (Kind::Md5, SIGTAG_MD5),
+    ] {
+        sinfos.extend(rpmvs::lookup(kind, tag, index, store));
     }
-    Ok(Expected {
-        sha1,
-        sha256,
-        sha3,
-        md5,
-        payload: Vec::new(),
-    })
-}
-
-/// The strings of an entry that `check_blob` accepted.
-fn strings<'a>(store: &'a [u8], e: &IndexEntry) -> impl Iterator<Item = &'a [u8]> {
-    let start = (e.offset as usize).min(store.len());
-    store[start..].split(|&b| b == 0).take(e.count as usize)
-}
-
-/// A hex digest (rpm compares case-insensitively), lowercased.
-fn hex_value(value: &[u8], what: &str) -> Result<String, IntegrityError> {
-    if value.is_empty() || !value.iter().all(u8::is_ascii_hexdigit) {
-        return fail(format!("{what} is not hex: {:?}", String::from_utf8_lossy(value)));
+    // A malformed header digest fails the package whatever else verifies; with none of the
+    // three the header is verified by nothing. Both are final, so refuse before the header.
+    for s in &sinfos {
+        if let State::Failed(why) = &s.state {
+            return fail(format!("signature header: {why}"));
+        }
     }
-    Ok(String::from_utf8_lossy(value).to_ascii_lowercase())
+    if sinfos.iter().all(|s| s.state == State::NotFound) {
+        return fail("signature header: no valid SHA256, SHA1 or MD5 digest of the header");
+    }
+    // rpm 4.18 ignores tag 279; we compare the 64 bytes at its offset, whatever its type.
+    let sha3 = find(index, SIGTAG_SHA3_256).map(|e| {
+        let at = (e.offset as usize).min(store.len());
+        store[at..(at + 64).min(store.len())].to_vec()
+    });
+    Ok(Expected { sinfos, sha3 })
 }
 
 /// Verifies a whole file read from `reader` (the same checks an upload gets).
@@ -425,11 +394,25 @@ mod tests {
         let mut v = StreamVerifier::new();
         v.feed(&lead).unwrap();
         let mut intro = HEADER_MAGIC.to_vec();
-        intro.extend([0, 0, 0, 0]);
         intro.extend(7u32.to_be_bytes());
         intro.extend(u32::MAX.to_be_bytes());
         let e = v.feed(&intro).unwrap_err();
         assert!(e.0.contains("signature header"), "{e}");
+    }
+
+    #[test]
+    fn nonzero_reserved_bytes_fail_like_bad_magic() {
+        let mut lead = vec![0u8; 96];
+        lead[..4].copy_from_slice(&LEAD_MAGIC);
+        lead[4] = 3;
+        lead[79] = 5;
+        let mut v = StreamVerifier::new();
+        v.feed(&lead).unwrap();
+        let mut intro = HEADER_MAGIC.to_vec();
+        intro[7] = 1;
+        intro.extend([0u8; 8]);
+        let e = v.feed(&intro).unwrap_err();
+        assert!(e.0.contains("bad magic"), "{e}");
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub struct Dashboard {
     /// The newest production revision of each distribution (None before the first).
     pub production: Vec<(String, Option<Revision>)>,
     pub inventory: Inventory,
+    /// The background scrub and the files found corrupt.
+    pub integrity: super::verify::IntegrityStatus,
 }
 
 impl App {
@@ -106,6 +108,7 @@ impl App {
             sla: self.sla(SLA_PERIOD_SECONDS, None)?,
             production,
             inventory: self.inventory(&InventoryFilter::default())?,
+            integrity: self.integrity_status(),
         })
     }
 }

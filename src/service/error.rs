@@ -1,9 +1,10 @@
 //! The errors users of the service layer can act on.
 //!
-//! Policy: every variant but `Internal`, `Busy` and `DiskFull` is the caller's to fix and maps
-//! to a 4xx status in `http::error`; `Busy` (503) and `DiskFull` (507) say the server cannot
-//! take the request now and nothing changed; `Internal` means the server failed (disk,
-//! database) and is logged in full.
+//! Policy: every variant but `Internal`, `Busy`, `DiskFull` and `Corrupt` is the caller's to
+//! fix and maps to a 4xx status in `http::error`; `Busy` (503) and `DiskFull` (507) say the
+//! server cannot take the request now and nothing changed; `Corrupt` (503) means a stored file
+//! is damaged until an admin repairs it; `Internal` means the server failed (disk, database)
+//! and is logged in full.
 
 use crate::db::DbError;
 
@@ -52,6 +53,9 @@ pub enum ServiceError {
     /// Nothing was changed: the caller may retry once space is freed.
     #[error("the server's disk is full; nothing was changed, retry once space has been freed")]
     DiskFull(String),
+    /// A stored file failed its integrity check and is not served until repaired.
+    #[error("{0}")]
+    Corrupt(String),
     /// The server could not do its part.
     #[error("internal error: {0}")]
     Internal(String),

@@ -387,6 +387,25 @@ impl App {
             }
         }
 
+        let integrity = &self.integrity;
+        out.family(
+            "stagerepo_scrub_last_run_timestamp_seconds",
+            "gauge",
+            "When the last background scrub (scrub_interval) finished; 0 before the first.",
+        );
+        let last = integrity.scrub_last_run.load(Ordering::Relaxed);
+        out.sample("stagerepo_scrub_last_run_timestamp_seconds", &[], last as f64);
+        out.family("stagerepo_scrub_runs_total", "counter", "Background scrubs finished.");
+        let runs = integrity.scrub_runs.load(Ordering::Relaxed);
+        out.sample("stagerepo_scrub_runs_total", &[], runs as f64);
+        out.family(
+            "stagerepo_scrub_corrupt_files",
+            "gauge",
+            "Files the last check (scrub or admin verify) found corrupt and not repaired since; refused for download.",
+        );
+        let corrupt = integrity.corrupt_count();
+        out.sample("stagerepo_scrub_corrupt_files", &[], corrupt as f64);
+
         out.family(
             "stagerepo_http_requests_total",
             "counter",

@@ -27,6 +27,7 @@ pub mod sites;
 pub mod teams;
 pub mod undo;
 pub mod upload;
+pub mod verify;
 
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
@@ -84,6 +85,8 @@ pub struct App {
     pub secrets: crate::secrets::SecretBox,
     /// Bumped after every change to the served files, so caches of them know to look again.
     files_generation: std::sync::atomic::AtomicU64,
+    /// Files found corrupt (refused for download) and the background scrub's counters.
+    pub integrity: verify::Integrity,
 }
 
 impl App {
@@ -133,8 +136,10 @@ impl App {
             metrics: metrics::Metrics::default(),
             secrets,
             files_generation: std::sync::atomic::AtomicU64::new(0),
+            integrity: verify::Integrity::default(),
         };
         app.remove_leftovers()?;
+        app.load_integrity_marks()?;
         app.load_bases()?;
         app.reconcile_repositories()?;
         app.ensure_signatures()?;

@@ -183,6 +183,7 @@ impl App {
         self.metrics
             .record_publication(dist, repo, new_set.len(), publisher.last_bytes, started.elapsed());
         tracing::info!(dist, %repo, revision = number, packages = new_set.len(), ms = outcome.millis as u64, actor, reason, "published");
+        self.after_publication(dist, repo);
         Ok((value, outcome))
     }
 
@@ -346,11 +347,17 @@ impl App {
                     let on_disk = std::fs::read(&repomd)
                         .ok()
                         .map(|b| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&b)));
-                    if on_disk.as_deref() != Some(rev.repomd_sha256.as_str()) {
-                        tracing::warn!(dist, %repo, revision = rev.number, "repository files differ from the database; rewriting them");
+                    // Repodata found corrupt (marks of an earlier check) is rewritten too.
+                    let corrupt = self.repodata_is_corrupt(dist, *repo);
+                    if on_disk.as_deref() != Some(rev.repomd_sha256.as_str()) || corrupt {
+                        tracing::warn!(dist, %repo, revision = rev.number, corrupt, "repository files differ from the database; rewriting them");
                         let lock = &self.publishers[&(dist.clone(), *repo)];
                         let mut publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
                         let set = self.db.revision_packages(dist, *repo, rev.number)?;
+                        if corrupt {
+                            // Gone, they are written again (a same-size copy would pass as intact).
+                            self.remove_corrupt_repodata(dist, *repo)?;
+                        }
                         self.write_repository(&mut publisher, &set, None)?;
                         self.db.update_revision_repomd(
                             dist,
@@ -359,6 +366,8 @@ impl App {
                             publisher.last_revision as i64,
                             &publisher.last_sha,
                         )?;
+                        drop(publisher);
+                        self.after_publication(dist, *repo);
                     }
                 }
             }
@@ -373,4 +382,13 @@ fn served_repomd_sha(publisher: &Publisher) -> String {
     std::fs::read(publisher.dir.join("repodata/repomd.xml"))
         .map(|b| hex::encode(Sha256::digest(&b)))
         .unwrap_or_default()
+}
+
+impl App {
+    /// A publication may have rewritten repodata found corrupt: checks that repository's again.
+    fn after_publication(&self, dist: &str, repo: RepoKind) {
+        if let Err(e) = self.recheck_repodata(dist, repo) {
+            tracing::warn!(dist, %repo, error = %e, "checking the repodata again after a publication failed");
+        }
+    }
 }

@@ -73,6 +73,10 @@ impl App {
         }
         if let Some(existing) = self.db.package_by_filename(filename)? {
             return if existing.sha256 == sha256 {
+                // The same bytes again: the way to repair a stored copy found corrupt.
+                if self.package_is_corrupt(sha256) {
+                    self.repair_package(temp, sha256)?;
+                }
                 Ok(UploadOutcome {
                     created: false,
                     filename: existing.filename.clone(),
@@ -151,7 +155,8 @@ impl App {
     }
 }
 
-fn nevra_of(p: &crate::db::StoredPackage) -> String {
+/// The NEVRA of a stored package.
+pub(super) fn nevra_of(p: &crate::db::StoredPackage) -> String {
     crate::domain::evr::Nevra {
         name: p.name.clone(),
         evr: crate::domain::evr::Evr::new(p.epoch, &p.version, &p.release),

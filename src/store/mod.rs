@@ -48,6 +48,18 @@ impl PackageStore {
         self.root.join(&sha256[..2]).join(sha256)
     }
 
+    /// Moves a validated upload into place over whatever is there (a copy found corrupt),
+    /// durably; returns its path.
+    pub fn replace(&self, temp: NamedTempFile, sha256: &str) -> io::Result<PathBuf> {
+        let dest = self.path(sha256);
+        let dir = dest.parent().expect("store paths have a parent");
+        fs::create_dir_all(dir)?;
+        temp.as_file().sync_all()?;
+        temp.persist(&dest).map_err(|e| e.error)?;
+        sync_dir(dir)?;
+        Ok(dest)
+    }
+
     /// Moves a validated upload into place, durably. Already present content is kept as is.
     pub fn commit(&self, temp: NamedTempFile, sha256: &str) -> io::Result<PathBuf> {
         let dest = self.path(sha256);
@@ -61,6 +73,20 @@ impl PackageStore {
         sync_dir(dir)?;
         Ok(dest)
     }
+}
+
+/// Replaces a link (or creates it) with a hard link to `target`, atomically: readers see the
+/// old file or the new one. Used to swap a repaired package in for a corrupt one.
+pub fn relink(target: &Path, link: &Path) -> io::Result<()> {
+    let dir = link.parent().expect("links have a parent");
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        link.file_name().and_then(|n| n.to_str()).unwrap_or("link")
+    ));
+    let _ = fs::remove_file(&tmp);
+    fs::hard_link(target, &tmp)?;
+    fs::rename(&tmp, link)
 }
 
 /// fsyncs a directory so that a rename inside it survives a crash.
