@@ -112,6 +112,47 @@ pub struct Config {
     pub sla_grace: String,
     /// Per-element rollout settings, by element name.
     pub element: BTreeMap<String, ElementConfig>,
+    /// Where packages and published repositories are kept besides the data directory:
+    /// `local` (only there) or `s3` (also in the bucket of `[s3]`).
+    pub storage: StorageKind,
+    /// The S3-compatible bucket, with `storage = "s3"`.
+    pub s3: Option<S3Config>,
+    /// With `storage = "s3"`: answer package downloads with a 302 to a presigned URL of the
+    /// bucket, so the bytes flow from the object store and not through the daemon.
+    pub redirect_downloads: bool,
+    /// How long a presigned download URL stays valid.
+    pub presign_ttl: String,
+}
+
+/// Where the package store and the published repositories live.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// The data directory only.
+    #[default]
+    Local,
+    /// The data directory (the publisher's working copy) and an S3-compatible bucket.
+    S3,
+}
+
+/// An S3-compatible bucket. Credentials unset here come from `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`), as AWS tools read them.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    /// The endpoint URL, e.g. `https://s3.example.org` or `http://127.0.0.1:8333`; unset is AWS.
+    pub endpoint: Option<String>,
+    /// The bucket's name.
+    pub bucket: String,
+    /// The region (`us-east-1` when unset).
+    pub region: Option<String>,
+    /// Key prefix inside the bucket (e.g. `stagerepo/`); empty by default.
+    #[serde(default)]
+    pub prefix: String,
+    /// Access key id (else `AWS_ACCESS_KEY_ID`).
+    pub access_key_id: Option<String>,
+    /// Secret access key (else `AWS_SECRET_ACCESS_KEY`; prefer the environment or a file).
+    pub secret_access_key: Option<String>,
 }
 
 /// Rollout settings of one element; unset keys fall back to the top-level defaults.
@@ -171,6 +212,10 @@ impl Default for Config {
             smtp_password_file: None,
             smtp_from: "stagerepo@localhost".into(),
             notify_emails: Vec::new(),
+            storage: StorageKind::Local,
+            s3: None,
+            redirect_downloads: false,
+            presign_ttl: "15m".into(),
         }
     }
 }

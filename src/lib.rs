@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod base;
+pub mod blob;
 pub mod cli;
 pub mod config;
 pub mod db;

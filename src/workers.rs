@@ -47,6 +47,12 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
                 Some(app.clock.now() + 5)
             }
         };
+        if app.mirror.as_ref().is_some_and(|m| !m.dirty().is_empty()) {
+            let a = app.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || a.sync_mirror(true)).await {
+                tracing::warn!(error = %e, "the object store is still out of sync; retrying");
+            }
+        }
         let next_delivery = deliver_due(&app, &http).await;
         let next_mail = match &mailer {
             Some(m) => send_mail_due(&app, m).await,

@@ -100,6 +100,25 @@ impl RepoFiles {
         if !servable(rel) {
             return Err(not_found());
         }
+        // With `redirect_downloads`, packages come from the bucket (its copy was written at upload,
+        // so it is good even when the local one was found corrupt).
+        if let Some(mirror) = &self.app.mirror {
+            let mirror = mirror.clone();
+            let key = rel.to_string();
+            let url = tokio::task::spawn_blocking(move || mirror.download_url(&key))
+                .await
+                .map_err(|e| ServiceError::Internal(format!("task failed: {e}")))?;
+            if let Some(url) = url {
+                let mut response = Response::new(Body::empty());
+                *response.status_mut() = StatusCode::FOUND;
+                let h = response.headers_mut();
+                h.insert(header::LOCATION, value(&url)?);
+                // The URL expires: no cache may keep the redirect.
+                h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+                return Ok(response);
+            }
+        }
         // Before the cache: a file found corrupt is refused even if a good copy is in memory,
         // so that what clients get never depends on what happened to be cached. One atomic
         // load while nothing is corrupt.

@@ -61,6 +61,15 @@ impl Config {
         positive_duration("scrub_interval", value).map(Some)
     }
 
+    /// `presign_ttl` as a duration (1 s to 7 days, S3's limit for presigned URLs).
+    pub fn presign_ttl_duration(&self) -> Result<Duration, ConfigError> {
+        let d = positive_duration("presign_ttl", &self.presign_ttl)?;
+        if d > Duration::from_secs(7 * 24 * 3600) {
+            return Err(invalid("presign_ttl", "must be at most 7 days (S3's limit)"));
+        }
+        Ok(d)
+    }
+
     /// `body_timeout` as a duration.
     pub fn body_timeout_duration(&self) -> Result<Duration, ConfigError> {
         positive_duration("body_timeout", &self.body_timeout)
@@ -87,6 +96,22 @@ impl Config {
         self.body_timeout_duration()?;
         self.scrub_interval_duration()?;
         self.trusted_proxy_nets()?;
+        self.presign_ttl_duration()?;
+        match (self.storage, &self.s3) {
+            (crate::config::StorageKind::S3, None) => {
+                return Err(invalid("storage", "\"s3\" needs an [s3] table with at least bucket"))
+            }
+            (crate::config::StorageKind::S3, Some(s3)) if s3.bucket.trim().is_empty() => {
+                return Err(invalid("s3.bucket", "must not be empty"))
+            }
+            (crate::config::StorageKind::Local, _) if self.redirect_downloads => {
+                return Err(invalid(
+                    "redirect_downloads",
+                    "needs storage = \"s3\" (there is no bucket to redirect to)",
+                ))
+            }
+            _ => {}
+        }
         if !(1..=100_000).contains(&self.max_concurrent_uploads) {
             return Err(invalid("max_concurrent_uploads", "must be 1 to 100000"));
         }
@@ -189,7 +214,11 @@ pub fn restart_needed(running: &Config, fresh: &Config) -> Vec<&'static str> {
         smtp_password,
         smtp_password_file,
         smtp_from,
-        notify_emails
+        notify_emails,
+        storage,
+        s3,
+        redirect_downloads,
+        presign_ttl
     );
     if changed.is_empty() && running != fresh {
         changed.push("(other settings)");

@@ -78,6 +78,15 @@ impl From<DbError> for ServiceError {
     }
 }
 
+impl From<crate::blob::BlobError> for ServiceError {
+    fn from(e: crate::blob::BlobError) -> Self {
+        match e {
+            crate::blob::BlobError::Conflict { .. } => ServiceError::Conflict(e.to_string()),
+            other => ServiceError::Busy(format!("the object store is unavailable, retry later: {other}")),
+        }
+    }
+}
+
 impl From<std::io::Error> for ServiceError {
     fn from(e: std::io::Error) -> Self {
         if crate::store::is_disk_full(&e) {

@@ -15,6 +15,7 @@ pub mod inventory;
 pub mod keys;
 pub mod mail;
 pub mod metrics;
+pub mod mirror;
 pub mod notify;
 pub mod problems;
 pub mod publish;
@@ -61,6 +62,25 @@ impl Clock for SystemClock {
     }
 }
 
+/// The bucket copy chosen by `storage`, connected once at start.
+fn open_mirror(config: &Config) -> ServiceResult<Option<Arc<mirror::Mirror>>> {
+    if config.storage != crate::config::StorageKind::S3 {
+        return Ok(None);
+    }
+    let s3 = config
+        .s3
+        .as_ref()
+        .ok_or_else(|| ServiceError::Invalid("storage = \"s3\" needs an [s3] table".into()))?;
+    let ttl = config
+        .presign_ttl_duration()
+        .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    let blob = crate::blob::S3Store::new(s3).map_err(|e| ServiceError::Invalid(format!("[s3]: {e}")))?;
+    let mirror = mirror::Mirror::open(Arc::new(blob), config.redirect_downloads, ttl)
+        .map_err(|e| ServiceError::Internal(format!("cannot reach the bucket {}: {e}", s3.bucket)))?;
+    tracing::info!(bucket = %s3.bucket, endpoint = s3.endpoint.as_deref().unwrap_or("AWS"), "packages and repositories are copied to the bucket");
+    Ok(Some(Arc::new(mirror)))
+}
+
 /// The application: configuration plus every store, shared by all requests.
 pub struct App {
     pub config: Config,
@@ -87,6 +107,8 @@ pub struct App {
     files_generation: std::sync::atomic::AtomicU64,
     /// Files found corrupt (refused for download) and the background scrub's counters.
     pub integrity: verify::Integrity,
+    /// The bucket copy of packages and repositories, with `storage = "s3"`.
+    pub mirror: Option<Arc<mirror::Mirror>>,
 }
 
 impl App {
@@ -121,6 +143,7 @@ impl App {
             }
         }
         let temp_budget = crate::store::TempBudget::new(config.max_temp_bytes);
+        let mirror = open_mirror(&config)?;
         let app = App {
             config,
             db,
@@ -137,13 +160,47 @@ impl App {
             secrets,
             files_generation: std::sync::atomic::AtomicU64::new(0),
             integrity: verify::Integrity::default(),
+            mirror,
         };
         app.remove_leftovers()?;
         app.load_integrity_marks()?;
         app.load_bases()?;
         app.reconcile_repositories()?;
         app.ensure_signatures()?;
+        app.sync_mirror(false)?;
         Ok(app)
+    }
+
+    /// Brings the bucket copy of every repository (or, with `only_dirty`, of those whose last
+    /// sync failed) in line with the working copy.
+    pub fn sync_mirror(&self, only_dirty: bool) -> ServiceResult<()> {
+        let Some(mirror) = &self.mirror else {
+            return Ok(());
+        };
+        let targets: Vec<(String, RepoKind)> = if only_dirty {
+            mirror.dirty()
+        } else {
+            self.publishers.keys().cloned().collect()
+        };
+        for (dist, repo) in targets {
+            let Some(lock) = self.publishers.get(&(dist.clone(), repo)) else {
+                continue;
+            };
+            let _publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
+            mirror.repository(&dist, repo, &self.repos_dir.join(&dist).join(repo.as_str()))?;
+        }
+        Ok(())
+    }
+
+    /// After a publication of `dist/repo`: its bucket copy follows. A failure is logged and
+    /// retried (the publication itself stands: the working copy serves it).
+    pub(crate) fn mirror_publication(&self, dist: &str, repo: RepoKind) {
+        if let Some(mirror) = &self.mirror {
+            let dir = self.repos_dir.join(dist).join(repo.as_str());
+            if let Err(e) = mirror.repository(dist, repo, &dir) {
+                tracing::error!(dist, %repo, error = %e, "copying the publication to the object store failed; retrying in the background");
+            }
+        }
     }
 
     /// Root of the served repositories (`<data-dir>/repos`).

@@ -387,6 +387,7 @@ fn served_repomd_sha(publisher: &Publisher) -> String {
 impl App {
     /// A publication may have rewritten repodata found corrupt: checks that repository's again.
     fn after_publication(&self, dist: &str, repo: RepoKind) {
+        self.mirror_publication(dist, repo);
         if let Err(e) = self.recheck_repodata(dist, repo) {
             tracing::warn!(dist, %repo, error = %e, "checking the repodata again after a publication failed");
         }

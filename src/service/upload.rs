@@ -113,7 +113,11 @@ impl App {
         }
         let signature = self.check_upload_signature(team, temp.path())?;
         let xml = crate::repodata::render(&meta, &format!("Packages/{filename}"));
-        self.store.commit(temp, sha256)?;
+        let stored = self.store.commit(temp, sha256)?;
+        // Into the bucket before the package exists for anyone: a refused upload never gets there.
+        if let Some(mirror) = &self.mirror {
+            mirror.package(sha256, &stored)?;
+        }
         match self.db.insert_package(&NewPackage {
             meta: &meta,
             xml: &xml,

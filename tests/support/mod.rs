@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod repoclosure;
+pub mod seaweed;
 
 /// Fails (never skips) when a tool the tests need is missing: run the README's test command,
 /// which installs them.

@@ -1,0 +1,217 @@
+//! The bucket copy of the package store and the published repositories (`storage = "s3"`).
+//!
+//! The data directory stays the publisher's working copy; every accepted upload and every
+//! publication is then written to the bucket in the order that keeps a reader of the bucket
+//! consistent: packages and checksum-named repodata first (immutable keys, each written
+//! once), `repomd.xml` last, with a conditional write on the version this daemon wrote before
+//! (two publishers can never interleave: the loser's write is refused and logged). Objects
+//! leave the bucket only after their generation left `keep_generations` in the working copy.
+//! A failed sync is retried by the next publication and by the worker loop, since each sync
+//! compares the whole repository with the bucket.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::blob::{BlobError, BlobResult, BlobStore};
+use crate::domain::repo::RepoKind;
+
+/// The bucket and what this daemon knows is in it.
+pub struct Mirror {
+    blob: Arc<dyn BlobStore>,
+    /// Keys known to hold their final content: immutable objects are written once.
+    known: Mutex<HashSet<String>>,
+    /// Per repository prefix: the ETag and bytes of the repomd.xml last written there.
+    repomd: Mutex<HashMap<String, (String, Vec<u8>)>>,
+    /// Repositories whose last sync failed (retried by the worker loop).
+    dirty: Mutex<HashSet<(String, RepoKind)>>,
+    redirect: bool,
+    ttl: Duration,
+}
+
+/// The bucket key of a stored package.
+pub fn package_key(sha256: &str) -> String {
+    format!("store/{}/{sha256}", &sha256[..2.min(sha256.len())])
+}
+
+/// The bucket prefix of a published repository.
+pub fn repository_prefix(dist: &str, repo: RepoKind) -> String {
+    format!("repos/{dist}/{repo}/")
+}
+
+impl Mirror {
+    /// Opens the mirror over `blob`, learning which objects it already holds.
+    pub fn open(blob: Arc<dyn BlobStore>, redirect: bool, ttl: Duration) -> BlobResult<Mirror> {
+        let known = blob.list("")?.into_iter().collect();
+        Ok(Mirror {
+            blob,
+            known: Mutex::new(known),
+            repomd: Mutex::new(HashMap::new()),
+            dirty: Mutex::new(HashSet::new()),
+            redirect,
+            ttl,
+        })
+    }
+
+    /// The bucket itself.
+    pub fn blob(&self) -> &Arc<dyn BlobStore> {
+        &self.blob
+    }
+
+    fn is_known(&self, key: &str) -> bool {
+        self.known.lock().unwrap_or_else(|p| p.into_inner()).contains(key)
+    }
+
+    fn note(&self, key: String) {
+        self.known.lock().unwrap_or_else(|p| p.into_inner()).insert(key);
+    }
+
+    /// Copies a stored package (already validated and committed locally) into the bucket.
+    pub fn package(&self, sha256: &str, path: &Path) -> BlobResult<()> {
+        let key = package_key(sha256);
+        if !self.is_known(&key) {
+            self.blob.put_file(&key, path)?;
+            self.note(key);
+        }
+        Ok(())
+    }
+
+    /// Brings the bucket copy of one repository in line with its working copy `dir`.
+    pub fn repository(&self, dist: &str, repo: RepoKind, dir: &Path) -> BlobResult<()> {
+        let result = self.sync(dist, repo, dir);
+        let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
+        match &result {
+            Ok(()) => dirty.remove(&(dist.to_string(), repo)),
+            Err(_) => dirty.insert((dist.to_string(), repo)),
+        };
+        result
+    }
+
+    /// Repositories whose last sync failed.
+    pub fn dirty(&self) -> Vec<(String, RepoKind)> {
+        self.dirty
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    fn sync(&self, dist: &str, repo: RepoKind, dir: &Path) -> BlobResult<()> {
+        let prefix = repository_prefix(dist, repo);
+        let local = local_files(dir)?;
+        // 1. Immutable objects: packages, checksum-named repodata, per-generation signatures.
+        let mut replaceable = Vec::new();
+        for rel in &local {
+            let key = format!("{prefix}{rel}");
+            if matches!(
+                rel.as_str(),
+                "repodata/repomd.xml" | "repodata/repomd.xml.asc" | "repodata/generations.json"
+            ) {
+                replaceable.push(rel.as_str());
+            } else if !self.is_known(&key) {
+                self.blob.put_file(&key, &dir.join(rel))?;
+                self.note(key);
+            }
+        }
+        // 2. The replaceable files, repomd.xml last.
+        replaceable.sort_by_key(|rel| *rel == "repodata/repomd.xml");
+        for rel in replaceable {
+            let key = format!("{prefix}{rel}");
+            let bytes = std::fs::read(dir.join(rel)).map_err(|source| BlobError::Io {
+                path: dir.join(rel).display().to_string(),
+                source,
+            })?;
+            if rel == "repodata/repomd.xml" {
+                self.write_repomd(&key, bytes)?;
+            } else {
+                self.blob.put(&key, bytes)?;
+            }
+            self.note(key);
+        }
+        // 3. What left the working copy's generations leaves the bucket.
+        let present: HashSet<String> = local.iter().map(|rel| format!("{prefix}{rel}")).collect();
+        for key in self.blob.list(&prefix)? {
+            if !present.contains(&key) {
+                self.blob.delete(&key)?;
+                self.known.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces repomd.xml only over the version this daemon wrote (or found at its first sync).
+    fn write_repomd(&self, key: &str, bytes: Vec<u8>) -> BlobResult<()> {
+        let last = self.repomd.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned();
+        let previous = match last {
+            Some((_, ref old)) if *old == bytes => return Ok(()),
+            Some((etag, _)) => Some(etag),
+            None => {
+                // First sync since start: the object as it is now; an identical one stays.
+                match self.blob.etag(key)? {
+                    Some(etag) if self.blob.get(key)? == bytes => {
+                        self.remember(key, etag, bytes);
+                        return Ok(());
+                    }
+                    other => other,
+                }
+            }
+        };
+        let etag = self.blob.replace(key, bytes.clone(), previous.as_deref())?;
+        self.remember(key, etag, bytes);
+        Ok(())
+    }
+
+    fn remember(&self, key: &str, etag: String, bytes: Vec<u8>) {
+        self.repomd
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_string(), (etag, bytes));
+    }
+
+    /// A short-lived URL of the bucket copy of repository file `rel` (`<dist>/<repo>/...`),
+    /// when downloads are redirected and the object is known to be there.
+    pub fn download_url(&self, rel: &str) -> Option<String> {
+        if !self.redirect || !rel.split('/').nth(2).is_some_and(|d| d == "Packages") {
+            return None;
+        }
+        let key = format!("repos/{rel}");
+        if !self.is_known(&key) {
+            return None;
+        }
+        match self.blob.presigned_get(&key, self.ttl) {
+            Ok(url) => Some(url),
+            Err(e) => {
+                tracing::warn!(key, error = %e, "cannot presign a download; serving it directly");
+                None
+            }
+        }
+    }
+}
+
+/// The files of a repository's working copy, relative to it: `Packages/*` and `repodata/*`,
+/// without dot-files (temporary names of a publication in progress).
+fn local_files(dir: &Path) -> BlobResult<Vec<String>> {
+    let mut files = Vec::new();
+    for sub in ["Packages", "repodata"] {
+        let entries = match std::fs::read_dir(dir.join(sub)) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => {
+                return Err(BlobError::Io {
+                    path: dir.join(sub).display().to_string(),
+                    source,
+                })
+            }
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if !name.starts_with('.') && entry.file_type().is_ok_and(|t| t.is_file()) {
+                files.push(format!("{sub}/{name}"));
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}

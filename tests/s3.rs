@@ -1,0 +1,240 @@
+//! `storage = "s3"`: packages and published repositories in an S3-compatible bucket (a real
+//! SeaweedFS), downloads through 302s to presigned URLs with real dnf, readers of the bucket
+//! during publications, and the conditional write of repomd.xml.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use stagerepo::blob::BlobStore;
+use support::seaweed::Seaweed;
+use support::{build_rpms, DnfRoot, SpecPackage, TestServer};
+
+const BUCKET: &str = "stagerepo";
+
+/// (href, sha256) of every file repomd.xml names.
+fn named_files(repomd: &str) -> Vec<(String, String)> {
+    repomd
+        .split("<data ")
+        .skip(1)
+        .map(|block| {
+            let between = |a: &str, b: &str| {
+                let start = block.find(a).unwrap_or_else(|| panic!("no {a} in {block}")) + a.len();
+                block[start..start + block[start..].find(b).unwrap()].to_string()
+            };
+            (
+                between("<location href=\"", "\""),
+                between("<checksum type=\"sha256\">", "<"),
+            )
+        })
+        .collect()
+}
+
+/// Checks that repomd.xml of `prefix` in the bucket names only objects that exist there with
+/// the recorded checksum; returns how many files it named.
+fn bucket_repository_is_consistent(store: &dyn BlobStore, prefix: &str) -> Result<usize, String> {
+    let repomd = store
+        .get(&format!("{prefix}repodata/repomd.xml"))
+        .map_err(|e| e.to_string())?;
+    let files = named_files(&String::from_utf8(repomd).unwrap());
+    for (href, sha) in &files {
+        let bytes = store
+            .get(&format!("{prefix}{href}"))
+            .map_err(|e| format!("{href}: {e}"))?;
+        let found = hex::encode(Sha256::digest(&bytes));
+        if &found != sha {
+            return Err(format!("{href}: repomd.xml says {sha}, the object is {found}"));
+        }
+    }
+    Ok(files.len())
+}
+
+fn dir(work: &tempfile::TempDir, name: &str) -> std::path::PathBuf {
+    let d = work.path().join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn keys(store: &dyn BlobStore) -> BTreeSet<String> {
+    store.list("").unwrap().into_iter().collect()
+}
+
+#[test]
+fn packages_and_repositories_live_in_the_bucket_and_dnf_installs_through_presigned_redirects() {
+    let (weed, _one) = Seaweed::start(&[BUCKET]);
+    // Top-level keys before the [s3] table.
+    let config = format!(
+        "redirect_downloads = true\npresign_ttl = \"5m\"\n{}",
+        weed.config(BUCKET)
+    );
+    let mut server = TestServer::start_with_config(&config);
+    let store = weed.store(BUCKET);
+    let team = server.team_with_element("t", "s3demo");
+    let work = tempfile::tempdir().unwrap();
+    let rpms = build_rpms(work.path(), &[SpecPackage::new("s3demo", "1.0", "1")]);
+    let rpm_bytes = std::fs::read(&rpms[0]).unwrap();
+    let sha = hex::encode(Sha256::digest(&rpm_bytes));
+
+    // An upload refused by the verification leaves no object behind.
+    let before = keys(&store);
+    let mut garbage = rpm_bytes.clone();
+    let last = garbage.len() - 10;
+    garbage[last] ^= 0xff;
+    let (status, body) = support::http(
+        reqwest::Method::PUT,
+        &format!("{}/api/v1/upload/s3demo-1.0-1.noarch.rpm", server.url),
+        Some(&team),
+        Some(garbage),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(keys(&store), before, "a refused upload wrote to the bucket");
+
+    server.submit(&team, "s3demo", "1.0.0", &rpms);
+    let objects = keys(&store);
+    assert!(objects.contains(&format!("store/{}/{sha}", &sha[..2])), "{objects:#?}");
+    assert!(
+        objects.contains("repos/el9/beta/Packages/s3demo-1.0-1.noarch.rpm"),
+        "{objects:#?}"
+    );
+    assert_eq!(
+        store.get(&format!("store/{}/{sha}", &sha[..2])).unwrap(),
+        rpm_bytes,
+        "the bucket holds the uploaded bytes"
+    );
+    let named = bucket_repository_is_consistent(&store, "repos/el9/beta/").unwrap();
+    assert!(named >= 3, "repomd.xml names primary, filelists and other");
+    // The bucket's repomd.xml is the one the daemon serves.
+    let (_, served) = support::ureq_get(&format!("{}/repo/el9/beta/repodata/repomd.xml", server.url)).unwrap();
+    assert_eq!(store.get("repos/el9/beta/repodata/repomd.xml").unwrap(), served);
+
+    // Package downloads are 302s to a presigned URL of the bucket; the bytes come from there.
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = client
+        .get(format!("{}/repo/el9/beta/Packages/s3demo-1.0-1.noarch.rpm", server.url))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 302);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with(&weed.endpoint), "{location}");
+    assert!(location.contains("X-Amz-Signature"), "{location}");
+    let fetched = reqwest::blocking::get(&location).unwrap();
+    assert_eq!(fetched.status().as_u16(), 200);
+    assert_eq!(fetched.bytes().unwrap().to_vec(), rpm_bytes);
+    // Repodata still comes from the daemon (repomd.xml and its signature from one generation).
+    let resp = client
+        .get(format!("{}/repo/el9/beta/repodata/repomd.xml", server.url))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+
+    // Real dnf follows the redirect and installs.
+    let root = DnfRoot::new(&[format!("{}/repo/el9/beta.repo", server.url)]);
+    root.dnf_ok(&["install", "s3demo"]);
+    assert_eq!(root.installed("s3demo").as_deref(), Some("s3demo-1.0-1.noarch"));
+    let log = server.log();
+    assert!(
+        log.contains("path=\"/repo/el9/beta/Packages/s3demo-1.0-1.noarch.rpm\"") && log.contains("status=302"),
+        "dnf's download went through the redirect:\n{log}"
+    );
+
+    // A restart syncs again and finds nothing to change.
+    let objects = keys(&store);
+    server.restart();
+    assert_eq!(keys(&store), objects);
+    bucket_repository_is_consistent(&store, "repos/el9/beta/").unwrap();
+}
+
+#[test]
+fn readers_of_the_bucket_during_publications_never_see_a_404_or_a_mismatch() {
+    let (weed, _one) = Seaweed::start(&[BUCKET]);
+    let server = TestServer::start_with_config(&weed.config(BUCKET));
+    let team = server.team_with_element("t", "churn");
+    let work = tempfile::tempdir().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let stop = stop.clone();
+        let store = weed.store(BUCKET);
+        std::thread::spawn(move || {
+            let (mut rounds, mut failures) = (0, Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                match bucket_repository_is_consistent(&store, "repos/el9/beta/") {
+                    Ok(_) => rounds += 1,
+                    Err(e) => failures.push(e),
+                }
+            }
+            (rounds, failures)
+        })
+    };
+    for i in 1..=8 {
+        let version = format!("1.{i}.0");
+        std::fs::create_dir_all(work.path().join(&version)).unwrap();
+        let rpms = build_rpms(
+            &work.path().join(&version),
+            &[
+                SpecPackage::new("churn", &version, "1"),
+                SpecPackage::new("churn-libs", &version, "1"),
+            ],
+        );
+        server.submit(&team, "churn", &version, &rpms);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let (rounds, failures) = reader.join().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of {} reads failed: {failures:#?}",
+        failures.len(),
+        rounds + failures.len()
+    );
+    assert!(rounds >= 8, "the reader checked the bucket {rounds} times");
+    // Old generations leave the bucket with the working copy's: only the kept ones remain.
+    let store = weed.store(BUCKET);
+    let primaries = keys(&store)
+        .into_iter()
+        .filter(|k| k.starts_with("repos/el9/beta/repodata/") && k.ends_with("-primary.xml.gz"))
+        .count();
+    assert!((1..=3).contains(&primaries), "{primaries} primary files in the bucket");
+}
+
+#[test]
+fn another_writer_of_repomd_xml_is_never_overwritten() {
+    let (weed, _one) = Seaweed::start(&[BUCKET]);
+    let server = TestServer::start_with_config(&weed.config(BUCKET));
+    let team = server.team_with_element("t", "race");
+    let work = tempfile::tempdir().unwrap();
+    let store = weed.store(BUCKET);
+    server.submit(
+        &team,
+        "race",
+        "1.0.0",
+        &build_rpms(&dir(&work, "a"), &[SpecPackage::new("race", "1.0", "1")]),
+    );
+    // Another publisher (a second daemon on the same bucket) writes repomd.xml meanwhile.
+    let foreign = b"<?xml version=\"1.0\"?><repomd/>".to_vec();
+    store
+        .put("repos/el9/beta/repodata/repomd.xml", foreign.clone())
+        .unwrap();
+    server.submit(
+        &team,
+        "race",
+        "1.1.0",
+        &build_rpms(&dir(&work, "b"), &[SpecPackage::new("race", "1.1", "1")]),
+    );
+    assert_eq!(
+        store.get("repos/el9/beta/repodata/repomd.xml").unwrap(),
+        foreign,
+        "the conditional write must not overwrite the other writer's repomd.xml"
+    );
+    let log = server.log();
+    assert!(log.contains("changed by another writer"), "{log}");
+}

