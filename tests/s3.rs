@@ -95,7 +95,7 @@ fn packages_and_repositories_live_in_the_bucket_and_dnf_installs_through_presign
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
     assert_eq!(keys(&store), before, "a refused upload wrote to the bucket");
 
-    server.submit(&team, "s3demo", "1.0.0", &rpms);
+    let id = server.submit(&team, "s3demo", "1.0.0", &rpms);
     let objects = keys(&store);
     assert!(objects.contains(&format!("store/{}/{sha}", &sha[..2])), "{objects:#?}");
     assert!(
@@ -146,6 +146,25 @@ fn packages_and_repositories_live_in_the_bucket_and_dnf_installs_through_presign
         log.contains("path=\"/repo/el9/beta/Packages/s3demo-1.0-1.noarch.rpm\"") && log.contains("status=302"),
         "dnf's download went through the redirect:\n{log}"
     );
+
+    // Promotion publishes production into the bucket too, and hosts install from there.
+    server.cli_ok(
+        None,
+        &[
+            "admin",
+            "release",
+            "promote",
+            &id.to_string(),
+            "--force",
+            "--reason",
+            "no rollout sites in this test",
+        ],
+    );
+    bucket_repository_is_consistent(&store, "repos/el9/production/").unwrap();
+    assert!(keys(&store).contains("repos/el9/production/Packages/s3demo-1.0-1.noarch.rpm"));
+    let host = DnfRoot::new(&[format!("{}/repo/el9/production.repo", server.url)]);
+    host.dnf_ok(&["install", "s3demo"]);
+    assert_eq!(host.installed("s3demo").as_deref(), Some("s3demo-1.0-1.noarch"));
 
     // A restart syncs again and finds nothing to change.
     let objects = keys(&store);

@@ -288,6 +288,26 @@ mod tests {
     }
 
     #[test]
+    fn object_storage_needs_its_bucket() {
+        let check = |toml: &str| {
+            Config::from_toml(toml)
+                .unwrap()
+                .validate_operations()
+                .map_err(|e| e.to_string())
+        };
+        assert!(check("storage = \"s3\"\n").unwrap_err().contains("needs an [s3] table"));
+        assert!(check("storage = \"s3\"\n[s3]\nbucket = \" \"\n")
+            .unwrap_err()
+            .contains("s3.bucket"));
+        assert!(check("redirect_downloads = true\n")
+            .unwrap_err()
+            .contains("storage = \"s3\""));
+        assert!(check("presign_ttl = \"30d\"\n").unwrap_err().contains("7 days"));
+        check("storage = \"s3\"\nredirect_downloads = true\n[s3]\nbucket = \"b\"\n").unwrap();
+        assert!(Config::from_toml("storage = \"nfs\"\n").is_err());
+    }
+
+    #[test]
     fn packaged_example_documents_every_option_with_its_default() {
         let text = include_str!("../../packaging/stagerepo.toml");
         let example = Config::from_toml(text).unwrap();
@@ -302,7 +322,9 @@ mod tests {
         for key in keys {
             let set = text.lines().any(|l| l.starts_with(&format!("{key} = ")));
             let commented = text.lines().any(|l| l.starts_with(&format!("# {key} = ")));
-            let table = text.lines().any(|l| l.starts_with(&format!("[{key}.")));
+            let table = text
+                .lines()
+                .any(|l| l.starts_with(&format!("[{key}.")) || l == format!("# [{key}]"));
             assert!(
                 set || commented || table,
                 "packaging/stagerepo.toml does not document {key}"
