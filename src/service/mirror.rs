@@ -173,7 +173,7 @@ impl Mirror {
     /// A short-lived URL of the bucket copy of repository file `rel` (`<dist>/<repo>/...`),
     /// when downloads are redirected and the object is known to be there.
     pub fn download_url(&self, rel: &str) -> Option<String> {
-        if !self.redirect || !rel.split('/').nth(2).is_some_and(|d| d == "Packages") {
+        if !self.redirect || rel.split('/').nth(2) != Some("Packages") {
             return None;
         }
         let key = format!("repos/{rel}");
