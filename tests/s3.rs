@@ -107,6 +107,11 @@ fn packages_and_repositories_live_in_the_bucket_and_dnf_installs_through_presign
         rpm_bytes,
         "the bucket holds the uploaded bytes"
     );
+    // The repository's copy of the package is the stored one (copied inside the bucket).
+    assert_eq!(
+        store.get("repos/el9/beta/Packages/s3demo-1.0-1.noarch.rpm").unwrap(),
+        rpm_bytes
+    );
     let named = bucket_repository_is_consistent(&store, "repos/el9/beta/").unwrap();
     assert!(named >= 3, "repomd.xml names primary, filelists and other");
     // The bucket's repomd.xml is the one the daemon serves.

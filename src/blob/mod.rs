@@ -35,6 +35,8 @@ pub type BlobResult<T> = Result<T, BlobError>;
 pub trait BlobStore: Send + Sync {
     /// Uploads a local file under `key`, in parts when it is big (memory stays flat).
     fn put_file(&self, key: &str, path: &Path) -> BlobResult<()>;
+    /// Copies the object `from` to `to` inside the store (no bytes through the daemon).
+    fn copy(&self, from: &str, to: &str) -> BlobResult<()>;
     /// Writes `bytes` under `key` unconditionally.
     fn put(&self, key: &str, bytes: Vec<u8>) -> BlobResult<()>;
     /// Writes `bytes` under `key` only if the object is still the version `previous` (its

@@ -171,6 +171,11 @@ impl BlobStore for S3Store {
             .map_err(|_| BlobError::Store("the S3 client stopped".into()))?
     }
 
+    fn copy(&self, from: &str, to: &str) -> BlobResult<()> {
+        let (client, from, to) = (self.client.clone(), self.key(from), self.key(to));
+        self.run(async move { client.copy(&from, &to).await.map_err(store) })
+    }
+
     fn put(&self, key: &str, bytes: Vec<u8>) -> BlobResult<()> {
         let (client, location) = (self.client.clone(), self.key(key));
         self.run(async move {

@@ -77,9 +77,17 @@ impl Mirror {
         Ok(())
     }
 
-    /// Brings the bucket copy of one repository in line with its working copy `dir`.
-    pub fn repository(&self, dist: &str, repo: RepoKind, dir: &Path) -> BlobResult<()> {
-        let result = self.sync(dist, repo, dir);
+    /// Brings the bucket copy of one repository in line with its working copy `dir`;
+    /// `sha_of` names the stored package behind a `Packages/` file, so that it is copied
+    /// inside the bucket instead of uploaded again.
+    pub fn repository(
+        &self,
+        dist: &str,
+        repo: RepoKind,
+        dir: &Path,
+        sha_of: &dyn Fn(&str) -> Option<String>,
+    ) -> BlobResult<()> {
+        let result = self.sync(dist, repo, dir, sha_of);
         let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
         match &result {
             Ok(()) => dirty.remove(&(dist.to_string(), repo)),
@@ -98,7 +106,7 @@ impl Mirror {
             .collect()
     }
 
-    fn sync(&self, dist: &str, repo: RepoKind, dir: &Path) -> BlobResult<()> {
+    fn sync(&self, dist: &str, repo: RepoKind, dir: &Path, sha_of: &dyn Fn(&str) -> Option<String>) -> BlobResult<()> {
         let prefix = repository_prefix(dist, repo);
         let local = local_files(dir)?;
         // 1. Immutable objects: packages, checksum-named repodata, per-generation signatures.
@@ -111,7 +119,15 @@ impl Mirror {
             ) {
                 replaceable.push(rel.as_str());
             } else if !self.is_known(&key) {
-                self.blob.put_file(&key, &dir.join(rel))?;
+                let stored = rel
+                    .strip_prefix("Packages/")
+                    .and_then(sha_of)
+                    .map(|sha| package_key(&sha))
+                    .filter(|k| self.is_known(k));
+                match stored {
+                    Some(from) => self.blob.copy(&from, &key)?,
+                    None => self.blob.put_file(&key, &dir.join(rel))?,
+                }
                 self.note(key);
             }
         }

@@ -187,9 +187,16 @@ impl App {
                 continue;
             };
             let _publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
-            mirror.repository(&dist, repo, &self.repos_dir.join(&dist).join(repo.as_str()))?;
+            mirror.repository(&dist, repo, &self.repos_dir.join(&dist).join(repo.as_str()), &|name| {
+                self.stored_sha(name)
+            })?;
         }
         Ok(())
+    }
+
+    /// The sha256 of the stored package named `filename`.
+    fn stored_sha(&self, filename: &str) -> Option<String> {
+        self.db.package_by_filename(filename).ok().flatten().map(|p| p.sha256)
     }
 
     /// After a publication of `dist/repo`: its bucket copy follows. A failure is logged and
@@ -197,7 +204,7 @@ impl App {
     pub(crate) fn mirror_publication(&self, dist: &str, repo: RepoKind) {
         if let Some(mirror) = &self.mirror {
             let dir = self.repos_dir.join(dist).join(repo.as_str());
-            if let Err(e) = mirror.repository(dist, repo, &dir) {
+            if let Err(e) = mirror.repository(dist, repo, &dir, &|name| self.stored_sha(name)) {
                 tracing::error!(dist, %repo, error = %e, "copying the publication to the object store failed; retrying in the background");
             }
         }
