@@ -14,6 +14,8 @@ use crate::service::App;
 
 /// Longest sleep when nothing is scheduled: a safety net, not the mechanism.
 const IDLE: Duration = Duration::from_secs(300);
+/// Seconds between attempts to bring an out-of-sync bucket copy in line.
+const MIRROR_RETRY_SECS: i64 = 5;
 
 /// Runs the SLA timer and the webhook sender until `shutdown` turns true.
 pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
@@ -47,10 +49,16 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
                 Some(app.clock.now() + 5)
             }
         };
+        // A repository whose bucket copy failed is retried every few seconds until it works.
+        let mut next_mirror = None;
         if app.mirror.as_ref().is_some_and(|m| !m.dirty().is_empty()) {
             let a = app.clone();
-            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || a.sync_mirror(true)).await {
-                tracing::warn!(error = %e, "the object store is still out of sync; retrying");
+            match tokio::task::spawn_blocking(move || a.sync_mirror(true)).await {
+                Ok(Ok(())) => tracing::info!("the object store is in sync again"),
+                _ => {
+                    tracing::warn!("the object store is still out of sync; retrying");
+                    next_mirror = Some(app.clock.now() + MIRROR_RETRY_SECS);
+                }
             }
         }
         let next_delivery = deliver_due(&app, &http).await;
@@ -60,7 +68,10 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         };
 
         let now = app.clock.now();
-        let next = [next_gate, next_delivery, next_mail].into_iter().flatten().min();
+        let next = [next_gate, next_delivery, next_mail, next_mirror]
+            .into_iter()
+            .flatten()
+            .min();
         let sleep = next.map_or(IDLE, |t| Duration::from_secs((t - now).max(0) as u64).min(IDLE));
         // Deadlines are whole seconds; waking a little after guarantees `now >= deadline`.
         let sleep = sleep + Duration::from_millis(50);

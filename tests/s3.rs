@@ -262,3 +262,77 @@ fn another_writer_of_repomd_xml_is_never_overwritten() {
     let log = server.log();
     assert!(log.contains("changed by another writer"), "{log}");
 }
+
+#[test]
+fn an_outage_of_the_bucket_refuses_uploads_and_the_copy_catches_up() {
+    let (mut weed, _one) = Seaweed::start(&[BUCKET]);
+    let server = TestServer::start_with_config(&weed.config(BUCKET));
+    let team = server.team_with_element("t", "outage");
+    let work = tempfile::tempdir().unwrap();
+    let put = |path: &std::path::Path| {
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let (status, body) = support::http(
+            reqwest::Method::PUT,
+            &format!("{}/api/v1/upload/{name}", server.url),
+            Some(&team),
+            Some(std::fs::read(path).unwrap()),
+            &[],
+        )
+        .unwrap();
+        (status, String::from_utf8_lossy(&body).to_string(), name)
+    };
+    let uploaded = build_rpms(&dir(&work, "a"), &[SpecPackage::new("outage", "1.0", "1")]);
+    let (status, body, name) = put(&uploaded[0]);
+    assert_eq!(status, 201, "{body}");
+
+    weed.stop();
+    // An upload cannot be stored in the bucket: 503, quickly, with the reason.
+    let later = build_rpms(&dir(&work, "b"), &[SpecPackage::new("outage-extra", "1.0", "1")]);
+    let started = std::time::Instant::now();
+    let (status, body, _) = put(&later[0]);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("object store is unavailable"), "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    // A release of a package already stored is published and served from the working copy.
+    let (status, body) = support::http(
+        reqwest::Method::POST,
+        &format!("{}/api/v1/releases", server.url),
+        Some(&team),
+        Some(
+            serde_json::to_vec(&serde_json::json!({
+                "dist": "el9", "element": "outage", "version": "1.0.0", "packages": [name]
+            }))
+            .unwrap(),
+        ),
+        &[("content-type", "application/json")],
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let served = || {
+        support::ureq_get(&format!("{}/repo/el9/beta/repodata/repomd.xml", server.url))
+            .unwrap()
+            .1
+    };
+    let root = DnfRoot::new(&[format!("{}/repo/el9/beta.repo", server.url)]);
+    root.dnf_ok(&["install", "outage"]);
+
+    // Back up: the worker loop copies what the bucket missed, without another publication.
+    weed.restart(&[BUCKET]);
+    let store = weed.store(BUCKET);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while store.get("repos/el9/beta/repodata/repomd.xml").ok().as_deref() != Some(served().as_slice()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bucket never caught up:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    bucket_repository_is_consistent(&store, "repos/el9/beta/").unwrap();
+    assert!(keys(&store).contains(&format!("repos/el9/beta/Packages/{name}")));
+    assert!(server.log().contains("in sync again"), "{}", server.log());
+}

@@ -205,6 +205,7 @@ impl App {
         if let Some(mirror) = &self.mirror {
             let dir = self.repos_dir.join(dist).join(repo.as_str());
             if let Err(e) = mirror.repository(dist, repo, &dir, &|name| self.stored_sha(name)) {
+                self.wake.notify_one();
                 tracing::error!(dist, %repo, error = %e, "copying the publication to the object store failed; retrying in the background");
             }
         }

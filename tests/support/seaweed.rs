@@ -13,7 +13,8 @@ pub const SECRET_KEY: &str = "stagerepo-test-secret";
 /// A running SeaweedFS with an S3 endpoint.
 pub struct Seaweed {
     child: Child,
-    _dir: tempfile::TempDir,
+    args: Vec<String>,
+    dir: tempfile::TempDir,
     /// The S3 endpoint, `http://127.0.0.1:PORT`.
     pub endpoint: String,
 }
@@ -52,51 +53,67 @@ impl Seaweed {
         )
         .unwrap();
         let ports: Vec<u16> = (0..6).map(|_| port_pair()).collect();
-        let log = std::fs::File::create(dir.path().join("weed.log")).unwrap();
-        let child = Command::new("weed")
-            .arg("mini")
-            .arg(format!("-dir={}", dir.path().join("data").display()))
-            .args([
-                "-ip=127.0.0.1",
-                "-ip.bind=127.0.0.1",
-                "-master.telemetry=false",
-                "-admin.ui=false",
-            ])
-            .arg(format!("-master.port={}", ports[0]))
-            .arg(format!("-volume.port={}", ports[1]))
-            .arg(format!("-filer.port={}", ports[2]))
-            .arg(format!("-s3.port={}", ports[3]))
-            .arg(format!("-webdav.port={}", ports[4]))
-            .arg(format!("-admin.port={}", ports[5]))
-            .arg(format!("-s3.config={}", identities.display()))
-            .arg(format!("-bucket={}", buckets.join(",")))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("starting weed");
+        let mut args: Vec<String> = vec![
+            "mini".into(),
+            format!("-dir={}", dir.path().join("data").display()),
+            "-ip=127.0.0.1".into(),
+            "-ip.bind=127.0.0.1".into(),
+            "-master.telemetry=false".into(),
+            "-admin.ui=false".into(),
+        ];
+        for (flag, port) in ["master", "volume", "filer", "s3", "webdav", "admin"]
+            .iter()
+            .zip(&ports)
+        {
+            args.push(format!("-{flag}.port={port}"));
+        }
+        args.push(format!("-s3.config={}", identities.display()));
+        args.push(format!("-bucket={}", buckets.join(",")));
+        let child = spawn(&args, dir.path());
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
         let endpoint = format!("http://127.0.0.1:{}", ports[3]);
         let s = Seaweed {
             child,
-            _dir: dir,
+            args,
+            dir: dir,
             endpoint,
         };
+        s.wait_ready(buckets);
+        s
+    }
+
+    /// Stops the store (its data stays), as an outage.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same ports and data.
+    pub fn restart(&mut self, buckets: &[&str]) {
+        self.stop();
+        self.child = spawn(&self.args, self.dir.path());
+        self.wait_ready(buckets);
+    }
+
+    fn wait_ready(&self, buckets: &[&str]) {
         // Ready once every bucket can be listed (they are created after the S3 port opens).
         let deadline = Instant::now() + Duration::from_secs(90);
         for bucket in buckets {
-            let store = s.store(bucket);
+            let store = self.store(bucket);
             while let Err(e) = stagerepo::blob::BlobStore::list(&store, "") {
-                assert!(Instant::now() < deadline, "SeaweedFS did not start ({e}): {}", s.log());
+                assert!(
+                    Instant::now() < deadline,
+                    "SeaweedFS did not start ({e}): {}",
+                    self.log()
+                );
                 std::thread::sleep(Duration::from_millis(200));
             }
         }
-        s
     }
 
     /// What SeaweedFS logged.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self._dir.path().join("weed.log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.path().join("weed.log")).unwrap_or_default()
     }
 
     /// The `[s3]` table of a stagerepo configuration for `bucket`.
@@ -119,6 +136,21 @@ impl Seaweed {
         })
         .unwrap()
     }
+}
+
+fn spawn(args: &[String], dir: &std::path::Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("weed.log"))
+        .unwrap();
+    Command::new("weed")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("starting weed")
 }
 
 impl Drop for Seaweed {
