@@ -75,7 +75,7 @@ impl Seaweed {
         let s = Seaweed {
             child,
             args,
-            dir: dir,
+            dir,
             endpoint,
         };
         s.wait_ready(buckets);
