@@ -219,3 +219,58 @@ fn verify_refuses_unknown_dist_and_bad_bodies() {
     let (status, _) = http(reqwest::Method::POST, &url, None, None, &[]).unwrap();
     assert_eq!(status, 401);
 }
+
+/// A package found corrupt while only stored, then published (a release into beta, a
+/// promotion into production), is refused under its new links too, until a re-upload
+/// repairs it everywhere.
+#[test]
+fn a_corrupt_package_published_later_is_refused_under_its_new_links() {
+    require_tool("rpmbuild");
+    let server = TestServer::start();
+    let team = server.team_with_element("t", "late");
+    let work = tempfile::tempdir().unwrap();
+    let rpms = build_rpms(work.path(), &[SpecPackage::new("sr-late", "1.0", "1")]);
+    let name = rpms[0].file_name().unwrap().to_string_lossy().into_owned();
+    let bytes = std::fs::read(&rpms[0]).unwrap();
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let upload = || {
+        http(
+            reqwest::Method::PUT,
+            &format!("{}/api/v1/upload/{name}", server.url),
+            Some(&team),
+            Some(bytes.clone()),
+            &[],
+        )
+        .unwrap()
+    };
+    assert_eq!(upload().0, 201);
+    damage(&server.data_dir().join("store").join(&sha[..2]).join(&sha));
+    let (ok, out, _) = server.cli(None, &["admin", "verify", "--json"]);
+    assert!(!ok, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        report["mismatches"][0]["path"],
+        format!("store/{}/{sha}", &sha[..2]),
+        "{report}"
+    );
+
+    let id = server.submit(&team, "late", "1.0.0", &rpms);
+    let beta_rel = format!("el9/beta/Packages/{name}");
+    let (status, body) = get(&server, &beta_rel);
+    assert_eq!(status, 503, "served a known corrupt package ({} bytes)", body.len());
+    let v = json(&body);
+    assert_eq!(v["error"], "corrupt file", "{v}");
+    assert!(v["detail"].as_str().unwrap().contains(&beta_rel), "{v}");
+    let id = id.to_string();
+    server.cli_ok(
+        None,
+        &["admin", "release", "promote", &id, "--force", "--reason", "test"],
+    );
+    let production_rel = format!("el9/production/Packages/{name}");
+    assert_eq!(get(&server, &production_rel).0, 503);
+
+    assert_eq!(upload().0, 200, "the re-upload that repairs it");
+    assert_eq!(get(&server, &beta_rel), (200, bytes.clone()));
+    assert_eq!(get(&server, &production_rel), (200, bytes));
+    assert!(server.cli(None, &["admin", "verify"]).0);
+}

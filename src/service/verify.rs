@@ -127,6 +127,11 @@ fn digest_file(path: &Path) -> Option<(String, u64)> {
     Some((hex::encode(hasher.finalize()), size))
 }
 
+/// The file name of a package mark: `what` is `NEVRA (file name)` (see `check_package`).
+fn package_file(m: &Mismatch) -> Option<&str> {
+    m.what.rsplit_once(" (")?.1.strip_suffix(')')
+}
+
 fn describe(found: &Option<(String, u64)>) -> String {
     match found {
         Some((sha, size)) => format!("sha256 {sha}, {size} bytes"),
@@ -160,12 +165,29 @@ impl App {
         if !self.integrity.any.load(Ordering::Acquire) {
             return None;
         }
-        self.integrity
-            .marks
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(rel)
-            .cloned()
+        let marks = self.integrity.marks.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = marks.get(rel) {
+            return Some(m.clone());
+        }
+        // A package is marked under the links that existed when it was checked (or its store
+        // path); a publication since (a release of a stored package, a promotion) links the
+        // same corrupt file under a new path, which must be refused too. File names are
+        // unique in the store, so the name finds the package's marks.
+        let (dir, file) = rel.rsplit_once('/')?;
+        if !dir.ends_with("/Packages") {
+            return None;
+        }
+        let (dist, rest) = dir.split_once('/')?;
+        let repo = rest.strip_suffix("/Packages")?;
+        marks
+            .values()
+            .find(|m| m.kind == "package" && package_file(m) == Some(file))
+            .map(|m| Mismatch {
+                dist: dist.to_string(),
+                repo: repo.to_string(),
+                path: rel.to_string(),
+                ..m.clone()
+            })
     }
 
     /// Loads the marks saved by an earlier run (at start).
