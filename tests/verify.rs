@@ -274,3 +274,56 @@ fn a_corrupt_package_published_later_is_refused_under_its_new_links() {
     assert_eq!(get(&server, &production_rel), (200, bytes));
     assert!(server.cli(None, &["admin", "verify"]).0);
 }
+
+/// A backup meeting a corrupt stored package is refused with a 409 naming the package and
+/// its repair (not a 500), leaves the directory empty, marks the package, and succeeds once
+/// it is repaired.
+#[test]
+fn a_backup_refuses_a_corrupt_package_naming_it() {
+    require_tool("rpmbuild");
+    let server = TestServer::start();
+    let team = server.team_with_element("t", "bk");
+    let work = tempfile::tempdir().unwrap();
+    let rpms = build_rpms(work.path(), &[SpecPackage::new("sr-bk", "1.0", "1")]);
+    server.submit(&team, "bk", "1.0.0", &rpms);
+    let name = rpms[0].file_name().unwrap().to_string_lossy().into_owned();
+    let bytes = std::fs::read(&rpms[0]).unwrap();
+    let sha = hex::encode(Sha256::digest(&bytes));
+    damage(&server.data_dir().join("store").join(&sha[..2]).join(&sha));
+
+    let dir = work.path().join("backup");
+    let backup = || {
+        http(
+            reqwest::Method::POST,
+            &format!("{}/api/v1/admin/backup", server.url),
+            Some(&server.admin_token),
+            Some(format!(r#"{{"dir": "{}"}}"#, dir.display()).into_bytes()),
+            &[("content-type", "application/json")],
+        )
+        .unwrap()
+    };
+    let (status, body) = backup();
+    assert_eq!(status, 409, "{}", String::from_utf8_lossy(&body));
+    let detail = json(&body)["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.contains(&sha) && detail.contains(&format!("re-upload {name}")),
+        "{detail}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "the failed backup left files"
+    );
+
+    let (status, _) = http(
+        reqwest::Method::PUT,
+        &format!("{}/api/v1/upload/{name}", server.url),
+        Some(&team),
+        Some(bytes),
+        &[],
+    )
+    .unwrap();
+    assert!(status == 200 || status == 201, "{status}");
+    let (status, body) = backup();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+}
