@@ -254,7 +254,21 @@ fn a_corrupt_package_published_later_is_refused_under_its_new_links() {
         "{report}"
     );
 
-    let id = server.submit(&team, "late", "1.0.0", &rpms);
+    // Through the API: the CLI's submit would re-upload (and so repair) the package first.
+    let (status, body) = http(
+        reqwest::Method::POST,
+        &format!("{}/api/v1/releases", server.url),
+        Some(&team),
+        Some(
+            serde_json::json!({"dist": "el9", "element": "late", "version": "1.0.0", "packages": [name]})
+                .to_string()
+                .into_bytes(),
+        ),
+        &[("content-type", "application/json")],
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let id = json(&body)["id"].as_i64().unwrap();
     let beta_rel = format!("el9/beta/Packages/{name}");
     let (status, body) = get(&server, &beta_rel);
     assert_eq!(status, 503, "served a known corrupt package ({} bytes)", body.len());
@@ -326,4 +340,41 @@ fn a_backup_refuses_a_corrupt_package_naming_it() {
     assert!(status == 200 || status == 201, "{status}");
     let (status, body) = backup();
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+}
+
+/// `release submit` repairs a package found corrupt by uploading its bytes again instead of
+/// skipping them as already stored (`GET /api/v1/packages/...` says `corrupt`).
+#[test]
+fn release_submit_re_uploads_a_corrupt_package() {
+    require_tool("rpmbuild");
+    let server = TestServer::start();
+    let team = server.team_with_element("t", "fix");
+    let work = tempfile::tempdir().unwrap();
+    let rpms = build_rpms(work.path(), &[SpecPackage::new("sr-fix", "1.0", "1")]);
+    server.submit(&team, "fix", "1.0.0", &rpms);
+    let name = rpms[0].file_name().unwrap().to_string_lossy().into_owned();
+    let bytes = std::fs::read(&rpms[0]).unwrap();
+    let sha = hex::encode(Sha256::digest(&bytes));
+    damage(&server.data_dir().join("store").join(&sha[..2]).join(&sha));
+    assert!(!server.cli(None, &["admin", "verify"]).0);
+    let package = format!("/api/v1/packages/{name}");
+    assert_eq!(server.get_json(&package)["corrupt"], true);
+
+    let mut args = vec![
+        "release",
+        "submit",
+        "--dist",
+        "el9",
+        "--element",
+        "fix",
+        "--version",
+        "1.0.1",
+    ];
+    let file = rpms[0].display().to_string();
+    args.push(&file);
+    let (ok, out, err) = server.cli(Some(&team), &args);
+    assert!(ok, "{out}{err}");
+    assert!(format!("{out}{err}").contains("repaired"), "{out}{err}");
+    assert_eq!(server.get_json(&package)["corrupt"], false);
+    assert_eq!(get(&server, &format!("el9/beta/Packages/{name}")), (200, bytes));
 }

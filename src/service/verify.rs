@@ -443,7 +443,7 @@ impl App {
     }
 
     /// Whether the package with this sha256 is marked corrupt.
-    pub(super) fn package_is_corrupt(&self, sha256: &str) -> bool {
+    pub fn package_is_corrupt(&self, sha256: &str) -> bool {
         self.integrity.any.load(Ordering::Acquire)
             && self
                 .integrity
