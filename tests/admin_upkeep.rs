@@ -147,3 +147,20 @@ fn version_asks_the_server_when_one_answers() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
+
+/// The CLI's one-line answers say what happened when a value is empty: a cleared e-mail
+/// address, a consistency check without base repositories.
+#[test]
+fn cli_answers_name_empty_values() {
+    let server = TestServer::start();
+    server.add_site("RAL-LCG2", None);
+    let out = server.cli_ok(
+        None,
+        &["admin", "site", "set", "RAL-LCG2", "--email", "ops@ral.example"],
+    );
+    assert_eq!(out.trim(), "site RAL-LCG2: e-mail ops@ral.example");
+    let out = server.cli_ok(None, &["admin", "site", "set", "RAL-LCG2", "--email", ""]);
+    assert_eq!(out.trim(), "site RAL-LCG2: e-mail cleared");
+    let out = server.cli_ok(None, &["admin", "check", "--dist", "el9"]);
+    assert_eq!(out.trim(), "el9: production is consistent (0 packages, bases: none)");
+}

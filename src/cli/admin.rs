@@ -394,7 +394,10 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
         }
         AdminCommand::Site(SiteCommand::Set { name, email }) => {
             let v = c.patch(&format!("/api/v1/admin/sites/{name}"), &json!({ "email": email }))?;
-            out(&v, &|v| println!("site {}: e-mail {}", s(&v["name"]), s(&v["email"])));
+            out(&v, &|v| match s(&v["email"]).as_str() {
+                "" => println!("site {}: e-mail cleared", s(&v["name"])),
+                email => println!("site {}: e-mail {email}", s(&v["name"])),
+            });
         }
         AdminCommand::Site(SiteCommand::TokenRotate { name }) => {
             out(
@@ -564,7 +567,10 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
                     println!(
                         "{dist}: {what} is consistent ({} packages, bases: {})",
                         s(&v["packages"]),
-                        join(&v["bases"])
+                        match join(&v["bases"]).as_str() {
+                            "" => "none".to_string(),
+                            b => b.to_string(),
+                        }
                     );
                 } else {
                     println!("{dist}: {what} is NOT consistent:");
