@@ -378,3 +378,43 @@ fn release_submit_re_uploads_a_corrupt_package() {
     assert_eq!(server.get_json(&package)["corrupt"], false);
     assert_eq!(get(&server, &format!("el9/beta/Packages/{name}")), (200, bytes));
 }
+
+/// The repodata of an older generation, kept servable for clients holding an older
+/// repomd.xml, is checked too (against the sha256 its name carries) and refused once
+/// damaged; the restart's republication removes it instead of serving it.
+#[test]
+fn an_older_generation_repodata_file_is_checked_and_refused() {
+    require_tool("rpmbuild");
+    let mut server = TestServer::start();
+    let team = server.team_with_element("t", "gen");
+    let work = tempfile::tempdir().unwrap();
+    let beta = server.data_dir().join("repos/el9/beta");
+    let rpms = build_rpms(work.path(), &[SpecPackage::new("sr-gen", "1.0", "1")]);
+    server.submit(&team, "gen", "1.0.0", &rpms);
+    let old = primary_href(&std::fs::read_to_string(beta.join("repodata/repomd.xml")).unwrap());
+    let rpms = build_rpms(work.path(), &[SpecPackage::new("sr-gen", "1.1", "1")]);
+    server.submit(&team, "gen", "1.1.0", &rpms);
+    let now = primary_href(&std::fs::read_to_string(beta.join("repodata/repomd.xml")).unwrap());
+    assert_ne!(old, now);
+    let old_rel = format!("el9/beta/{old}");
+    assert_eq!(get(&server, &old_rel).0, 200, "the older generation is servable");
+    damage(&beta.join(&old));
+
+    let (ok, out, _) = server.cli(None, &["admin", "verify", "--json"]);
+    assert!(!ok, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let paths: Vec<&str> = report["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, [old_rel.as_str()], "{report}");
+    assert_eq!(get(&server, &old_rel).0, 503);
+
+    server.restart();
+    assert_ne!(get(&server, &old_rel).0, 200, "a damaged file served after the restart");
+    let (ok, out, _) = server.cli(None, &["admin", "verify"]);
+    assert!(ok, "{out}");
+    assert_eq!(get(&server, &format!("el9/beta/{now}")).0, 200);
+}
