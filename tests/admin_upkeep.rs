@@ -164,3 +164,22 @@ fn cli_answers_name_empty_values() {
     let out = server.cli_ok(None, &["admin", "check", "--dist", "el9"]);
     assert_eq!(out.trim(), "el9: production is consistent (0 packages, bases: none)");
 }
+
+/// An admin command that found no token at all says where it looked, so that running it
+/// outside the server's directory is not a bare "missing or invalid token".
+#[test]
+fn an_admin_command_without_a_token_says_where_it_looked() {
+    let server = TestServer::start();
+    let (ok, _, err) = server.cli(None, &["admin", "verify", "--data-dir", "/nonexistent/stagerepo"]);
+    assert!(!ok);
+    assert!(
+        err.contains("401") && err.contains("no token was sent") && err.contains("/nonexistent/stagerepo/admin.token"),
+        "{err}"
+    );
+    // A token that was sent and refused is not explained away.
+    let (ok, _, err) = server.cli(Some("srt_wrong"), &["admin", "verify"]);
+    assert!(
+        !ok && err.contains("401") && !err.contains("no token was sent"),
+        "{err}"
+    );
+}
