@@ -155,6 +155,10 @@ fn corruption_at_rest_is_found_refused_and_repaired() {
         let v = json(&body);
         assert_eq!(v["error"], "corrupt file", "{v}");
         assert!(v["detail"].as_str().unwrap().contains(rel.as_str()), "{v}");
+        // Not busy: no Retry-After promising it soon.
+        let resp = reqwest::blocking::get(format!("{}/repo/{rel}", server.url)).unwrap();
+        assert_eq!(resp.status().as_u16(), 503);
+        assert!(resp.headers().get("retry-after").is_none(), "{:?}", resp.headers());
     }
     assert!(
         server.log().contains("refused to serve a corrupt file"),
