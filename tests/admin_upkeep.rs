@@ -147,3 +147,39 @@ fn version_asks_the_server_when_one_answers() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
+
+/// The CLI's one-line answers say what happened when a value is empty: a cleared e-mail
+/// address, a consistency check without base repositories.
+#[test]
+fn cli_answers_name_empty_values() {
+    let server = TestServer::start();
+    server.add_site("RAL-LCG2", None);
+    let out = server.cli_ok(
+        None,
+        &["admin", "site", "set", "RAL-LCG2", "--email", "ops@ral.example"],
+    );
+    assert_eq!(out.trim(), "site RAL-LCG2: e-mail ops@ral.example");
+    let out = server.cli_ok(None, &["admin", "site", "set", "RAL-LCG2", "--email", ""]);
+    assert_eq!(out.trim(), "site RAL-LCG2: e-mail cleared");
+    let out = server.cli_ok(None, &["admin", "check", "--dist", "el9"]);
+    assert_eq!(out.trim(), "el9: production is consistent (0 packages, bases: none)");
+}
+
+/// An admin command that found no token at all says where it looked, so that running it
+/// outside the server's directory is not a bare "missing or invalid token".
+#[test]
+fn an_admin_command_without_a_token_says_where_it_looked() {
+    let server = TestServer::start();
+    let (ok, _, err) = server.cli(None, &["admin", "verify", "--data-dir", "/nonexistent/stagerepo"]);
+    assert!(!ok);
+    assert!(
+        err.contains("401") && err.contains("no token was sent") && err.contains("/nonexistent/stagerepo/admin.token"),
+        "{err}"
+    );
+    // A token that was sent and refused is not explained away.
+    let (ok, _, err) = server.cli(Some("srt_wrong"), &["admin", "verify"]);
+    assert!(
+        !ok && err.contains("401") && !err.contains("no token was sent"),
+        "{err}"
+    );
+}

@@ -293,3 +293,34 @@ fn bad_release_requests_get_json_errors() {
     assert_eq!(s, 404);
     assert_eq!(json(&b)["error"], "not found");
 }
+
+/// A listing filtered by an unknown element or team is a 404 naming it, as the inventory's
+/// is, not an empty list that reads as "none".
+#[test]
+fn listings_filtered_by_an_unknown_name_are_404() {
+    let server = TestServer::start();
+    server.team_with_element("t", "known");
+    let get = |path: &str| {
+        http(
+            Method::GET,
+            &format!("{}{path}", server.url),
+            Some(&server.admin_token),
+            None,
+            &[],
+        )
+        .unwrap()
+    };
+    for (path, needle) in [
+        ("/api/v1/rollouts?element=nope", "no element named nope"),
+        ("/api/v1/admin/keys?team=nope", "no team named nope"),
+        ("/api/v1/inventory?element=nope", "no element named nope"),
+    ] {
+        let (s, b) = get(path);
+        assert_eq!(s, 404, "{path}: {}", String::from_utf8_lossy(&b));
+        assert!(json(&b)["detail"].as_str().unwrap().contains(needle), "{path}");
+    }
+    for path in ["/api/v1/rollouts?element=known", "/api/v1/admin/keys?team=t"] {
+        let (s, b) = get(path);
+        assert_eq!((s, json(&b)), (200, serde_json::json!([])), "{path}");
+    }
+}

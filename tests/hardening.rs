@@ -714,3 +714,29 @@ fn the_dashboard_breaks_no_rule_of_its_csp_in_chromium() {
     let console = chromium_console(&format!("{}/", s.server.url));
     assert!(!console.contains("Content Security Policy"), "{console}");
 }
+
+/// Closing a problem needs a reason, like rejecting, withdrawing or a forced promotion; the
+/// refused close changes nothing.
+#[test]
+fn closing_a_problem_needs_a_reason() {
+    let s = setup(TestServer::start());
+    let admin = s.server.admin_token.clone();
+    let (st, v) = post(
+        &s.server,
+        "/api/v1/problems",
+        &s.site_token,
+        json!({"release": s.release, "text": "breaks"}),
+    );
+    assert_eq!(st, 201, "{v}");
+    let close = format!("/api/v1/admin/problems/{}/close", v["id"]);
+    for reason in ["", "   "] {
+        refused(
+            post(&s.server, &close, &admin, json!({ "reason": reason })),
+            400,
+            "needs --reason",
+        );
+    }
+    let (st, v) = post(&s.server, &close, &admin, json!({"reason": "fixed"}));
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["open"], false, "{v}");
+}

@@ -225,6 +225,16 @@ fn config_check_names_the_bad_key_or_value_and_its_line() {
         "{err}"
     );
 
+    // Raising max_upload_size alone meets the default max_temp_bytes: both values are named.
+    let bad = config_file(dir.path(), "max_upload_size = 5368709120\n");
+    let (ok, _, err) = run(Command::new(BIN).args(["config", "check"]).arg(&bad));
+    assert!(
+        !ok && err.contains("max_temp_bytes")
+            && err.contains("is 4294967296")
+            && err.contains("raise max_temp_bytes with max_upload_size"),
+        "{err}"
+    );
+
     let bad = config_file(
         dir.path(),
         "tls_cert = \"/no/such/cert.pem\"\ntls_key = \"/no/such/key.pem\"\n",

@@ -155,6 +155,10 @@ fn corruption_at_rest_is_found_refused_and_repaired() {
         let v = json(&body);
         assert_eq!(v["error"], "corrupt file", "{v}");
         assert!(v["detail"].as_str().unwrap().contains(rel.as_str()), "{v}");
+        // Not busy: no Retry-After promising it soon.
+        let resp = reqwest::blocking::get(format!("{}/repo/{rel}", server.url)).unwrap();
+        assert_eq!(resp.status().as_u16(), 503);
+        assert!(resp.headers().get("retry-after").is_none(), "{:?}", resp.headers());
     }
     assert!(
         server.log().contains("refused to serve a corrupt file"),
@@ -218,4 +222,203 @@ fn verify_refuses_unknown_dist_and_bad_bodies() {
     assert_eq!(json(&body)["ok"], true);
     let (status, _) = http(reqwest::Method::POST, &url, None, None, &[]).unwrap();
     assert_eq!(status, 401);
+}
+
+/// A package found corrupt while only stored, then published (a release into beta, a
+/// promotion into production), is refused under its new links too, until a re-upload
+/// repairs it everywhere.
+#[test]
+fn a_corrupt_package_published_later_is_refused_under_its_new_links() {
+    require_tool("rpmbuild");
+    let server = TestServer::start();
+    let team = server.team_with_element("t", "late");
+    let work = tempfile::tempdir().unwrap();
+    let rpms = build_rpms(work.path(), &[SpecPackage::new("sr-late", "1.0", "1")]);
+    let name = rpms[0].file_name().unwrap().to_string_lossy().into_owned();
+    let bytes = std::fs::read(&rpms[0]).unwrap();
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let upload = || {
+        http(
+            reqwest::Method::PUT,
+            &format!("{}/api/v1/upload/{name}", server.url),
+            Some(&team),
+            Some(bytes.clone()),
+            &[],
+        )
+        .unwrap()
+    };
+    assert_eq!(upload().0, 201);
+    damage(&server.data_dir().join("store").join(&sha[..2]).join(&sha));
+    let (ok, out, _) = server.cli(None, &["admin", "verify", "--json"]);
+    assert!(!ok, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        report["mismatches"][0]["path"],
+        format!("store/{}/{sha}", &sha[..2]),
+        "{report}"
+    );
+
+    // Through the API: the CLI's submit would re-upload (and so repair) the package first.
+    let (status, body) = http(
+        reqwest::Method::POST,
+        &format!("{}/api/v1/releases", server.url),
+        Some(&team),
+        Some(
+            serde_json::json!({"dist": "el9", "element": "late", "version": "1.0.0", "packages": [name]})
+                .to_string()
+                .into_bytes(),
+        ),
+        &[("content-type", "application/json")],
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let id = json(&body)["id"].as_i64().unwrap();
+    let beta_rel = format!("el9/beta/Packages/{name}");
+    let (status, body) = get(&server, &beta_rel);
+    assert_eq!(status, 503, "served a known corrupt package ({} bytes)", body.len());
+    let v = json(&body);
+    assert_eq!(v["error"], "corrupt file", "{v}");
+    assert!(v["detail"].as_str().unwrap().contains(&beta_rel), "{v}");
+    let id = id.to_string();
+    server.cli_ok(
+        None,
+        &["admin", "release", "promote", &id, "--force", "--reason", "test"],
+    );
+    let production_rel = format!("el9/production/Packages/{name}");
+    assert_eq!(get(&server, &production_rel).0, 503);
+
+    assert_eq!(upload().0, 200, "the re-upload that repairs it");
+    assert_eq!(get(&server, &beta_rel), (200, bytes.clone()));
+    assert_eq!(get(&server, &production_rel), (200, bytes));
+    assert!(server.cli(None, &["admin", "verify"]).0);
+}
+
+/// A backup meeting a corrupt stored package is refused with a 409 naming the package and
+/// its repair (not a 500), leaves the directory empty, marks the package, and succeeds once
+/// it is repaired.
+#[test]
+fn a_backup_refuses_a_corrupt_package_naming_it() {
+    require_tool("rpmbuild");
+    let server = TestServer::start();
+    let team = server.team_with_element("t", "bk");
+    let work = tempfile::tempdir().unwrap();
+    let rpms = build_rpms(work.path(), &[SpecPackage::new("sr-bk", "1.0", "1")]);
+    server.submit(&team, "bk", "1.0.0", &rpms);
+    let name = rpms[0].file_name().unwrap().to_string_lossy().into_owned();
+    let bytes = std::fs::read(&rpms[0]).unwrap();
+    let sha = hex::encode(Sha256::digest(&bytes));
+    damage(&server.data_dir().join("store").join(&sha[..2]).join(&sha));
+
+    let dir = work.path().join("backup");
+    let backup = || {
+        http(
+            reqwest::Method::POST,
+            &format!("{}/api/v1/admin/backup", server.url),
+            Some(&server.admin_token),
+            Some(format!(r#"{{"dir": "{}"}}"#, dir.display()).into_bytes()),
+            &[("content-type", "application/json")],
+        )
+        .unwrap()
+    };
+    let (status, body) = backup();
+    assert_eq!(status, 409, "{}", String::from_utf8_lossy(&body));
+    let detail = json(&body)["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.contains(&sha) && detail.contains(&format!("re-upload {name}")),
+        "{detail}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "the failed backup left files"
+    );
+
+    let (status, _) = http(
+        reqwest::Method::PUT,
+        &format!("{}/api/v1/upload/{name}", server.url),
+        Some(&team),
+        Some(bytes),
+        &[],
+    )
+    .unwrap();
+    assert!(status == 200 || status == 201, "{status}");
+    let (status, body) = backup();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+}
+
+/// `release submit` repairs a package found corrupt by uploading its bytes again instead of
+/// skipping them as already stored (`GET /api/v1/packages/...` says `corrupt`).
+#[test]
+fn release_submit_re_uploads_a_corrupt_package() {
+    require_tool("rpmbuild");
+    let server = TestServer::start();
+    let team = server.team_with_element("t", "fix");
+    let work = tempfile::tempdir().unwrap();
+    let rpms = build_rpms(work.path(), &[SpecPackage::new("sr-fix", "1.0", "1")]);
+    server.submit(&team, "fix", "1.0.0", &rpms);
+    let name = rpms[0].file_name().unwrap().to_string_lossy().into_owned();
+    let bytes = std::fs::read(&rpms[0]).unwrap();
+    let sha = hex::encode(Sha256::digest(&bytes));
+    damage(&server.data_dir().join("store").join(&sha[..2]).join(&sha));
+    assert!(!server.cli(None, &["admin", "verify"]).0);
+    let package = format!("/api/v1/packages/{name}");
+    assert_eq!(server.get_json(&package)["corrupt"], true);
+
+    let mut args = vec![
+        "release",
+        "submit",
+        "--dist",
+        "el9",
+        "--element",
+        "fix",
+        "--version",
+        "1.0.1",
+    ];
+    let file = rpms[0].display().to_string();
+    args.push(&file);
+    let (ok, out, err) = server.cli(Some(&team), &args);
+    assert!(ok, "{out}{err}");
+    assert!(format!("{out}{err}").contains("repaired"), "{out}{err}");
+    assert_eq!(server.get_json(&package)["corrupt"], false);
+    assert_eq!(get(&server, &format!("el9/beta/Packages/{name}")), (200, bytes));
+}
+
+/// The repodata of an older generation, kept servable for clients holding an older
+/// repomd.xml, is checked too (against the sha256 its name carries) and refused once
+/// damaged; the restart's republication removes it instead of serving it.
+#[test]
+fn an_older_generation_repodata_file_is_checked_and_refused() {
+    require_tool("rpmbuild");
+    let mut server = TestServer::start();
+    let team = server.team_with_element("t", "gen");
+    let work = tempfile::tempdir().unwrap();
+    let beta = server.data_dir().join("repos/el9/beta");
+    let rpms = build_rpms(work.path(), &[SpecPackage::new("sr-gen", "1.0", "1")]);
+    server.submit(&team, "gen", "1.0.0", &rpms);
+    let old = primary_href(&std::fs::read_to_string(beta.join("repodata/repomd.xml")).unwrap());
+    let rpms = build_rpms(work.path(), &[SpecPackage::new("sr-gen", "1.1", "1")]);
+    server.submit(&team, "gen", "1.1.0", &rpms);
+    let now = primary_href(&std::fs::read_to_string(beta.join("repodata/repomd.xml")).unwrap());
+    assert_ne!(old, now);
+    let old_rel = format!("el9/beta/{old}");
+    assert_eq!(get(&server, &old_rel).0, 200, "the older generation is servable");
+    damage(&beta.join(&old));
+
+    let (ok, out, _) = server.cli(None, &["admin", "verify", "--json"]);
+    assert!(!ok, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let paths: Vec<&str> = report["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, [old_rel.as_str()], "{report}");
+    assert_eq!(get(&server, &old_rel).0, 503);
+
+    server.restart();
+    assert_ne!(get(&server, &old_rel).0, 200, "a damaged file served after the restart");
+    let (ok, out, _) = server.cli(None, &["admin", "verify"]);
+    assert!(ok, "{out}");
+    assert_eq!(get(&server, &format!("el9/beta/{now}")).0, 200);
 }

@@ -320,6 +320,23 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
             .ok()
             .map(|t| t.trim().to_string()),
     };
+    // Without any token, a 401 says where the CLI looked: run from another directory than
+    // the server's, `./stagerepo-data/admin.token` is simply not there.
+    let looked = token.is_none().then(|| args.data_dir.join("admin.token"));
+    run_with(args, token).map_err(|e| match (e, looked) {
+        (ClientError::Refused { status: 401, error, detail }, Some(path)) => ClientError::Refused {
+            status: 401,
+            error,
+            detail: format!(
+                "{detail} (no token was sent: pass --token, set STAGEREPO_TOKEN, or make {} readable, e.g. with --data-dir)",
+                path.display()
+            ),
+        },
+        (e, _) => e,
+    })
+}
+
+fn run_with(args: AdminArgs, token: Option<String>) -> Result<(), ClientError> {
     let c = Client::new(&args.server.server, token);
     let json_out = args.server.json;
     let out = |v: &Value, table: &dyn Fn(&Value)| if json_out { print_json(v) } else { table(v) };
@@ -394,7 +411,10 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
         }
         AdminCommand::Site(SiteCommand::Set { name, email }) => {
             let v = c.patch(&format!("/api/v1/admin/sites/{name}"), &json!({ "email": email }))?;
-            out(&v, &|v| println!("site {}: e-mail {}", s(&v["name"]), s(&v["email"])));
+            out(&v, &|v| match s(&v["email"]).as_str() {
+                "" => println!("site {}: e-mail cleared", s(&v["name"])),
+                email => println!("site {}: e-mail {email}", s(&v["name"])),
+            });
         }
         AdminCommand::Site(SiteCommand::TokenRotate { name }) => {
             out(
@@ -564,7 +584,10 @@ pub fn run(args: AdminArgs) -> Result<(), ClientError> {
                     println!(
                         "{dist}: {what} is consistent ({} packages, bases: {})",
                         s(&v["packages"]),
-                        join(&v["bases"])
+                        match join(&v["bases"]).as_str() {
+                            "" => "none".to_string(),
+                            b => b.to_string(),
+                        }
                     );
                 } else {
                     println!("{dist}: {what} is NOT consistent:");

@@ -97,13 +97,20 @@ fn upload_one(client: &Client, file: &Path) -> Result<Value, ClientError> {
         .and_then(|n| n.to_str())
         .ok_or_else(|| ClientError::Usage(format!("{} has no usable file name", file.display())))?;
     let sha = sha256_file(file)?;
+    let mut repair = false;
     if let Some(existing) = client.get_opt::<Value>(&format!("/api/v1/packages/{name}"))? {
-        if existing["sha256"] == sha.as_str() {
+        // A stored copy found corrupt is repaired by uploading the same bytes again.
+        repair = existing["corrupt"] == true;
+        if existing["sha256"] == sha.as_str() && !repair {
             return Ok(json!({ "filename": name, "sha256": sha, "status": "already uploaded" }));
         }
     }
     let (status, mut v): (u16, Value) = client.put_file(&format!("/api/v1/upload/{name}"), file, &sha)?;
-    v["status"] = json!(if status == 201 { "uploaded" } else { "already uploaded" });
+    v["status"] = json!(match status {
+        201 => "uploaded",
+        _ if repair => "re-uploaded: the corrupt stored copy is repaired",
+        _ => "already uploaded",
+    });
     Ok(v)
 }
 

@@ -74,7 +74,9 @@ impl IntoResponse for ApiError {
                 axum::http::HeaderValue::from_static("Bearer"),
             );
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        // A busy server is free again in seconds; a corrupt file stays refused until the
+        // admin repairs it, so it promises no time to retry (caches would keep retrying).
+        if status == StatusCode::SERVICE_UNAVAILABLE && !matches!(self.0, ServiceError::Corrupt(_)) {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS),

@@ -126,9 +126,25 @@ fn refused(e: IntegrityError) -> ApiError {
     ApiError(ServiceError::InvalidPackage(e.to_string()))
 }
 
+/// A stored package and whether a check found its file corrupt.
+#[derive(serde::Serialize)]
+pub struct PackageAnswer {
+    #[serde(flatten)]
+    package: StoredPackage,
+    /// True while the stored file is marked corrupt: a re-upload of the same bytes repairs it,
+    /// so clients must not skip the upload because the sha256 matches.
+    corrupt: bool,
+}
+
 /// `GET /api/v1/packages/{filename}`: what is stored under a file name.
-pub async fn package(State(app): State<AppState>, Path(filename): Path<String>) -> ApiResult<Json<StoredPackage>> {
-    let found = blocking(&app, move |a| Ok(a.db.package_by_filename(&filename)?)).await?;
+pub async fn package(State(app): State<AppState>, Path(filename): Path<String>) -> ApiResult<Json<PackageAnswer>> {
+    let found = blocking(&app, move |a| {
+        Ok(a.db.package_by_filename(&filename)?.map(|package| PackageAnswer {
+            corrupt: a.package_is_corrupt(&package.sha256),
+            package,
+        }))
+    })
+    .await?;
     found
         .map(Json)
         .ok_or_else(|| ApiError(ServiceError::NotFound("no package stored under that name".into())))

@@ -124,9 +124,11 @@ impl Config {
         if self.max_temp_bytes != 0 && self.max_temp_bytes < self.max_upload_size {
             return Err(invalid(
                 "max_temp_bytes",
+                // Named with both values: raising max_upload_size alone (flag, environment)
+                // meets the 4 GiB default of max_temp_bytes, which the user never set.
                 format!(
-                    "must be 0 (unlimited) or at least max_upload_size ({}), else the largest accepted upload could never be received",
-                    self.max_upload_size
+                    "is {} but must be 0 (unlimited) or at least max_upload_size ({}), else the largest accepted upload could never be received; raise max_temp_bytes with max_upload_size",
+                    self.max_temp_bytes, self.max_upload_size
                 ),
             ));
         }

@@ -133,7 +133,8 @@ impl From<BackupError> for ServiceError {
     fn from(e: BackupError) -> Self {
         match e {
             BackupError::RelativePath(_) | BackupError::Write { .. } => ServiceError::Invalid(e.to_string()),
-            BackupError::NotEmpty(_) => ServiceError::Conflict(e.to_string()),
+            // A corrupt stored package is a state the admin repairs, not a server failure.
+            BackupError::NotEmpty(_) | BackupError::Corrupt { .. } => ServiceError::Conflict(e.to_string()),
             other => ServiceError::Internal(other.to_string()),
         }
     }
@@ -170,7 +171,18 @@ impl App {
     /// while the server keeps serving (admin only).
     pub fn backup(&self, actor: &Actor, dir: &Path) -> ServiceResult<BackupOutcome> {
         actor.require_admin()?;
-        let outcome = self.backup_into(dir)?;
+        let outcome = match self.backup_into(dir) {
+            Err(e @ BackupError::Corrupt { .. }) => {
+                // Mark what is damaged, as `admin verify` would: it is then refused for
+                // download, and a re-upload of its bytes repairs it (an unmarked package's
+                // re-upload is a no-op).
+                if let Err(v) = self.check_storage(None) {
+                    tracing::error!(error = %v, "checking the store after a corrupt package stopped a backup");
+                }
+                return Err(e.into());
+            }
+            other => other?,
+        };
         tracing::info!(dir = %dir.display(), files = outcome.files, packages = outcome.packages,
             linked = outcome.linked, copied = outcome.copied, locked_ms = outcome.locked_millis as u64,
             ms = outcome.millis as u64, actor = %actor.label(), "backup written");
@@ -284,9 +296,20 @@ impl App {
             let entry = entry_of(rel, &dir.join(rel))?;
             let named = rel.rsplit('/').next().unwrap_or_default();
             if entry.sha256 != named {
+                // Named by its file, with the repair, so that the admin can act on it.
+                let package = match self.db.packages_by_sha(&[named.to_string()]) {
+                    Ok(p) if !p.is_empty() => format!(
+                        "; the stored package {0} is corrupt (now refused for download, see `stagerepo admin verify`): re-upload {0} (the same bytes), then back up again",
+                        p[0].filename
+                    ),
+                    _ => String::new(),
+                };
                 return Err(BackupError::Corrupt {
                     path: data.join(rel).display().to_string(),
-                    message: format!("content has sha256 {}, not the one its name says", entry.sha256),
+                    message: format!(
+                        "content has sha256 {}, not the one its name says{package}",
+                        entry.sha256
+                    ),
                 });
             }
             package_bytes += entry.size;

@@ -206,6 +206,11 @@ impl App {
 
     /// Rollout assignments, optionally of one element.
     pub fn rollouts(&self, element: Option<&str>) -> ServiceResult<Vec<RolloutAssignment>> {
+        // An unknown element is a 404 (as for the inventory), not an empty list: a typo
+        // would otherwise read as "no rollout sites".
+        if let Some(name) = element {
+            self.element(name)?;
+        }
         Ok(self.db.rollouts(element)?)
     }
 

@@ -58,6 +58,12 @@ impl App {
     /// Keys of one team or of all.
     pub fn team_keys(&self, actor: &Actor, team: Option<&str>) -> ServiceResult<Vec<TeamKey>> {
         actor.require_admin()?;
+        // An unknown team is a 404, not an empty list (a typo would read as "no keys").
+        if let Some(name) = team {
+            self.db
+                .team_by_name(name)?
+                .ok_or_else(|| ServiceError::NotFound(format!("no team named {name}")))?;
+        }
         Ok(self.db.team_keys(team)?)
     }
 

@@ -154,6 +154,10 @@ impl App {
     /// Closes a problem with a reason.
     pub fn close_problem(&self, actor: &Actor, pid: i64, reason: &str) -> ServiceResult<Problem> {
         actor.require_admin()?;
+        // Like a rejection or a withdrawal: the dashboard and the audit log show why.
+        if reason.trim().is_empty() {
+            return Err(ServiceError::Invalid("closing a problem needs --reason".into()));
+        }
         limit(check_len("reason", reason, limits::MAX_REASON))?;
         let problem = self.problem(pid)?;
         if !problem.open {

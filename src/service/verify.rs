@@ -127,6 +127,36 @@ fn digest_file(path: &Path) -> Option<(String, u64)> {
     Some((hex::encode(hasher.finalize()), size))
 }
 
+/// The file name of a package mark: `what` is `NEVRA (file name)` (see `check_package`).
+fn package_file(m: &Mismatch) -> Option<&str> {
+    m.what.rsplit_once(" (")?.1.strip_suffix(')')
+}
+
+/// The checksum-named files (`<sha256>-<kind>.xml.gz`) that `repodata/generations.json` lists
+/// for the generations kept servable; empty when it is missing or unreadable.
+fn older_generation_files(repodata: &Path) -> Vec<String> {
+    let Some(v) = std::fs::read(repodata.join("generations.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+    else {
+        return Vec::new();
+    };
+    let checksum_named = |n: &str| {
+        n.split_once('-').is_some_and(|(h, rest)| {
+            h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) && rest.ends_with(".xml.gz") && !n.contains('/')
+        })
+    };
+    v["generations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|g| g["files"].as_array().into_iter().flatten())
+        .filter_map(|f| f.as_str())
+        .filter(|n| checksum_named(n))
+        .map(str::to_string)
+        .collect()
+}
+
 fn describe(found: &Option<(String, u64)>) -> String {
     match found {
         Some((sha, size)) => format!("sha256 {sha}, {size} bytes"),
@@ -141,6 +171,8 @@ struct Tally {
     files: usize,
     bytes: u64,
     found: Vec<Mismatch>,
+    /// Repodata files checked, as served (`<dist>/<repo>/repodata/...`).
+    checked: std::collections::HashSet<String>,
 }
 
 impl App {
@@ -160,12 +192,29 @@ impl App {
         if !self.integrity.any.load(Ordering::Acquire) {
             return None;
         }
-        self.integrity
-            .marks
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(rel)
-            .cloned()
+        let marks = self.integrity.marks.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = marks.get(rel) {
+            return Some(m.clone());
+        }
+        // A package is marked under the links that existed when it was checked (or its store
+        // path); a publication since (a release of a stored package, a promotion) links the
+        // same corrupt file under a new path, which must be refused too. File names are
+        // unique in the store, so the name finds the package's marks.
+        let (dir, file) = rel.rsplit_once('/')?;
+        if !dir.ends_with("/Packages") {
+            return None;
+        }
+        let (dist, rest) = dir.split_once('/')?;
+        let repo = rest.strip_suffix("/Packages")?;
+        marks
+            .values()
+            .find(|m| m.kind == "package" && package_file(m) == Some(file))
+            .map(|m| Mismatch {
+                dist: dist.to_string(),
+                repo: repo.to_string(),
+                path: rel.to_string(),
+                ..m.clone()
+            })
     }
 
     /// Loads the marks saved by an earlier run (at start).
@@ -335,6 +384,7 @@ impl App {
             .and_then(|t| std::str::from_utf8(t).ok())
             .and_then(crate::repodata::repomd_files)
             .unwrap_or_default();
+        let mut checked = std::collections::HashSet::new();
         for file in listed {
             tally.files += 1;
             let found = digest_file(&dir.join(&file.href));
@@ -347,6 +397,33 @@ impl App {
                     describe(&found),
                 ));
             }
+            tally.checked.insert(format!("{base}/{}", file.href));
+            checked.insert(file.href);
+        }
+        // The files of the older generations kept servable (generations.json) are served too,
+        // to clients holding an older repomd.xml: each is checked against the sha256 its name
+        // carries. One that is gone was pruned by a publication since, not damaged.
+        for name in older_generation_files(&dir.join("repodata")) {
+            let href = format!("repodata/{name}");
+            if checked.contains(&href) {
+                continue;
+            }
+            let Some(expected) = name.split_once('-').map(|(h, _)| h.to_string()) else {
+                continue;
+            };
+            let found = digest_file(&dir.join(&href));
+            tally.files += 1;
+            tally.bytes += found.as_ref().map_or(0, |s| s.1);
+            if found.as_ref().is_some_and(|(sha, _)| *sha != expected) {
+                tally.found.push(mismatch(
+                    "repodata",
+                    &href,
+                    format!("sha256 {expected} (its name; an older generation)"),
+                    describe(&found),
+                ));
+            }
+            tally.checked.insert(format!("{base}/{href}"));
+            checked.insert(href);
         }
     }
 
@@ -369,7 +446,9 @@ impl App {
             marks.values().filter(|m| ours(m)).cloned().collect()
         };
         for m in old {
-            if tally.found.iter().any(|f| f.path == m.path) {
+            // Checked just now (listed by the current or a kept older generation): its
+            // verdict stands.
+            if tally.found.iter().any(|f| f.path == m.path) || tally.checked.contains(&m.path) {
                 continue;
             }
             let found = digest_file(&self.repos_dir.join(&m.path));
@@ -421,7 +500,7 @@ impl App {
     }
 
     /// Whether the package with this sha256 is marked corrupt.
-    pub(super) fn package_is_corrupt(&self, sha256: &str) -> bool {
+    pub fn package_is_corrupt(&self, sha256: &str) -> bool {
         self.integrity.any.load(Ordering::Acquire)
             && self
                 .integrity
