@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+/// Largest `min_deployed_sites`.
+pub const MAX_MIN_DEPLOYED_SITES: u32 = 1000;
+
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -309,6 +312,22 @@ impl Config {
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         self.validate_operations()?;
+        // More sites than any grid has rollout sites for one element could never be met:
+        // every release would need --force.
+        let sites = std::iter::once(("min_deployed_sites".to_string(), self.min_deployed_sites)).chain(
+            self.element.iter().filter_map(|(name, e)| {
+                e.min_deployed_sites
+                    .map(|m| (format!("element.{name}.min_deployed_sites"), m))
+            }),
+        );
+        for (key, value) in sites {
+            if value > MAX_MIN_DEPLOYED_SITES {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: format!("{value} is more than {MAX_MIN_DEPLOYED_SITES} sites"),
+                });
+            }
+        }
         if self.dist.is_empty() {
             return Err(ConfigError::Invalid {
                 key: "dist".into(),

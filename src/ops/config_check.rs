@@ -58,7 +58,15 @@ impl Config {
         if humantime::parse_duration(value).is_ok_and(|d| d.is_zero()) || value == "0" {
             return Ok(None);
         }
-        positive_duration("scrub_interval", value).map(Some)
+        let d = positive_duration("scrub_interval", value)?;
+        // Each run reads the whole store: sub-second periods are a busy loop, surely a typo.
+        if d < Duration::from_secs(1) {
+            return Err(invalid(
+                "scrub_interval",
+                "must be 0 (off) or at least 1s; each run reads the whole store, so hours or days are usual",
+            ));
+        }
+        Ok(Some(d))
     }
 
     /// `presign_ttl` as a duration (1 s to 7 days, S3's limit for presigned URLs).
@@ -287,6 +295,22 @@ mod tests {
             .map(|k| k.trim().trim_matches('`').to_string())
             .filter(|k| !k.is_empty())
             .collect()
+    }
+
+    #[test]
+    fn scrub_and_evidence_settings_are_bounded() {
+        let check = |toml: &str| {
+            let c = Config::from_toml(toml).unwrap();
+            c.validate().map_err(|e| e.to_string())
+        };
+        assert!(check("scrub_interval = \"1ms\"\n").unwrap_err().contains("at least 1s"));
+        check("scrub_interval = \"12h\"\n").unwrap();
+        assert!(check("min_deployed_sites = 100000\n")
+            .unwrap_err()
+            .contains("min_deployed_sites"));
+        let e = check("[element.fts]\nmin_deployed_sites = 5000\n").unwrap_err();
+        assert!(e.contains("element.fts.min_deployed_sites"), "{e}");
+        check("min_deployed_sites = 3\n").unwrap();
     }
 
     #[test]
