@@ -88,7 +88,7 @@ impl App {
         if !force {
             return Err(ServiceError::Refused {
                 message: format!(
-                    "release {} could never be promoted as production stands: announce it with force and a reason (`--force --reason` in the CLI, "force" and "reason" in the API) to start its rollout anyway",
+                    "release {} could never be promoted as production stands: announce it with force and a reason (`--force --reason` in the CLI, \"force\" and \"reason\" in the API) to start its rollout anyway",
                     release.id
                 ),
                 failures,
