@@ -1,6 +1,7 @@
 //! `storage = "s3"`: packages and published repositories in an S3-compatible bucket (a real
-//! SeaweedFS), downloads through 302s to presigned URLs with real dnf, readers of the bucket
-//! during publications, and the conditional write of repomd.xml.
+//! SeaweedFS): upload, release, staged rollout and promotion by the SLA timer, downloads
+//! through 302s to presigned URLs with real dnf, readers of the bucket during publications,
+//! the conditional write of repomd.xml, and an outage of the store.
 
 mod support;
 
@@ -152,19 +153,26 @@ fn packages_and_repositories_live_in_the_bucket_and_dnf_installs_through_presign
         "dnf's download went through the redirect:\n{log}"
     );
 
-    // Promotion publishes production into the bucket too, and hosts install from there.
+    // The staged rollout: a site with a 2 s SLA reports ok, the SLA timer promotes, and
+    // production is published into the bucket too; hosts install from there.
+    let (site, _) = server.add_site("SITE-A", None);
     server.cli_ok(
         None,
         &[
             "admin",
-            "release",
-            "promote",
-            &id.to_string(),
-            "--force",
-            "--reason",
-            "no rollout sites in this test",
+            "rollout",
+            "add",
+            "--element",
+            "s3demo",
+            "--site",
+            "SITE-A",
+            "--sla",
+            "2s",
         ],
     );
+    server.cli_ok(None, &["admin", "release", "announce", &id.to_string()]);
+    server.cli_ok(Some(&site), &["site", "report", &id.to_string(), "--ok"]);
+    server.wait_for_state(id, "promoted", Duration::from_secs(20));
     bucket_repository_is_consistent(&store, "repos/el9/production/").unwrap();
     assert!(keys(&store).contains("repos/el9/production/Packages/s3demo-1.0-1.noarch.rpm"));
     let host = DnfRoot::new(&[format!("{}/repo/el9/production.repo", server.url)]);
