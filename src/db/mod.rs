@@ -111,6 +111,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/004_inventory.sql")),
         M::up(include_str!("migrations/005_evidence10.sql")),
         M::up(include_str!("migrations/006_sites10.sql")),
+        M::up(include_str!("migrations/007_revision_changes.sql")),
     ])
 }
 

@@ -1,7 +1,6 @@
 //! Advisories: one per release, allocated at submission, listed in beta's updateinfo.xml
 //! while the release is in beta and in production's once it is promoted.
 
-use std::collections::HashSet;
 
 use chrono::Datelike;
 
@@ -114,7 +113,7 @@ impl App {
         })
     }
 
-    /// updateinfo for a package set of `repo`: every stored advisory whose packages are all
+    /// updateinfo for a package set (sorted) of `repo`: every stored advisory whose packages are all
     /// in it (in production, of promoted releases only), plus `pending` (the release being
     /// published).
     pub(super) fn updateinfo_for(
@@ -124,7 +123,8 @@ impl App {
         set: &[String],
         pending: Option<&Advisory>,
     ) -> ServiceResult<ExtraData> {
-        let present: HashSet<&str> = set.iter().map(String::as_str).collect();
+        // `set` is sorted: looking up an advisory's few packages costs less than hashing the set.
+        let present = |sha: &str| set.binary_search_by(|s| s.as_str().cmp(sha)).is_ok();
         let mut advisories = Vec::new();
         for (id, release_id, issued, updated) in self.db.advisories(dist)? {
             if pending.is_some_and(|p| p.id == id) {
@@ -136,7 +136,7 @@ impl App {
                 continue;
             }
             let a = self.advisory(&release, id, issued, updated)?;
-            if a.packages.iter().all(|p| present.contains(p.sha256.as_str())) {
+            if a.packages.iter().all(|p| present(p.sha256.as_str())) {
                 advisories.push(a);
             }
         }
