@@ -267,3 +267,85 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Hundreds of revisions of random changes: every revision reads back as its set, through
+    /// snapshots and change chains, and its recorded changes are the difference.
+    #[test]
+    fn sets_read_back_through_snapshots_and_changes() {
+        let db = Db::open_in_memory().unwrap();
+        // The packages table is not what this test is about.
+        db.lock().pragma_update(None, "foreign_keys", "OFF").unwrap();
+        let mut state: u64 = 7;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state >> 33
+        };
+        let mut set: BTreeSet<String> = BTreeSet::new();
+        let mut expected = vec![BTreeSet::new()];
+        for number in 1..=400i64 {
+            let before = set.clone();
+            // Mostly small releases, sometimes a large change, sometimes removals.
+            let adds = if number % 97 == 0 { 300 } else { next() % 4 };
+            for _ in 0..adds {
+                set.insert(format!("{:064x}", next()));
+            }
+            let removes = (next() % 3) as usize;
+            let victims: Vec<String> = set.iter().step_by(7).take(removes).cloned().collect();
+            for v in &victims {
+                set.remove(v);
+            }
+            let packages: Vec<String> = set.iter().cloned().collect();
+            let added: Vec<String> = set.difference(&before).cloned().collect();
+            let removed: Vec<String> = before.difference(&set).cloned().collect();
+            let n = db
+                .write(|tx| {
+                    Db::insert_revision(
+                        tx,
+                        &NewRevision {
+                            dist: "el9",
+                            repo: RepoKind::Production,
+                            repomd_revision: number,
+                            repomd_sha256: "x",
+                            now: number,
+                            actor: "t",
+                            reason: "t",
+                            packages: &packages,
+                            added: &added,
+                            removed: &removed,
+                        },
+                    )
+                })
+                .unwrap();
+            assert_eq!(n, number);
+            expected.push(set.clone());
+        }
+        let snapshots: i64 = db
+            .lock()
+            .query_row("SELECT COUNT(*) FROM revisions WHERE snapshot = 1", [], |r| r.get(0))
+            .unwrap();
+        // The first revision, and the chain outgrowing the set at least once.
+        assert!((2..40).contains(&snapshots), "{snapshots} snapshots");
+        for (number, want) in expected.iter().enumerate() {
+            let got = db.revision_packages("el9", RepoKind::Production, number as i64).unwrap();
+            assert_eq!(got, want.iter().cloned().collect::<Vec<_>>(), "revision {number}");
+            if number > 0 {
+                let (added, removed) = db
+                    .revision_changes("el9", RepoKind::Production, number as i64)
+                    .unwrap()
+                    .unwrap();
+                let prev = &expected[number - 1];
+                assert_eq!(added, want.difference(prev).cloned().collect::<Vec<_>>());
+                assert_eq!(removed, prev.difference(want).cloned().collect::<Vec<_>>());
+            }
+        }
+        let listed = db.revisions("el9", RepoKind::Production, 1000).unwrap();
+        assert_eq!(listed.len(), 400);
+        assert!(listed.iter().all(|r| r.package_count == expected[r.number as usize].len() as i64));
+        assert!(db.revision_packages("el9", RepoKind::Production, 401).is_err());
+    }
+}
