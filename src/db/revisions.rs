@@ -228,6 +228,17 @@ impl Db {
     }
 }
 
+impl Db {
+    /// The state of every release of a distribution, by id: what publication needs to choose
+    /// the advisories of a repository, in one query.
+    pub fn release_states(&self, dist: &str) -> DbResult<std::collections::HashMap<i64, String>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached("SELECT id, state FROM releases WHERE dist = ?1")?;
+        let rows = stmt.query_map([dist], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
 /// An advisory row: (id, release, issued, updated).
 pub type AdvisoryRow = (String, i64, i64, i64);
 

@@ -126,6 +126,8 @@ pub(crate) struct Layout {
     /// Every package, with the id of its block.
     owner: BTreeMap<String, u64>,
     next_id: u64,
+    /// The extra files (updateinfo), by kind.
+    pub(crate) extras: HashMap<String, super::pieces::Chain>,
 }
 
 /// A block to (re)build: replacing block `id`, or appended when None.

@@ -9,6 +9,7 @@ mod fsutil;
 mod generations;
 mod layout;
 mod other;
+mod pieces;
 mod primary;
 mod publish;
 pub use generations::remove_leftovers;
@@ -111,8 +112,20 @@ pub struct Published {
 pub struct ExtraData {
     /// The repomd.xml data type, also part of the file name.
     pub kind: String,
-    /// The uncompressed XML.
-    pub xml: String,
+    /// The uncompressed XML as pieces, concatenated in order (e.g. header, one per advisory,
+    /// footer). Each is compressed as its own gzip member, and the pieces the previous
+    /// publication of this kind started with are neither compressed nor hashed again.
+    pub pieces: Vec<std::sync::Arc<str>>,
+}
+
+impl ExtraData {
+    /// A file given as one piece.
+    pub fn whole(kind: &str, xml: String) -> ExtraData {
+        ExtraData {
+            kind: kind.to_string(),
+            pieces: vec![xml.into()],
+        }
+    }
 }
 
 /// Signs repomd.xml: returns an armoured detached signature, or why it could not.

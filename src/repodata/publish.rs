@@ -48,9 +48,16 @@ pub(crate) fn publish(
         .apply(change.removed, change.added, load)
         .map_err(RepodataError::Load)?;
     let digests = layout.digests();
+    for e in extras {
+        layout.extras.entry(e.kind.clone()).or_default().update(&e.pieces);
+    }
+    layout.extras.retain(|kind, _| extras.iter().any(|e| e.kind == *kind));
     let extra_digests: Vec<(String, u64)> = extras
         .iter()
-        .map(|e| (hex::encode(Sha256::digest(e.xml.as_bytes())), e.xml.len() as u64))
+        .map(|e| {
+            let d = layout.extras[&e.kind].digest();
+            (hex::encode(d.open_sha256), d.open_size)
+        })
         .collect();
 
     let current_text = match std::fs::read_to_string(repodata.join("repomd.xml")) {
@@ -91,17 +98,18 @@ pub(crate) fn publish(
         files.push(name);
     }
     for (extra, (open_sha, open_size)) in extras.iter().zip(&extra_digests) {
-        let bytes = gzip_whole(extra.xml.as_bytes())?;
-        let checksum = hex::encode(Sha256::digest(&bytes));
+        let chain = &layout.extras[&extra.kind];
+        let d = chain.digest();
+        let checksum = hex::encode(d.sha256);
         let name = format!("{checksum}-{}.xml.gz", extra.kind);
-        let timestamp = place_file(&repodata, &name, &[&bytes], bytes.len() as u64, now)?;
+        let timestamp = place_file(&repodata, &name, &chain.members(), d.size, now)?;
         records.push(Record {
             kind: extra.kind.clone(),
             checksum,
             open_checksum: Some(open_sha.clone()),
             href: format!("repodata/{name}"),
             timestamp,
-            size: bytes.len() as u64,
+            size: d.size,
             open_size: Some(*open_size),
         });
         files.push(name);
@@ -329,13 +337,4 @@ fn unchanged(
         files.push(name.to_owned());
     }
     Some(files)
-}
-
-/// Compresses a small metadata file in one gzip member.
-fn gzip_whole(data: &[u8]) -> Result<Vec<u8>, RepodataError> {
-    use std::io::Write;
-    let mut enc =
-        flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 4 + 64), flate2::Compression::default());
-    enc.write_all(data)?;
-    Ok(enc.finish()?)
 }

@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rusqlite::Connection;
@@ -29,15 +30,17 @@ pub struct Publisher {
     /// File names of the packages published here, loaded when first needed.
     filenames: HashMap<String, String>,
     /// The package set of the newest revision (sorted) and its number, read once.
-    current: Option<(i64, Vec<String>)>,
+    current: Option<(i64, Arc<Vec<String>>)>,
     /// The set the repository's files hold (sorted): the last one written.
-    written: Vec<String>,
+    written: Arc<Vec<String>>,
     last_revision: u64,
     last_sha: String,
     /// Bytes of the repodata files the last publication references.
     last_bytes: u64,
     /// Packages known to be linked into `Packages/`, so a publication only touches new ones.
     linked: HashSet<String>,
+    /// The advisories rendered into this repository's updateinfo, by id.
+    advisories: HashMap<String, super::advisories::RenderedAdvisory>,
 }
 
 impl Publisher {
@@ -50,11 +53,12 @@ impl Publisher {
             writer: RepoWriter::default(),
             filenames: HashMap::new(),
             current: None,
-            written: Vec::new(),
+            written: Arc::default(),
             last_revision: 0,
             last_sha: String::new(),
             linked: HashSet::new(),
             last_bytes: 0,
+            advisories: HashMap::new(),
         }
     }
 
@@ -81,12 +85,12 @@ impl Publisher {
     }
 
     /// The newest revision's number and set, from memory when it is still the newest.
-    fn current_set(&mut self, db: &Db) -> ServiceResult<(i64, Vec<String>)> {
+    fn current_set(&mut self, db: &Db) -> ServiceResult<(i64, Arc<Vec<String>>)> {
         let number = db.latest_revision(&self.dist, self.repo)?.map_or(0, |r| r.number);
         match &self.current {
             Some((n, set)) if *n == number => Ok((number, set.clone())),
             _ => {
-                let set = db.revision_packages(&self.dist, self.repo, number)?;
+                let set = Arc::new(db.revision_packages(&self.dist, self.repo, number)?);
                 self.current = Some((number, set.clone()));
                 Ok((number, set))
             }
@@ -168,6 +172,7 @@ impl App {
         // Nearly sorted (the current set plus a few): the sort is one merge.
         new_set.sort();
         new_set.dedup();
+        let new_set = Arc::new(new_set);
         if current_number > 0 && current == new_set {
             let value = self.db.write(record)?;
             return Ok((
@@ -229,7 +234,7 @@ impl App {
     fn write_repository(
         &self,
         publisher: &mut Publisher,
-        set: &[String],
+        set: &Arc<Vec<String>>,
         advisory: Option<&Advisory>,
     ) -> ServiceResult<()> {
         // Only packages new to the files can need a link; a first publication links them all.
@@ -247,7 +252,13 @@ impl App {
             publisher.linked.insert(sha.to_string());
         }
         // Beta carries updateinfo too, so sites testing early can `dnf upgrade --advisory`.
-        let extras = vec![self.updateinfo_for(&publisher.dist, publisher.repo, set, advisory)?];
+        let extras = vec![self.updateinfo_for(
+            &publisher.dist,
+            publisher.repo,
+            set,
+            advisory,
+            &mut publisher.advisories,
+        )?];
         let sign = |data: &[u8]| -> Result<String, String> {
             self.signer
                 .as_ref()
@@ -273,7 +284,7 @@ impl App {
         // Even a failed publication may have replaced or pruned files.
         self.files_changed();
         let published = published?;
-        publisher.written = set.to_vec();
+        publisher.written = set.clone();
         publisher.last_revision = published.revision;
         publisher.last_sha = published.repomd_sha256;
         let repodata = publisher.dir.join("repodata");
@@ -370,7 +381,7 @@ impl App {
                         tracing::warn!(dist, %repo, revision = rev.number, "repository files differ from the database; rewriting them");
                         let lock = &self.publishers[&(dist.clone(), *repo)];
                         let mut publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
-                        let set = self.db.revision_packages(dist, *repo, rev.number)?;
+                        let set = Arc::new(self.db.revision_packages(dist, *repo, rev.number)?);
                         self.write_repository(&mut publisher, &set, None)?;
                         publisher.current = Some((rev.number, set));
                         self.db.update_revision_repomd(
