@@ -80,7 +80,15 @@ fn hundreds_of_revisions_keep_history_diff_and_rollback_exact() {
         let id = server.submit(&team, "lh", v, &rpms);
         server.cli_ok(
             None,
-            &["admin", "release", "promote", &id.to_string(), "--force", "--reason", "test"],
+            &[
+                "admin",
+                "release",
+                "promote",
+                &id.to_string(),
+                "--force",
+                "--reason",
+                "test",
+            ],
         );
         let rev = server.get_json("/api/v1/repos/el9/production/revisions")[0]["number"]
             .as_i64()
@@ -123,11 +131,22 @@ fn hundreds_of_revisions_keep_history_diff_and_rollback_exact() {
         .map(|r| (r["number"].as_i64().unwrap(), r["package_count"].as_i64().unwrap()))
         .collect();
     for (rev, set) in &expected {
-        assert_eq!(listed.get(rev), Some(&(set.len() as i64)), "package count of revision {rev}");
+        assert_eq!(
+            listed.get(rev),
+            Some(&(set.len() as i64)),
+            "package count of revision {rev}"
+        );
     }
 
     // Diffs between revisions far apart (across snapshots) and neighbours.
-    let pairs = [(promoted[0], last), (last, promoted[0]), (promoted[1], 150), (151, 152), (7, last - 3), (last - 1, last)];
+    let pairs = [
+        (promoted[0], last),
+        (last, promoted[0]),
+        (promoted[1], 150),
+        (151, 152),
+        (7, last - 3),
+        (last - 1, last),
+    ];
     for (from, to) in pairs {
         let d = server.get_json(&format!("/api/v1/repos/el9/production/diff?from={from}&to={to}"));
         let want_added: BTreeSet<String> = expected[&to].difference(&expected[&from]).cloned().collect();
@@ -147,7 +166,10 @@ fn hundreds_of_revisions_keep_history_diff_and_rollback_exact() {
         let rev = rollback(&server, to);
         let d = server.get_json(&format!("/api/v1/repos/el9/production/diff?from={to}&to={rev}"));
         for key in ["added", "removed", "upgraded", "downgraded"] {
-            assert!(d[key].as_array().unwrap().is_empty(), "{key} between {to} and {rev}: {d}");
+            assert!(
+                d[key].as_array().unwrap().is_empty(),
+                "{key} between {to} and {rev}: {d}"
+            );
         }
         let files: BTreeSet<String> = published_pkgids(&server)
             .into_iter()

@@ -183,7 +183,8 @@ impl Db {
         let Some((id, true)) = row else {
             return Ok(None);
         };
-        let mut stmt = conn.prepare_cached("SELECT sha256, added FROM revision_changes WHERE revision_id = ?1 ORDER BY sha256")?;
+        let mut stmt =
+            conn.prepare_cached("SELECT sha256, added FROM revision_changes WHERE revision_id = ?1 ORDER BY sha256")?;
         let (mut added, mut removed) = (Vec::new(), Vec::new());
         for row in stmt.query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))? {
             let (sha, is_added) = row?;
@@ -293,7 +294,9 @@ mod tests {
         db.lock().pragma_update(None, "foreign_keys", "OFF").unwrap();
         let mut state: u64 = 7;
         let mut next = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             state >> 33
         };
         let mut set: BTreeSet<String> = BTreeSet::new();
@@ -342,7 +345,9 @@ mod tests {
         // The first revision, and the chain outgrowing the set at least once.
         assert!((2..40).contains(&snapshots), "{snapshots} snapshots");
         for (number, want) in expected.iter().enumerate() {
-            let got = db.revision_packages("el9", RepoKind::Production, number as i64).unwrap();
+            let got = db
+                .revision_packages("el9", RepoKind::Production, number as i64)
+                .unwrap();
             assert_eq!(got, want.iter().cloned().collect::<Vec<_>>(), "revision {number}");
             if number > 0 {
                 let (added, removed) = db
@@ -356,7 +361,9 @@ mod tests {
         }
         let listed = db.revisions("el9", RepoKind::Production, 1000).unwrap();
         assert_eq!(listed.len(), 400);
-        assert!(listed.iter().all(|r| r.package_count == expected[r.number as usize].len() as i64));
+        assert!(listed
+            .iter()
+            .all(|r| r.package_count == expected[r.number as usize].len() as i64));
         assert!(db.revision_packages("el9", RepoKind::Production, 401).is_err());
     }
 }

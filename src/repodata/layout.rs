@@ -29,6 +29,8 @@ const BLOCK: usize = 64;
 /// Trailing blocks smaller than [`BLOCK`] (one per small release) are merged into full blocks
 /// once there are this many, so the files do not become thousands of tiny members.
 const SMALL_TAIL: usize = 16;
+/// Packages whose fragments are loaded at once while blocks are built.
+const LOAD_BATCH: usize = 1024;
 /// zlib's default level: createrepo_c's too.
 const LEVEL: u32 = 6;
 
@@ -160,7 +162,12 @@ impl Layout {
 
     /// Removes `removed` (each present) and appends `added` (each absent, in this order),
     /// loading the fragments of the blocks that must be rebuilt. On error nothing changed.
-    pub(crate) fn apply(&mut self, removed: &[&str], added: &[&str], load: &mut Loader<'_>) -> Result<ChangeStats, String> {
+    pub(crate) fn apply(
+        &mut self,
+        removed: &[&str],
+        added: &[&str],
+        load: &mut Loader<'_>,
+    ) -> Result<ChangeStats, String> {
         let mut gone: HashMap<u64, Vec<&str>> = HashMap::new();
         for pkgid in removed {
             let id = self
@@ -213,12 +220,28 @@ impl Layout {
             });
         }
 
-        let wanted: Vec<&str> = jobs.iter().flat_map(|j| j.pkgids.iter().map(String::as_str)).collect();
-        let fragments = if wanted.is_empty() { Vec::new() } else { load(&wanted)? };
-        if fragments.len() != wanted.len() || fragments.iter().zip(&wanted).any(|(f, w)| f.pkgid != *w) {
-            return Err("the loader returned other packages than asked".into());
+        // Fragments are loaded a batch of blocks at a time, so that laying out a whole
+        // repository (the first publication after a start) never holds all of them at once.
+        let mut built = Vec::with_capacity(jobs.len());
+        let mut from = 0;
+        while from < jobs.len() {
+            let mut to = from;
+            let mut count = 0;
+            while to < jobs.len() && (count == 0 || count + jobs[to].pkgids.len() <= LOAD_BATCH) {
+                count += jobs[to].pkgids.len();
+                to += 1;
+            }
+            let wanted: Vec<&str> = jobs[from..to]
+                .iter()
+                .flat_map(|j| j.pkgids.iter().map(String::as_str))
+                .collect();
+            let fragments = if wanted.is_empty() { Vec::new() } else { load(&wanted)? };
+            if fragments.len() != wanted.len() || fragments.iter().zip(&wanted).any(|(f, w)| f.pkgid != *w) {
+                return Err("the loader returned other packages than asked".into());
+            }
+            built.extend(self.build(&jobs[from..to], &fragments));
+            from = to;
         }
-        let built = self.build(&jobs, &fragments);
 
         // Nothing fails from here on.
         let compressed = built.len();
@@ -245,7 +268,10 @@ impl Layout {
         // Emptied blocks go; everything after the first of them moves.
         if let Some(pos) = self.blocks.iter().position(|b| b.pkgids.is_empty()) {
             first_dirty = first_dirty.min(pos);
-            let emptied_before_appended = self.blocks[..appended_from].iter().filter(|b| b.pkgids.is_empty()).count();
+            let emptied_before_appended = self.blocks[..appended_from]
+                .iter()
+                .filter(|b| b.pkgids.is_empty())
+                .count();
             appended_from -= emptied_before_appended;
             self.blocks.retain(|b| !b.pkgids.is_empty());
         }

@@ -193,7 +193,12 @@ impl RepoWriter {
             .collect();
         let mut load = |ids: &[&str]| -> Result<Vec<PackageXml>, String> {
             ids.iter()
-                .map(|id| given.get(id).map(|x| (*x).clone()).ok_or_else(|| format!("no fragments for {id}")))
+                .map(|id| {
+                    given
+                        .get(id)
+                        .map(|x| (*x).clone())
+                        .ok_or_else(|| format!("no fragments for {id}"))
+                })
                 .collect()
         };
         // Layouts change only as a whole (see `Layout::apply`), so a poisoned lock is safe.

@@ -89,7 +89,9 @@ mod tests {
         assert_eq!(chain.update(&text(&["<a>\n", "<c/>\n", "</a>\n"])), 2);
         let bytes: Vec<u8> = chain.members().concat();
         let mut out = String::new();
-        flate2::read::MultiGzDecoder::new(bytes.as_slice()).read_to_string(&mut out).unwrap();
+        flate2::read::MultiGzDecoder::new(bytes.as_slice())
+            .read_to_string(&mut out)
+            .unwrap();
         assert_eq!(out, "<a>\n<c/>\n</a>\n");
         let d = chain.digest();
         assert_eq!(d.open_sha256, <[u8; 32]>::from(Sha256::digest(out.as_bytes())));

@@ -133,7 +133,12 @@ pub(crate) fn publish(
         // The generation's own signature exists before its repomd.xml appears: whoever
         // fetched this repomd.xml can fetch the matching signature by the revision it names,
         // whatever publication comes next.
-        write_derived(&repodata, &signature_name(&revision.to_string()), &[sig.as_bytes()], None)?;
+        write_derived(
+            &repodata,
+            &signature_name(&revision.to_string()),
+            &[sig.as_bytes()],
+            None,
+        )?;
     }
     write_derived(&repodata, "repomd.xml", &[repomd.as_bytes()], None)?;
     match &signature {

@@ -1,7 +1,6 @@
 //! Advisories: one per release, allocated at submission, listed in beta's updateinfo.xml
 //! while the release is in beta and in production's once it is promoted.
 
-
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 

@@ -226,7 +226,7 @@ impl App {
         };
         self.metrics
             .record_publication(dist, repo, count, publisher.last_bytes, started.elapsed());
-        tracing::info!(dist, %repo, revision = number, packages = count, ms = outcome.millis as u64, actor, reason, "published");
+        tracing::info!(dist, %repo, revision = number, packages = count, ms = outcome.millis as u64, us = started.elapsed().as_micros() as u64, actor, reason, "published");
         Ok((value, outcome))
     }
 
@@ -311,7 +311,11 @@ impl App {
             Some((_, removed)) => removed,
             // Revisions from before changes were recorded: compare the sets.
             None => {
-                let next: HashSet<String> = self.db.revision_packages(dist, repo, dropped + 1)?.into_iter().collect();
+                let next: HashSet<String> = self
+                    .db
+                    .revision_packages(dist, repo, dropped + 1)?
+                    .into_iter()
+                    .collect();
                 self.db
                     .revision_packages(dist, repo, dropped)?
                     .into_iter()
