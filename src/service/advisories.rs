@@ -118,12 +118,15 @@ impl App {
     /// updateinfo for a package set (sorted) of `repo`: every stored advisory whose packages
     /// are all in it (in production, of promoted releases only), plus `pending` (the release
     /// being published). Advisories already rendered for this repository come from `memo`, so
-    /// a publication renders (and the writer compresses) only the new ones.
+    /// a publication renders (and the writer compresses) only the new ones; `changed` (what
+    /// was added and removed since the set `memo` was last used with) spares looking up the
+    /// packages of advisories that cannot have come or gone.
     pub(super) fn updateinfo_for(
         &self,
         dist: &str,
         repo: RepoKind,
         set: &[String],
+        changed: Option<(&[String], &[String])>,
         pending: Option<&Advisory>,
         memo: &mut HashMap<String, RenderedAdvisory>,
     ) -> ServiceResult<ExtraData> {
@@ -155,11 +158,20 @@ impl App {
                         updated,
                         shas: a.packages.iter().map(|p| p.sha256.clone()).collect(),
                         xml: Arc::from(updateinfo::render_update(&a)),
+                        listed: None,
                     },
                 );
             }
-            let m = &memo[&id];
-            if m.shas.iter().all(|s| present(s)) {
+            let m = memo.get_mut(&id).expect("just inserted");
+            // Listed stays listed when nothing left; unlisted stays unlisted when nothing came.
+            let known = match (m.listed, changed) {
+                (Some(true), Some((_, removed))) if removed.is_empty() => Some(true),
+                (Some(false), Some((added, _))) if added.is_empty() => Some(false),
+                _ => None,
+            };
+            let listed = known.unwrap_or_else(|| m.shas.iter().all(|s| present(s)));
+            m.listed = Some(listed);
+            if listed {
                 pieces.push(m.xml.clone());
             }
             seen.insert(id);
@@ -184,4 +196,6 @@ pub struct RenderedAdvisory {
     /// Its packages: the advisory is listed while all of them are in the repository.
     shas: Vec<String>,
     xml: Arc<str>,
+    /// Whether it was listed for the set it was last checked against.
+    listed: Option<bool>,
 }

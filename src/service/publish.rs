@@ -238,7 +238,7 @@ impl App {
         advisory: Option<&Advisory>,
     ) -> ServiceResult<()> {
         // Only packages new to the files can need a link; a first publication links them all.
-        let (added, _) = sorted_diff(&publisher.written, set);
+        let (added, removed) = sorted_diff(&publisher.written, set);
         let unlinked: Vec<&str> = added
             .iter()
             .map(String::as_str)
@@ -252,10 +252,12 @@ impl App {
             publisher.linked.insert(sha.to_string());
         }
         // Beta carries updateinfo too, so sites testing early can `dnf upgrade --advisory`.
+        let changed = (!publisher.advisories.is_empty()).then_some((added.as_slice(), removed.as_slice()));
         let extras = vec![self.updateinfo_for(
             &publisher.dist,
             publisher.repo,
             set,
+            changed,
             advisory,
             &mut publisher.advisories,
         )?];
@@ -283,6 +285,10 @@ impl App {
         );
         // Even a failed publication may have replaced or pruned files.
         self.files_changed();
+        if published.is_err() {
+            // The memo's listings follow the set just refused, not the one on disk.
+            publisher.advisories.clear();
+        }
         let published = published?;
         publisher.written = set.clone();
         publisher.last_revision = published.revision;
