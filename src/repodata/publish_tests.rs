@@ -105,7 +105,8 @@ fn check(repo: &Path, order: &[&PackageXml]) {
     use sha2::{Digest, Sha256};
     assert!(verify(repo), "a file does not match repomd.xml");
     let repomd = Repomd::parse(&std::fs::read_to_string(repo.join("repodata/repomd.xml")).unwrap()).unwrap();
-    let parts: [(&str, &str, &str, fn(&PackageXml) -> &str); 3] = [
+    type Part = (&'static str, &'static str, &'static str, fn(&PackageXml) -> &str);
+    let parts: [Part; 3] = [
         ("primary", primary::HEADER, primary::FOOTER, |p| &p.primary),
         ("filelists", filelists::HEADER, filelists::FOOTER, |p| &p.filelists),
         ("other", other::HEADER, other::FOOTER, |p| &p.other),

@@ -165,8 +165,8 @@ impl App {
             let m = memo.get_mut(&id).expect("just inserted");
             // Listed stays listed when nothing left; unlisted stays unlisted when nothing came.
             let known = match (m.listed, changed) {
-                (Some(true), Some((_, removed))) if removed.is_empty() => Some(true),
-                (Some(false), Some((added, _))) if added.is_empty() => Some(false),
+                (Some(true), Some((_, []))) => Some(true),
+                (Some(false), Some(([], _))) => Some(false),
                 _ => None,
             };
             let listed = known.unwrap_or_else(|| m.shas.iter().all(|s| present(s)));
