@@ -14,6 +14,13 @@ use crate::domain::repo::{RepoKind, Revision};
 /// by this many (small sets would otherwise be snapshotted at every publication).
 const SNAPSHOT_SLACK: i64 = 256;
 
+/// Sets kept by [`Db::revision_packages`]: the newest of beta and production of a few
+/// distributions.
+const RECENT_SETS: usize = 8;
+
+/// A revision's package set, by (dist, repo, number).
+pub(crate) type CachedSet = ((String, RepoKind, i64), std::sync::Arc<Vec<String>>);
+
 /// What a publication records.
 pub struct NewRevision<'a> {
     pub dist: &'a str,
@@ -111,8 +118,33 @@ impl Db {
     }
 
     /// The package set (sha256 sums, sorted) of revision `number`; empty for number 0: the
-    /// newest snapshot at or before it, with the changes since applied in order.
+    /// newest snapshot at or before it, with the changes since applied in order. The sets read
+    /// last are kept in memory.
     pub fn revision_packages(&self, dist: &str, repo: RepoKind, number: i64) -> DbResult<Vec<String>> {
+        let key = (dist.to_string(), repo, number);
+        let recent = |sets: &mut Vec<CachedSet>| sets.iter().position(|(k, _)| *k == key);
+        {
+            let mut sets = self.recent_sets.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(i) = recent(&mut sets) {
+                let hit = sets.remove(i);
+                let out = hit.1.as_ref().clone();
+                sets.push(hit);
+                return Ok(out);
+            }
+        }
+        let set = self.read_revision_packages(dist, repo, number)?;
+        let mut sets = self.recent_sets.lock().unwrap_or_else(|p| p.into_inner());
+        if recent(&mut sets).is_none() {
+            if sets.len() >= RECENT_SETS {
+                sets.remove(0);
+            }
+            sets.push((key, std::sync::Arc::new(set.clone())));
+        }
+        Ok(set)
+    }
+
+    /// [`Db::revision_packages`] from the tables.
+    fn read_revision_packages(&self, dist: &str, repo: RepoKind, number: i64) -> DbResult<Vec<String>> {
         let conn = self.lock();
         let snapshot: Option<(i64, i64)> = conn
             .query_row(
