@@ -82,10 +82,26 @@ pub(crate) fn publish(
 
     let mut records = Vec::with_capacity(KINDS.len() + extras.len());
     let mut files = Vec::with_capacity(KINDS.len() + extras.len());
-    for (s, (kind, digest)) in KINDS.iter().zip(&digests).enumerate() {
+    let names: Vec<String> = KINDS
+        .iter()
+        .zip(&digests)
+        .map(|(kind, d)| format!("{}-{kind}.xml.gz", hex::encode(d.sha256)))
+        .collect();
+    // The three files are most of a publication's bytes: primary on one core, the others on
+    // another.
+    let timestamps: Vec<Result<i64, RepodataError>> = std::thread::scope(|scope| {
+        let layout = &*layout;
+        let place = |s: usize| place_file(&repodata, &names[s], &layout.pieces(s), digests[s].size, now);
+        let first = scope.spawn(move || place(0));
+        let rest: Vec<_> = (1..STREAMS).map(place).collect();
+        std::iter::once(first.join().expect("writer thread panicked"))
+            .chain(rest)
+            .collect()
+    });
+    for (s, ((kind, digest), timestamp)) in KINDS.iter().zip(&digests).zip(timestamps).enumerate() {
+        let timestamp = timestamp?;
         let checksum = hex::encode(digest.sha256);
-        let name = format!("{checksum}-{kind}.xml.gz");
-        let timestamp = place_file(&repodata, &name, &layout.pieces(s), digest.size, now)?;
+        let name = names[s].clone();
         records.push(Record {
             kind: (*kind).to_owned(),
             checksum,
