@@ -29,6 +29,12 @@ const BLOCK: usize = 64;
 /// Trailing blocks smaller than [`BLOCK`] (one per small release) are merged into full blocks
 /// once there are this many, so the files do not become thousands of tiny members.
 const SMALL_TAIL: usize = 16;
+/// Bytes of uncompressed text kept from building blocks to hashing them.
+#[cfg(not(test))]
+const TEXT_BUDGET: usize = 32 << 20;
+/// Small in tests, so that they hash decompressed blocks too.
+#[cfg(test)]
+const TEXT_BUDGET: usize = 64 << 10;
 /// Packages whose fragments are loaded at once while blocks are built.
 const LOAD_BATCH: usize = 1024;
 /// zlib's default level: createrepo_c's too.
@@ -138,10 +144,11 @@ struct Job {
     pkgids: Vec<String>,
 }
 
-/// A built block with its uncompressed text, which the rehash needs.
+/// A built block with its uncompressed text, which the rehash needs (None beyond
+/// [`TEXT_BUDGET`]: the rehash decompresses the block instead).
 struct Built {
     block: Block,
-    text: [String; STREAMS],
+    text: Option<[String; STREAMS]>,
 }
 
 impl Layout {
@@ -223,6 +230,7 @@ impl Layout {
         // Fragments are loaded a batch of blocks at a time, so that laying out a whole
         // repository (the first publication after a start) never holds all of them at once.
         let mut built = Vec::with_capacity(jobs.len());
+        let mut kept = 0;
         let mut from = 0;
         while from < jobs.len() {
             let mut to = from;
@@ -239,7 +247,15 @@ impl Layout {
             if fragments.len() != wanted.len() || fragments.iter().zip(&wanted).any(|(f, w)| f.pkgid != *w) {
                 return Err("the loader returned other packages than asked".into());
             }
-            built.extend(self.build(&jobs[from..to], &fragments));
+            for mut b in self.build(&jobs[from..to], &fragments) {
+                let size: usize = b.text.iter().flatten().map(String::len).sum();
+                if kept + size <= TEXT_BUDGET {
+                    kept += size;
+                } else {
+                    b.text = None;
+                }
+                built.push(b);
+            }
             from = to;
         }
 
@@ -249,7 +265,9 @@ impl Layout {
         let mut first_dirty = self.blocks.len();
         let mut appended = Vec::new();
         for (job, b) in jobs.iter().zip(built) {
-            texts.insert(b.block.id, b.text);
+            if let Some(text) = b.text {
+                texts.insert(b.block.id, text);
+            }
             match job.replaces {
                 Some(id) => {
                     let pos = self.position(id);
@@ -334,7 +352,7 @@ impl Layout {
                     members,
                     open_len: std::array::from_fn(|s| text[s].len() as u64),
                 },
-                text,
+                text: Some(text),
             }
         };
         parallel_map(&inputs, work)
