@@ -354,6 +354,20 @@ fn other_readers_accept_multi_member_files() {
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(len, gunzip(&bytes).len().to_string(), "python's gzip on {file}");
     }
+
+    // createrepo_c --update reads our files (no packages="N" count, our order) as its
+    // previous metadata and keeps every package.
+    let updated = work.path().join("updated");
+    common::copy_tree(&repo, &updated);
+    common::run(
+        common::c_locale("createrepo_c")
+            .arg("--update")
+            .arg("--no-database")
+            .arg(&updated),
+    );
+    let (updated_pkgs, count) = packages(&load(&updated).documents["primary"], "primary");
+    assert_eq!(count, Some(fixtures.len()));
+    assert_eq!(updated_pkgs.len(), fixtures.len());
 }
 
 /// The options createrepo_c exposes or changed in later releases: the changelog limit and the
