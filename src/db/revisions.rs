@@ -143,6 +143,18 @@ impl Db {
         Ok(set)
     }
 
+    /// Tells [`Db::revision_packages`] the set of a revision just committed (by its publisher,
+    /// which has it in memory), so the checks that follow do not read it back.
+    pub fn remember_revision_set(&self, dist: &str, repo: RepoKind, number: i64, set: std::sync::Arc<Vec<String>>) {
+        let key = (dist.to_string(), repo, number);
+        let mut sets = self.recent_sets.lock().unwrap_or_else(|p| p.into_inner());
+        sets.retain(|(k, _)| *k != key);
+        if sets.len() >= RECENT_SETS {
+            sets.remove(0);
+        }
+        sets.push((key, set));
+    }
+
     /// [`Db::revision_packages`] from the tables.
     fn read_revision_packages(&self, dist: &str, repo: RepoKind, number: i64) -> DbResult<Vec<String>> {
         let conn = self.lock();

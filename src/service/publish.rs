@@ -217,6 +217,7 @@ impl App {
             }
         };
         let count = new_set.len();
+        self.db.remember_revision_set(dist, repo, number, new_set.clone());
         publisher.current = Some((number, new_set));
         self.prune_packages(&mut publisher, dist, repo)?;
         let outcome = PublishOutcome {
