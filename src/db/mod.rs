@@ -129,12 +129,16 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/004_inventory.sql")),
         M::up(include_str!("migrations/005_evidence10.sql")),
         M::up(include_str!("migrations/006_sites10.sql")),
+        M::up(include_str!("migrations/007_revision_changes.sql")),
     ])
 }
 
 /// The database handle shared by the service layer.
 pub struct Db {
     conn: Mutex<Connection>,
+    /// The package sets of the revisions read last (a revision's set never changes once
+    /// committed): every submission's checks read the newest sets of beta and production.
+    recent_sets: Mutex<Vec<revisions::CachedSet>>,
 }
 
 impl Db {
@@ -146,14 +150,20 @@ impl Db {
         let mut conn = Connection::open(path)?;
         Self::init(&mut conn)?;
         restrict_files(path)?;
-        Ok(Db { conn: Mutex::new(conn) })
+        Ok(Db {
+            conn: Mutex::new(conn),
+            recent_sets: Mutex::default(),
+        })
     }
 
     /// An in-memory database, for unit tests.
     pub fn open_in_memory() -> DbResult<Db> {
         let mut conn = Connection::open_in_memory()?;
         Self::init(&mut conn)?;
-        Ok(Db { conn: Mutex::new(conn) })
+        Ok(Db {
+            conn: Mutex::new(conn),
+            recent_sets: Mutex::default(),
+        })
     }
 
     fn init(conn: &mut Connection) -> DbResult<()> {

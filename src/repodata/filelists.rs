@@ -3,13 +3,11 @@
 use super::xml::attr;
 use crate::domain::package::PackageMeta;
 
-/// The document start, up to and including the root element (which carries the count).
-pub(crate) fn header(packages: usize) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<filelists \
-         xmlns=\"http://linux.duke.edu/metadata/filelists\" packages=\"{packages}\">\n"
-    )
-}
+/// The document start, up to and including the root element. Unlike createrepo_c's it carries
+/// no `packages="N"` count: readers count the `<package>` elements, and a constant start lets
+/// publication keep the hash state of the unchanged beginning of the file (see `layout`).
+pub(crate) const HEADER: &str =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<filelists xmlns=\"http://linux.duke.edu/metadata/filelists\">\n";
 
 /// The document end; createrepo_c writes no newline after it.
 pub(crate) const FOOTER: &str = "</filelists>";

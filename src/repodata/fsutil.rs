@@ -1,5 +1,6 @@
-//! Durable file replacement: a reader sees either the old or the new file, never a mix, and a
-//! crash never leaves a name pointing to data that did not reach the disk.
+//! File replacement: a reader sees either the old or the new file, never a mix. `write_atomic`
+//! is also durable (a crash never leaves a name pointing to data that did not reach the disk);
+//! `write_derived` is not, for files the database can reproduce.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -37,4 +38,31 @@ pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8], mtime: Option<S
 /// Makes the directory's entries (new names, renames, deletions) durable.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// Writes `parts` (concatenated) to `dir/name` via a temporary file renamed over the target,
+/// without fsync: for files derived from the database, whose durability publication does not
+/// wait for (the current generation is verified, and rewritten if damaged, at start; see
+/// `verify`). Readers still see either the old or the new file, never a partial one.
+pub(crate) fn write_derived(dir: &Path, name: &str, parts: &[&[u8]], mtime: Option<SystemTime>) -> io::Result<()> {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!("{TMP_PREFIX}{name}.{}.{n}", std::process::id()));
+    let result = (|| {
+        let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        // Small members are coalesced; large ones go straight through.
+        let mut out = io::BufWriter::with_capacity(1 << 20, file);
+        for part in parts {
+            out.write_all(part)?;
+        }
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        if let Some(t) = mtime {
+            file.set_modified(t)?;
+        }
+        drop(file);
+        std::fs::rename(&tmp, dir.join(name))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

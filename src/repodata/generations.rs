@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::fsutil::{sync_dir, write_atomic, TMP_PREFIX};
+use super::fsutil::{sync_dir, write_derived, TMP_PREFIX};
 
 /// The tracking file, inside repodata/.
 pub(crate) const FILE_NAME: &str = "generations.json";
@@ -68,11 +68,11 @@ impl Generations {
         self.generations.iter().flat_map(|g| g.files.iter().cloned()).collect()
     }
 
-    /// Writes the tracking file atomically.
+    /// Writes the tracking file atomically, without waiting for the disk: losing it in a crash
+    /// only means the next publication keeps fewer old generations.
     pub(crate) fn save(&self, repodata: &Path) -> io::Result<()> {
         let json = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
-        write_atomic(repodata, FILE_NAME, &json, None)?;
-        sync_dir(repodata)
+        write_derived(repodata, FILE_NAME, &[&json], None)
     }
 }
 
@@ -110,9 +110,7 @@ pub(crate) fn prune(repodata: &Path, keep: &HashSet<String>) -> io::Result<Vec<S
             }
         }
     }
-    if !deleted.is_empty() {
-        sync_dir(repodata)?;
-    }
+    // Deletions are not made durable: a file that comes back after a crash is deleted again.
     deleted.sort();
     Ok(deleted)
 }

@@ -7,12 +7,14 @@
 mod filelists;
 mod fsutil;
 mod generations;
-mod gzip_blocks;
+mod layout;
 mod other;
+mod pieces;
 mod primary;
 mod publish;
 pub use generations::remove_leftovers;
-pub use publish::{resign, signature_name, SignatureCheck};
+pub use layout::Loader;
+pub use publish::{resign, signature_name, verify, SignatureCheck};
 
 /// A data file a repomd.xml names: where, and the sha256 (hex) and size it must have.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +45,8 @@ mod repomd;
 pub mod updateinfo;
 mod xml;
 
-use std::path::Path;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::domain::package::{FileKind, PackageMeta};
@@ -106,6 +109,9 @@ pub enum RepodataError {
     /// The signer refused; nothing was replaced.
     #[error("signing repomd.xml: {0}")]
     Sign(String),
+    /// The fragments of a package could not be had; nothing was replaced.
+    #[error("package metadata for the repository: {0}")]
+    Load(String),
 }
 
 /// What one publication wrote.
@@ -130,27 +136,43 @@ pub struct Published {
 pub struct ExtraData {
     /// The repomd.xml data type, also part of the file name.
     pub kind: String,
-    /// The uncompressed XML.
-    pub xml: String,
+    /// The uncompressed XML as pieces, concatenated in order (e.g. header, one per advisory,
+    /// footer). Each is compressed as its own gzip member, and the pieces the previous
+    /// publication of this kind started with are neither compressed nor hashed again.
+    pub pieces: Vec<std::sync::Arc<str>>,
+}
+
+impl ExtraData {
+    /// A file given as one piece.
+    pub fn whole(kind: &str, xml: String) -> ExtraData {
+        ExtraData {
+            kind: kind.to_string(),
+            pieces: vec![xml.into()],
+        }
+    }
 }
 
 /// Signs repomd.xml: returns an armoured detached signature, or why it could not.
 pub type Signer<'a> = dyn Fn(&[u8]) -> Result<String, String> + 'a;
 
-/// Writes repodata for a repository whose root is `repo_dir`; keeps compressed blocks cached
-/// between publications so that publishing one more release re-compresses almost nothing.
+/// Writes repodata for repositories; keeps each repository's layout (its packages in
+/// publication order as compressed blocks, with the hash state after each) between
+/// publications, so that publishing one more release compresses and hashes only the release.
 ///
-/// One writer can serve several repositories (they share cached blocks); publications through
-/// it are serialized. Only one writer (one process) may publish a given `repo_dir`.
+/// Packages new to a repository are appended after the others, which keep their place: the
+/// order of the metadata is not createrepo_c's (it is free for every reader), the content is.
+/// Only one writer (one process) may publish a given `repo_dir`; publications through one
+/// writer are serialized.
 #[derive(Default)]
 pub struct RepoWriter {
-    cache: Mutex<gzip_blocks::BlockCache>,
+    layouts: Mutex<HashMap<PathBuf, layout::Layout>>,
 }
 
 impl RepoWriter {
-    /// Publishes `packages` (in this order) into `repo_dir/repodata`: new files beside the old,
-    /// fsynced, then repomd.xml replaced by rename. The files of the current generation and of
-    /// the `keep` generations before it stay; older metadata files of ours are deleted.
+    /// Publishes `packages` into `repo_dir/repodata`: new files beside the old, then
+    /// repomd.xml replaced by rename. The files of the current generation and of the `keep`
+    /// generations before it stay; older metadata files of ours are deleted. Packages the
+    /// writer has not published into `repo_dir` before are appended in the order given.
     ///
     /// When the content equals what the current repomd.xml describes, nothing is written and
     /// `changed` is false (dnf's cache relies on repomd.xml staying byte-identical). Otherwise
@@ -163,8 +185,6 @@ impl RepoWriter {
         keep: usize,
         now: i64,
     ) -> Result<Published, RepodataError> {
-        // A panic mid-publication leaves the cache consistent (entries are whole), so a
-        // poisoned lock is safe to reuse.
         self.publish_with(repo_dir, packages, keep, now, &[], None)
     }
 
@@ -180,9 +200,81 @@ impl RepoWriter {
         extras: &[ExtraData],
         signer: Option<&Signer<'_>>,
     ) -> Result<Published, RepodataError> {
-        // A panic mid-publication leaves the cache consistent (entries are whole), so a
-        // poisoned lock is safe to reuse.
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        publish::publish(&mut cache, repo_dir, packages, keep, now, extras, signer)
+        let given: HashMap<&str, &PackageXml> = packages.iter().map(|p| (p.pkgid.as_str(), *p)).collect();
+        let mut layouts = self.layouts.lock().unwrap_or_else(|e| e.into_inner());
+        let layout = layouts.entry(repo_dir.to_path_buf()).or_default();
+        let removed: Vec<String> = layout
+            .pkgids()
+            .filter(|p| !given.contains_key(p))
+            .map(str::to_owned)
+            .collect();
+        let removed: Vec<&str> = removed.iter().map(String::as_str).collect();
+        let mut seen = HashSet::new();
+        let added: Vec<&str> = packages
+            .iter()
+            .map(|p| p.pkgid.as_str())
+            .filter(|p| !layout.contains(p) && seen.insert(*p))
+            .collect();
+        let mut load = |ids: &[&str]| -> Result<Vec<PackageXml>, String> {
+            ids.iter()
+                .map(|id| {
+                    given
+                        .get(id)
+                        .map(|x| (*x).clone())
+                        .ok_or_else(|| format!("no fragments for {id}"))
+                })
+                .collect()
+        };
+        // Layouts change only as a whole (see `Layout::apply`), so a poisoned lock is safe.
+        let change = publish::Change {
+            removed: &removed,
+            added: &added,
+        };
+        publish::publish(layout, repo_dir, change, &mut load, keep, now, extras, signer)
+    }
+
+    /// Publishes exactly the packages `set` (sorted, without duplicates) into `repo_dir`,
+    /// fetching through `load` the fragments of the packages whose block is (re)written: the
+    /// new ones, those sharing a block with a package that leaves, and all of them the first
+    /// time this writer publishes `repo_dir`. The cost follows the change, not the set.
+    #[allow(clippy::too_many_arguments)]
+    pub fn publish_set(
+        &self,
+        repo_dir: &Path,
+        set: &[String],
+        load: &mut Loader<'_>,
+        keep: usize,
+        now: i64,
+        extras: &[ExtraData],
+        signer: Option<&Signer<'_>>,
+    ) -> Result<Published, RepodataError> {
+        debug_assert!(set.windows(2).all(|w| w[0] < w[1]), "publish_set takes a sorted set");
+        let mut layouts = self.layouts.lock().unwrap_or_else(|e| e.into_inner());
+        let layout = layouts.entry(repo_dir.to_path_buf()).or_default();
+        // Both sides are sorted: one merge finds what leaves and what comes.
+        let mut removed = Vec::new();
+        let mut added = Vec::new();
+        let mut have = layout.pkgids().peekable();
+        for want in set {
+            while let Some(h) = have.next_if(|h| *h < want.as_str()) {
+                removed.push(h.to_owned());
+            }
+            if have.next_if(|h| *h == want.as_str()).is_none() {
+                added.push(want.as_str());
+            }
+        }
+        removed.extend(have.map(str::to_owned));
+        let removed: Vec<&str> = removed.iter().map(String::as_str).collect();
+        let change = publish::Change {
+            removed: &removed,
+            added: &added,
+        };
+        publish::publish(layout, repo_dir, change, load, keep, now, extras, signer)
+    }
+
+    /// Number of packages laid out for `repo_dir` (0 before its first publication here).
+    pub fn published_count(&self, repo_dir: &Path) -> usize {
+        let layouts = self.layouts.lock().unwrap_or_else(|e| e.into_inner());
+        layouts.get(repo_dir).map_or(0, layout::Layout::len)
     }
 }

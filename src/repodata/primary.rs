@@ -3,14 +3,11 @@
 use super::xml::{attr, text_element};
 use crate::domain::package::{is_primary_file, Dependency, PackageMeta};
 
-/// The document start, up to and including the root element (which carries the count).
-pub(crate) fn header(packages: usize) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata \
-         xmlns=\"http://linux.duke.edu/metadata/common\" \
-         xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\" packages=\"{packages}\">\n"
-    )
-}
+/// The document start, up to and including the root element. Unlike createrepo_c's it carries
+/// no `packages="N"` count: readers count the `<package>` elements, and a constant start lets
+/// publication keep the hash state of the unchanged beginning of the file (see `layout`).
+pub(crate) const HEADER: &str =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata xmlns=\"http://linux.duke.edu/metadata/common\" xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\">\n";
 
 /// The document end; createrepo_c writes no newline after it.
 pub(crate) const FOOTER: &str = "</metadata>";

@@ -1,26 +1,40 @@
-//! One publication: streams -> compressed files beside the old ones -> repomd.xml by rename ->
-//! generation bookkeeping -> pruning. The order is what keeps every repomd.xml a client may
-//! hold resolvable: data files are durable before the repomd.xml naming them appears, and
+//! One publication: the layout changed -> compressed files beside the old ones -> repomd.xml
+//! by rename -> generation bookkeeping -> pruning. The order is what keeps every repomd.xml a
+//! client may hold resolvable: data files exist before the repomd.xml naming them appears, and
 //! nothing a kept generation names is deleted.
+//!
+//! Nothing here waits for the disk (no fsync): every file is derived from the database, which
+//! records the publication durably, and at start the current generation is verified
+//! ([`verify`]) and rewritten when a crash left it incomplete. Waiting for the disk would make
+//! each publication cost the size of the repository (a 50,000-package repository has about
+//! 20 MB of metadata), which is what the layout avoids everywhere else.
 
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use super::fsutil::{sync_dir, write_atomic};
+use super::fsutil::{sync_dir, write_atomic, write_derived};
 use super::generations::{prune, Generation, Generations};
-use super::gzip_blocks::{self, block_ranges, BlockCache, Stream, StreamDigest};
+use super::layout::{Layout, Loader, StreamDigest, STREAMS};
 use super::repomd::{Record, Repomd};
-use super::{filelists, other, primary, ExtraData, PackageXml, Published, RepodataError, Signer};
+use super::{ExtraData, Published, RepodataError, Signer};
 
-/// The data types, in createrepo_c's repomd order.
-const KINDS: [&str; 3] = ["primary", "filelists", "other"];
+/// The data types, in createrepo_c's repomd order (the layout's stream order).
+const KINDS: [&str; STREAMS] = ["primary", "filelists", "other"];
 
+/// What one publication changes: packages leaving, packages appended (in this order).
+pub(crate) struct Change<'a> {
+    pub removed: &'a [&'a str],
+    pub added: &'a [&'a str],
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn publish(
-    cache: &mut BlockCache,
+    layout: &mut Layout,
     repo_dir: &Path,
-    packages: &[&PackageXml],
+    change: Change<'_>,
+    load: &mut Loader<'_>,
     keep: usize,
     now: i64,
     extras: &[ExtraData],
@@ -30,25 +44,20 @@ pub(crate) fn publish(
     std::fs::create_dir_all(&repodata)?;
     let now = u64::try_from(now).unwrap_or(0);
 
-    let ranges = block_ranges(packages.iter().map(|p| p.pkgid.as_str()));
-    let n = packages.len();
-    let stream = |header: String, footer, pick: fn(&PackageXml) -> &str| Stream {
-        header,
-        blocks: ranges
-            .iter()
-            .map(|r| packages[r.clone()].iter().map(|p| pick(p)).collect())
-            .collect(),
-        footer,
-    };
-    let streams = [
-        stream(primary::header(n), primary::FOOTER, |p| &p.primary),
-        stream(filelists::header(n), filelists::FOOTER, |p| &p.filelists),
-        stream(other::header(n), other::FOOTER, |p| &p.other),
-    ];
-    let digests = digest_all(&streams);
+    let stats = layout
+        .apply(change.removed, change.added, load)
+        .map_err(RepodataError::Load)?;
+    let digests = layout.digests();
+    for e in extras {
+        layout.extras.entry(e.kind.clone()).or_default().update(&e.pieces);
+    }
+    layout.extras.retain(|kind, _| extras.iter().any(|e| e.kind == *kind));
     let extra_digests: Vec<(String, u64)> = extras
         .iter()
-        .map(|e| (hex::encode(Sha256::digest(e.xml.as_bytes())), e.xml.len() as u64))
+        .map(|e| {
+            let d = layout.extras[&e.kind].digest();
+            (hex::encode(d.open_sha256), d.open_size)
+        })
         .collect();
 
     let current_text = match std::fs::read_to_string(repodata.join("repomd.xml")) {
@@ -71,42 +80,56 @@ pub(crate) fn publish(
         }
     }
 
-    let pairs: Vec<(&Stream<'_>, &StreamDigest)> = streams.iter().zip(&digests).collect();
-    let (compressed, stats) = cache.assemble(repo_dir, &pairs);
-    let mut records = Vec::with_capacity(KINDS.len());
-    let mut files = Vec::with_capacity(KINDS.len());
-    for ((kind, file), digest) in KINDS.iter().zip(&compressed).zip(&digests) {
-        let checksum = hex::encode(file.sha256);
-        let name = format!("{checksum}-{kind}.xml.gz");
-        let timestamp = place_file(&repodata, &name, &file.bytes, now)?;
+    let mut records = Vec::with_capacity(KINDS.len() + extras.len());
+    let mut files = Vec::with_capacity(KINDS.len() + extras.len());
+    let names: Vec<String> = KINDS
+        .iter()
+        .zip(&digests)
+        .map(|(kind, d)| format!("{}-{kind}.xml.gz", hex::encode(d.sha256)))
+        .collect();
+    // The three files are most of a publication's bytes: primary on one core, the others on
+    // another.
+    let timestamps: Vec<Result<i64, RepodataError>> = std::thread::scope(|scope| {
+        let layout = &*layout;
+        let place = |s: usize| place_file(&repodata, &names[s], &layout.pieces(s), digests[s].size, now);
+        let first = scope.spawn(move || place(0));
+        let rest: Vec<_> = (1..STREAMS).map(place).collect();
+        std::iter::once(first.join().expect("writer thread panicked"))
+            .chain(rest)
+            .collect()
+    });
+    for (s, ((kind, digest), timestamp)) in KINDS.iter().zip(&digests).zip(timestamps).enumerate() {
+        let timestamp = timestamp?;
+        let checksum = hex::encode(digest.sha256);
+        let name = names[s].clone();
         records.push(Record {
             kind: (*kind).to_owned(),
             checksum,
             open_checksum: Some(hex::encode(digest.open_sha256)),
             href: format!("repodata/{name}"),
             timestamp,
-            size: file.bytes.len() as u64,
+            size: digest.size,
             open_size: Some(digest.open_size),
         });
         files.push(name);
     }
     for (extra, (open_sha, open_size)) in extras.iter().zip(&extra_digests) {
-        let bytes = gzip_whole(extra.xml.as_bytes())?;
-        let checksum = hex::encode(Sha256::digest(&bytes));
+        let chain = &layout.extras[&extra.kind];
+        let d = chain.digest();
+        let checksum = hex::encode(d.sha256);
         let name = format!("{checksum}-{}.xml.gz", extra.kind);
-        let timestamp = place_file(&repodata, &name, &bytes, now)?;
+        let timestamp = place_file(&repodata, &name, &chain.members(), d.size, now)?;
         records.push(Record {
             kind: extra.kind.clone(),
             checksum,
             open_checksum: Some(open_sha.clone()),
             href: format!("repodata/{name}"),
             timestamp,
-            size: bytes.len() as u64,
+            size: d.size,
             open_size: Some(*open_size),
         });
         files.push(name);
     }
-    sync_dir(&repodata)?;
 
     // Never backwards: old yum refuses a repomd.xml older than the one it has.
     let revision = match current.as_ref().and_then(Repomd::revision_number) {
@@ -123,18 +146,22 @@ pub(crate) fn publish(
         .transpose()
         .map_err(RepodataError::Sign)?;
     if let Some(sig) = &signature {
-        // The generation's own signature is durable before its repomd.xml appears: whoever
+        // The generation's own signature exists before its repomd.xml appears: whoever
         // fetched this repomd.xml can fetch the matching signature by the revision it names,
         // whatever publication comes next.
-        write_atomic(&repodata, &signature_name(&revision.to_string()), sig.as_bytes(), None)?;
+        write_derived(
+            &repodata,
+            &signature_name(&revision.to_string()),
+            &[sig.as_bytes()],
+            None,
+        )?;
     }
-    write_atomic(&repodata, "repomd.xml", repomd.as_bytes(), None)?;
+    write_derived(&repodata, "repomd.xml", &[repomd.as_bytes()], None)?;
     match &signature {
         // Right after repomd.xml, for clients (dnf) that only know the fixed name.
-        Some(sig) => write_atomic(&repodata, "repomd.xml.asc", sig.as_bytes(), None)?,
+        Some(sig) => write_derived(&repodata, "repomd.xml.asc", &[sig.as_bytes()], None)?,
         None => remove_signatures(&repodata)?,
     }
-    sync_dir(&repodata)?;
 
     let mut generations = Generations::load(&repodata);
     if let Some(cur) = &current {
@@ -162,35 +189,43 @@ pub(crate) fn publish(
     })
 }
 
-/// Hashes the three streams, in parallel when there are cores for it.
-fn digest_all(streams: &[Stream<'_>; 3]) -> Vec<StreamDigest> {
-    std::thread::scope(|scope| {
-        let [a, b, c] = streams;
-        let first = scope.spawn(|| gzip_blocks::digest(a));
-        let second = scope.spawn(|| gzip_blocks::digest(b));
-        let third = gzip_blocks::digest(c);
-        vec![
-            first.join().expect("digest worker panicked"),
-            second.join().expect("digest worker panicked"),
-            third,
-        ]
-    })
-}
-
 /// Writes a content-addressed file unless an intact copy exists (an older generation with the
 /// same content, e.g. after a rollback); returns its timestamp, which like createrepo_c's is
-/// the file's mtime (`now` for a file written now).
-fn place_file(repodata: &Path, name: &str, bytes: &[u8], now: u64) -> Result<i64, RepodataError> {
+/// the file's mtime (`now` for a file written now). The name carries the sha256 of `pieces`.
+fn place_file(repodata: &Path, name: &str, pieces: &[&[u8]], size: u64, now: u64) -> Result<i64, RepodataError> {
     let path = repodata.join(name);
     if let Ok(meta) = std::fs::metadata(&path) {
-        let intact = meta.len() == bytes.len() as u64 && std::fs::read(&path).is_ok_and(|old| old == bytes);
+        let intact = meta.len() == size && file_sha256(&path).is_ok_and(|sha| name.starts_with(&sha));
         let mtime = meta.modified().ok().and_then(|m| m.duration_since(UNIX_EPOCH).ok());
         if let (true, Some(mtime)) = (intact, mtime) {
             return Ok(mtime.as_secs() as i64);
         }
     }
-    write_atomic(repodata, name, bytes, Some(UNIX_EPOCH + Duration::from_secs(now)))?;
+    write_derived(repodata, name, pieces, Some(UNIX_EPOCH + Duration::from_secs(now)))?;
     Ok(now as i64)
+}
+
+/// Hex sha256 of a file's bytes.
+fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Whether every file the current repomd.xml of `repo_dir` names is present with the size and
+/// checksum it records (false also when there is no readable repomd.xml). Publication does not
+/// wait for the disk, so after a crash this is what tells whether the files are whole.
+pub fn verify(repo_dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(repo_dir.join("repodata/repomd.xml")) else {
+        return false;
+    };
+    let Some(repomd) = Repomd::parse(&text) else {
+        return false;
+    };
+    repomd.records.iter().all(|r| {
+        let path = repo_dir.join(&r.href);
+        std::fs::metadata(&path).is_ok_and(|m| m.len() == r.size) && file_sha256(&path).is_ok_and(|s| s == r.checksum)
+    })
 }
 
 /// The name (inside repodata/) of the signature of the repomd.xml of `revision`, kept per
@@ -294,7 +329,7 @@ fn file_names(repomd: &Repomd) -> Vec<String> {
 fn unchanged(
     repo_dir: &Path,
     current: &Repomd,
-    digests: &[StreamDigest],
+    digests: &[StreamDigest; STREAMS],
     extras: &[ExtraData],
     extra_digests: &[(String, u64)],
 ) -> Option<Vec<String>> {
@@ -323,13 +358,4 @@ fn unchanged(
         files.push(name.to_owned());
     }
     Some(files)
-}
-
-/// Compresses a small metadata file in one gzip member.
-fn gzip_whole(data: &[u8]) -> Result<Vec<u8>, RepodataError> {
-    use std::io::Write;
-    let mut enc =
-        flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 4 + 64), flate2::Compression::default());
-    enc.write_all(data)?;
-    Ok(enc.finish()?)
 }

@@ -30,10 +30,26 @@ fn attr(out: &mut String, name: &str, value: &str) {
     out.push('"');
 }
 
+/// The document start.
+pub const HEADER: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<updates>\n";
+/// The document end.
+pub const FOOTER: &str = "</updates>\n";
+
 /// Renders every advisory (oldest first) as one updateinfo.xml document.
 pub fn render(advisories: &[Advisory]) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<updates>\n");
+    let mut out = String::from(HEADER);
     for a in advisories {
+        out.push_str(&render_update(a));
+    }
+    out.push_str(FOOTER);
+    out
+}
+
+/// One advisory's `<update>` element, newline-terminated: the documents are [`HEADER`], these
+/// (oldest first) and [`FOOTER`].
+pub fn render_update(a: &Advisory) -> String {
+    let mut out = String::with_capacity(1024 + a.packages.len() * 256);
+    {
         out.push_str("  <update");
         attr(&mut out, "from", "stagerepo");
         attr(&mut out, "status", "stable");
@@ -82,6 +98,5 @@ pub fn render(advisories: &[Advisory]) -> String {
         }
         out.push_str("      </collection>\n    </pkglist>\n  </update>\n");
     }
-    out.push_str("</updates>\n");
     out
 }

@@ -1,7 +1,8 @@
 //! Advisories: one per release, allocated at submission, listed in beta's updateinfo.xml
 //! while the release is in beta and in production's once it is promoted.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::Datelike;
 
@@ -114,36 +115,87 @@ impl App {
         })
     }
 
-    /// updateinfo for a package set of `repo`: every stored advisory whose packages are all
-    /// in it (in production, of promoted releases only), plus `pending` (the release being
-    /// published).
+    /// updateinfo for a package set (sorted) of `repo`: every stored advisory whose packages
+    /// are all in it (in production, of promoted releases only), plus `pending` (the release
+    /// being published). Advisories already rendered for this repository come from `memo`, so
+    /// a publication renders (and the writer compresses) only the new ones; `changed` (what
+    /// was added and removed since the set `memo` was last used with) spares looking up the
+    /// packages of advisories that cannot have come or gone.
     pub(super) fn updateinfo_for(
         &self,
         dist: &str,
         repo: RepoKind,
         set: &[String],
+        changed: Option<(&[String], &[String])>,
         pending: Option<&Advisory>,
+        memo: &mut HashMap<String, RenderedAdvisory>,
     ) -> ServiceResult<ExtraData> {
-        let present: HashSet<&str> = set.iter().map(String::as_str).collect();
-        let mut advisories = Vec::new();
+        // `set` is sorted: looking up an advisory's few packages costs less than hashing the set.
+        let present = |sha: &str| set.binary_search_by(|s| s.as_str().cmp(sha)).is_ok();
+        let states = self.db.release_states(dist)?;
+        let mut pieces: Vec<Arc<str>> = vec![Arc::from(updateinfo::HEADER)];
+        let mut seen = HashSet::new();
         for (id, release_id, issued, updated) in self.db.advisories(dist)? {
             if pending.is_some_and(|p| p.id == id) {
                 continue;
             }
-            let release = self.release(release_id)?;
-            let unpromoted = matches!(release.state, ReleaseState::Beta | ReleaseState::Rollout);
+            let state = states.get(&release_id).and_then(|s| ReleaseState::parse(s));
+            let unpromoted = matches!(state, Some(ReleaseState::Beta | ReleaseState::Rollout));
             if repo == RepoKind::Production && unpromoted {
                 continue;
             }
-            let a = self.advisory(&release, id, issued, updated)?;
-            if a.packages.iter().all(|p| present.contains(p.sha256.as_str())) {
-                advisories.push(a);
+            let fresh = memo
+                .get(&id)
+                .is_some_and(|m| (m.release, m.issued, m.updated) == (release_id, issued, updated));
+            if !fresh {
+                let release = self.release(release_id)?;
+                let a = self.advisory(&release, id.clone(), issued, updated)?;
+                memo.insert(
+                    id.clone(),
+                    RenderedAdvisory {
+                        release: release_id,
+                        issued,
+                        updated,
+                        shas: a.packages.iter().map(|p| p.sha256.clone()).collect(),
+                        xml: Arc::from(updateinfo::render_update(&a)),
+                        listed: None,
+                    },
+                );
             }
+            let m = memo.get_mut(&id).expect("just inserted");
+            // Listed stays listed when nothing left; unlisted stays unlisted when nothing came.
+            let known = match (m.listed, changed) {
+                (Some(true), Some((_, []))) => Some(true),
+                (Some(false), Some(([], _))) => Some(false),
+                _ => None,
+            };
+            let listed = known.unwrap_or_else(|| m.shas.iter().all(|s| present(s)));
+            m.listed = Some(listed);
+            if listed {
+                pieces.push(m.xml.clone());
+            }
+            seen.insert(id);
         }
-        advisories.extend(pending.cloned());
+        memo.retain(|id, _| seen.contains(id));
+        if let Some(p) = pending {
+            pieces.push(Arc::from(updateinfo::render_update(p)));
+        }
+        pieces.push(Arc::from(updateinfo::FOOTER));
         Ok(ExtraData {
             kind: "updateinfo".into(),
-            xml: updateinfo::render(&advisories),
+            pieces,
         })
     }
+}
+
+/// An advisory as rendered into a repository's updateinfo, with what it was rendered from.
+pub struct RenderedAdvisory {
+    release: i64,
+    issued: i64,
+    updated: i64,
+    /// Its packages: the advisory is listed while all of them are in the repository.
+    shas: Vec<String>,
+    xml: Arc<str>,
+    /// Whether it was listed for the set it was last checked against.
+    listed: Option<bool>,
 }

@@ -35,12 +35,14 @@ impl App {
         if !matches!(release.state, ReleaseState::Beta | ReleaseState::Rollout) {
             return Ok(Vec::new());
         }
-        let mut warnings = self.consistency_failures(release)?;
-        warnings.extend(
-            self.both_repos_failures(release)?
-                .into_iter()
-                .map(|f| format!("{BOTH}{f}")),
-        );
+        // The two checks are independent reads: one per core.
+        let (own, both) = std::thread::scope(|scope| {
+            let both = scope.spawn(|| self.both_repos_failures(release));
+            let own = self.consistency_failures(release);
+            (own, both.join().expect("dependency check panicked"))
+        });
+        let mut warnings = own?;
+        warnings.extend(both?.into_iter().map(|f| format!("{BOTH}{f}")));
         Ok(warnings)
     }
 

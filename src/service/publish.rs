@@ -19,25 +19,28 @@ use crate::domain::repo::RepoKind;
 use crate::repodata::{PackageXml, RepoWriter};
 use crate::store::link_into;
 
-/// One package's file name and repodata fragments, cached between publications.
-struct Entry {
-    filename: String,
-    xml: PackageXml,
-}
-
-/// The per-repository publication state; its mutex serialises publications.
+/// The per-repository publication state; its mutex serialises publications. It holds no
+/// package metadata (the writer's layout holds the compressed blocks), only names and sets,
+/// so that a publication touches what changes.
 pub struct Publisher {
     dir: PathBuf,
     dist: String,
     repo: RepoKind,
     writer: RepoWriter,
-    entries: HashMap<String, Arc<Entry>>,
+    /// File names of the packages published here, loaded when first needed.
+    filenames: HashMap<String, String>,
+    /// The package set of the newest revision (sorted) and its number, read once.
+    current: Option<(i64, Arc<Vec<String>>)>,
+    /// The set the repository's files hold (sorted): the last one written.
+    written: Arc<Vec<String>>,
     last_revision: u64,
     last_sha: String,
     /// Bytes of the repodata files the last publication references.
     last_bytes: u64,
     /// Packages known to be linked into `Packages/`, so a publication only touches new ones.
     linked: HashSet<String>,
+    /// The advisories rendered into this repository's updateinfo, by id.
+    advisories: HashMap<String, super::advisories::RenderedAdvisory>,
 }
 
 impl Publisher {
@@ -48,30 +51,79 @@ impl Publisher {
             dist: dist.to_string(),
             repo,
             writer: RepoWriter::default(),
-            entries: HashMap::new(),
+            filenames: HashMap::new(),
+            current: None,
+            written: Arc::default(),
             last_revision: 0,
             last_sha: String::new(),
             linked: HashSet::new(),
             last_bytes: 0,
+            advisories: HashMap::new(),
         }
     }
 
-    fn entry(&mut self, db: &Db, sha: &str) -> ServiceResult<Arc<Entry>> {
-        if let Some(e) = self.entries.get(sha) {
-            return Ok(e.clone());
+    /// The file names of `shas`, asking the database for the ones not known yet.
+    fn filenames_of(&mut self, db: &Db, shas: &[&str]) -> ServiceResult<Vec<String>> {
+        let missing: Vec<String> = shas
+            .iter()
+            .filter(|s| !self.filenames.contains_key(**s))
+            .map(|s| s.to_string())
+            .collect();
+        if !missing.is_empty() {
+            for p in db.packages_by_sha(&missing)? {
+                self.filenames.insert(p.sha256, p.filename);
+            }
         }
-        let filename = db
-            .packages_by_sha(&[sha.to_string()])?
-            .pop()
-            .map(|p| p.filename)
-            .ok_or_else(|| ServiceError::Internal(format!("package {sha} is not in the database")))?;
-        let entry = Arc::new(Entry {
-            filename,
-            xml: db.package_xml(sha)?,
-        });
-        self.entries.insert(sha.to_string(), entry.clone());
-        Ok(entry)
+        shas.iter()
+            .map(|s| {
+                self.filenames
+                    .get(*s)
+                    .cloned()
+                    .ok_or_else(|| ServiceError::Internal(format!("package {s} is not in the database")))
+            })
+            .collect()
     }
+
+    /// The newest revision's number and set, from memory when it is still the newest.
+    fn current_set(&mut self, db: &Db) -> ServiceResult<(i64, Arc<Vec<String>>)> {
+        let number = db.latest_revision(&self.dist, self.repo)?.map_or(0, |r| r.number);
+        match &self.current {
+            Some((n, set)) if *n == number => Ok((number, set.clone())),
+            _ => {
+                let set = Arc::new(db.revision_packages(&self.dist, self.repo, number)?);
+                self.current = Some((number, set.clone()));
+                Ok((number, set))
+            }
+        }
+    }
+}
+
+/// `(in b not a, in a not b)` of two sorted sets, in one merge.
+fn sorted_diff(a: &[String], b: &[String]) -> (Vec<String>, Vec<String>) {
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => {
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x < y => {
+                removed.push(x.clone());
+                i += 1;
+            }
+            (Some(x), None) => {
+                removed.push(x.clone());
+                i += 1;
+            }
+            (_, Some(y)) => {
+                added.push(y.clone());
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    (added, removed)
 }
 
 /// Which repository a publication changes, who asked and why.
@@ -115,17 +167,13 @@ impl App {
             .get(&(dist.to_string(), repo))
             .ok_or_else(|| ServiceError::NotFound(format!("no repository {dist}/{repo}")))?;
         let mut publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
-        let current_number = self.db.latest_revision(dist, repo)?.map(|r| r.number).unwrap_or(0);
-        let current = self.db.revision_packages(dist, repo, current_number)?;
+        let (current_number, current) = publisher.current_set(&self.db)?;
         let mut new_set = change(&current)?;
+        // Nearly sorted (the current set plus a few): the sort is one merge.
         new_set.sort();
         new_set.dedup();
-        let unchanged = current_number > 0 && {
-            let mut c = current.clone();
-            c.sort();
-            c == new_set
-        };
-        if unchanged {
+        let new_set = Arc::new(new_set);
+        if current_number > 0 && current == new_set {
             let value = self.db.write(record)?;
             return Ok((
                 value,
@@ -146,6 +194,7 @@ impl App {
             }
             return Err(e);
         }
+        let (added, removed) = sorted_diff(&current, &new_set);
         let repomd_sha = publisher.last_sha.clone();
         let now = self.clock.now();
         let result = self.db.write(|tx| {
@@ -160,6 +209,8 @@ impl App {
                     actor,
                     reason,
                     packages: &new_set,
+                    added: &added,
+                    removed: &removed,
                 },
             )?;
             Ok((number, record(tx)?))
@@ -174,15 +225,18 @@ impl App {
                 return Err(e.into());
             }
         };
-        self.prune_packages(&mut publisher, dist, repo, &new_set)?;
+        let count = new_set.len();
+        self.db.remember_revision_set(dist, repo, number, new_set.clone());
+        publisher.current = Some((number, new_set));
+        self.prune_packages(&mut publisher, dist, repo)?;
         let outcome = PublishOutcome {
             revision: Some(number),
-            packages: new_set.len(),
+            packages: count,
             millis: started.elapsed().as_millis(),
         };
         self.metrics
-            .record_publication(dist, repo, new_set.len(), publisher.last_bytes, started.elapsed());
-        tracing::info!(dist, %repo, revision = number, packages = new_set.len(), ms = outcome.millis as u64, actor, reason, "published");
+            .record_publication(dist, repo, count, publisher.last_bytes, started.elapsed());
+        tracing::info!(dist, %repo, revision = number, packages = count, ms = outcome.millis as u64, us = started.elapsed().as_micros() as u64, actor, reason, "published");
         self.after_publication(dist, repo);
         Ok((value, outcome))
     }
@@ -197,14 +251,18 @@ impl App {
     ) -> ServiceResult<Vec<(String, String)>> {
         let current: HashSet<&str> = current.iter().map(String::as_str).collect();
         let packages_dir = publisher.dir.join("Packages");
-        let mut fresh = Vec::new();
-        for sha in new_set.iter().filter(|s| !current.contains(s.as_str())) {
-            let entry = publisher.entry(&self.db, sha)?;
-            if std::fs::symlink_metadata(packages_dir.join(&entry.filename)).is_err() {
-                fresh.push((sha.clone(), entry.filename.clone()));
-            }
-        }
-        Ok(fresh)
+        let added: Vec<&str> = new_set
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !current.contains(s))
+            .collect();
+        let names = publisher.filenames_of(&self.db, &added)?;
+        Ok(added
+            .into_iter()
+            .zip(names)
+            .filter(|(_, name)| std::fs::symlink_metadata(packages_dir.join(name)).is_err())
+            .map(|(sha, name)| (sha.to_string(), name))
+            .collect())
     }
 
     /// Removes the links a failed publication added, so that a refused change (a full disk,
@@ -222,29 +280,37 @@ impl App {
         self.files_changed();
     }
 
-    /// Links packages and writes repodata for exactly `set`.
+    /// Links packages and writes repodata for exactly `set` (sorted).
     fn write_repository(
         &self,
         publisher: &mut Publisher,
-        set: &[String],
+        set: &Arc<Vec<String>>,
         advisory: Option<&Advisory>,
     ) -> ServiceResult<()> {
-        let mut entries = Vec::with_capacity(set.len());
-        for sha in set {
-            entries.push(publisher.entry(&self.db, sha)?);
-        }
-        entries.sort_by(|a, b| a.filename.cmp(&b.filename));
+        // Only packages new to the files can need a link; a first publication links them all.
+        let (added, removed) = sorted_diff(&publisher.written, set);
+        let unlinked: Vec<&str> = added
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !publisher.linked.contains(*s))
+            .collect();
+        let names = publisher.filenames_of(&self.db, &unlinked)?;
         let packages_dir = publisher.dir.join("Packages");
         std::fs::create_dir_all(&packages_dir)?;
-        for e in &entries {
-            if !publisher.linked.contains(&e.xml.pkgid) {
-                link_into(&self.store.path(&e.xml.pkgid), &packages_dir.join(&e.filename))?;
-                publisher.linked.insert(e.xml.pkgid.clone());
-            }
+        for (sha, filename) in unlinked.iter().zip(&names) {
+            link_into(&self.store.path(sha), &packages_dir.join(filename))?;
+            publisher.linked.insert(sha.to_string());
         }
-        let xmls: Vec<&PackageXml> = entries.iter().map(|e| &e.xml).collect();
         // Beta carries updateinfo too, so sites testing early can `dnf upgrade --advisory`.
-        let extras = vec![self.updateinfo_for(&publisher.dist, publisher.repo, set, advisory)?];
+        let changed = (!publisher.advisories.is_empty()).then_some((added.as_slice(), removed.as_slice()));
+        let extras = vec![self.updateinfo_for(
+            &publisher.dist,
+            publisher.repo,
+            set,
+            changed,
+            advisory,
+            &mut publisher.advisories,
+        )?];
         let sign = |data: &[u8]| -> Result<String, String> {
             self.signer
                 .as_ref()
@@ -253,9 +319,15 @@ impl App {
                 .map_err(|e| e.to_string())
         };
         let signer: Option<&crate::repodata::Signer<'_>> = self.signer.as_ref().map(|_| &sign as _);
-        let published = publisher.writer.publish_with(
+        let mut load = |ids: &[&str]| -> Result<Vec<PackageXml>, String> {
+            ids.iter()
+                .map(|id| self.db.package_xml(id).map_err(|e| format!("{id}: {e}")))
+                .collect()
+        };
+        let published = publisher.writer.publish_set(
             &publisher.dir,
-            &xmls,
+            set,
+            &mut load,
             self.config.keep_generations,
             self.clock.now(),
             &extras,
@@ -263,7 +335,12 @@ impl App {
         );
         // Even a failed publication may have replaced or pruned files.
         self.files_changed();
+        if published.is_err() {
+            // The memo's listings follow the set just refused, not the one on disk.
+            publisher.advisories.clear();
+        }
         let published = published?;
+        publisher.written = set.clone();
         publisher.last_revision = published.revision;
         publisher.last_sha = published.repomd_sha256;
         let repodata = publisher.dir.join("repodata");
@@ -277,39 +354,49 @@ impl App {
     }
 
     /// Removes package links that no kept generation of metadata names any more. Only the
-    /// packages of the revision that just left the window can be affected, and a publication
-    /// that only adds packages leaves none, so this usually reads one revision and stops.
-    fn prune_packages(
-        &self,
-        publisher: &mut Publisher,
-        dist: &str,
-        repo: RepoKind,
-        newest: &[String],
-    ) -> ServiceResult<()> {
+    /// packages of the revision that just left the window can be affected: those the revision
+    /// after it removed and no later one added back, so this reads the changes of the
+    /// revisions in the window, not their sets.
+    fn prune_packages(&self, publisher: &mut Publisher, dist: &str, repo: RepoKind) -> ServiceResult<()> {
         let latest = self.db.latest_revision(dist, repo)?.map_or(0, |r| r.number);
         let dropped = latest - self.config.keep_generations as i64 - 1;
         if dropped < 1 {
             return Ok(());
         }
-        let newest: HashSet<&str> = newest.iter().map(String::as_str).collect();
-        let mut gone: Vec<String> = self
-            .db
-            .revision_packages(dist, repo, dropped)?
-            .into_iter()
-            .filter(|s| !newest.contains(s.as_str()))
-            .collect();
+        let mut gone: Vec<String> = match self.db.revision_changes(dist, repo, dropped + 1)? {
+            Some((_, removed)) => removed,
+            // Revisions from before changes were recorded: compare the sets.
+            None => {
+                let next: HashSet<String> = self
+                    .db
+                    .revision_packages(dist, repo, dropped + 1)?
+                    .into_iter()
+                    .collect();
+                self.db
+                    .revision_packages(dist, repo, dropped)?
+                    .into_iter()
+                    .filter(|s| !next.contains(s))
+                    .collect()
+            }
+        };
         if gone.is_empty() {
             return Ok(());
         }
-        for n in dropped + 1..latest {
-            let kept: HashSet<String> = self.db.revision_packages(dist, repo, n)?.into_iter().collect();
-            gone.retain(|s| !kept.contains(s));
+        for n in dropped + 2..=latest {
+            match self.db.revision_changes(dist, repo, n)? {
+                Some((added, _)) => gone.retain(|s| added.binary_search(s).is_err()),
+                None => {
+                    let kept: HashSet<String> = self.db.revision_packages(dist, repo, n)?.into_iter().collect();
+                    gone.retain(|s| !kept.contains(s));
+                }
+            }
         }
+        let gone_refs: Vec<&str> = gone.iter().map(String::as_str).collect();
+        let names = publisher.filenames_of(&self.db, &gone_refs)?;
         let packages_dir = publisher.dir.join("Packages");
-        for sha in gone {
-            let e = publisher.entry(&self.db, &sha)?;
-            publisher.linked.remove(&sha);
-            let removed = std::fs::remove_file(packages_dir.join(&e.filename));
+        for (sha, filename) in gone.iter().zip(names) {
+            publisher.linked.remove(sha);
+            let removed = std::fs::remove_file(packages_dir.join(&filename));
             self.files_changed();
             match removed {
                 Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err.into()),
@@ -347,18 +434,22 @@ impl App {
                     let on_disk = std::fs::read(&repomd)
                         .ok()
                         .map(|b| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&b)));
-                    // Repodata found corrupt (marks of an earlier check) is rewritten too.
+                    // Publication does not wait for the disk: after a crash repomd.xml may name
+                    // files that did not reach it, so every file is checked too. Repodata found
+                    // corrupt (marks of an earlier check) is rewritten as well.
+                    let dir = self.repos_dir.join(dist).join(repo.as_str());
                     let corrupt = self.repodata_is_corrupt(dist, *repo);
-                    if on_disk.as_deref() != Some(rev.repomd_sha256.as_str()) || corrupt {
+                    if on_disk.as_deref() != Some(rev.repomd_sha256.as_str()) || corrupt || !crate::repodata::verify(&dir) {
                         tracing::warn!(dist, %repo, revision = rev.number, corrupt, "repository files differ from the database; rewriting them");
                         let lock = &self.publishers[&(dist.clone(), *repo)];
                         let mut publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
-                        let set = self.db.revision_packages(dist, *repo, rev.number)?;
+                        let set = Arc::new(self.db.revision_packages(dist, *repo, rev.number)?);
                         if corrupt {
                             // Gone, they are written again (a same-size copy would pass as intact).
                             self.remove_corrupt_repodata(dist, *repo)?;
                         }
                         self.write_repository(&mut publisher, &set, None)?;
+                        publisher.current = Some((rev.number, set));
                         self.db.update_revision_repomd(
                             dist,
                             *repo,
