@@ -439,7 +439,10 @@ impl App {
                     // corrupt (marks of an earlier check) is rewritten as well.
                     let dir = self.repos_dir.join(dist).join(repo.as_str());
                     let corrupt = self.repodata_is_corrupt(dist, *repo);
-                    if on_disk.as_deref() != Some(rev.repomd_sha256.as_str()) || corrupt || !crate::repodata::verify(&dir) {
+                    if on_disk.as_deref() != Some(rev.repomd_sha256.as_str())
+                        || corrupt
+                        || !crate::repodata::verify(&dir)
+                    {
                         tracing::warn!(dist, %repo, revision = rev.number, corrupt, "repository files differ from the database; rewriting them");
                         let lock = &self.publishers[&(dist.clone(), *repo)];
                         let mut publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
