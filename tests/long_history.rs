@@ -78,18 +78,7 @@ fn hundreds_of_revisions_keep_history_diff_and_rollback_exact() {
         let sha = hex::encode(Sha256::digest(std::fs::read(&rpms[0]).unwrap()));
         version_of.insert(sha, v.to_string());
         let id = server.submit(&team, "lh", v, &rpms);
-        server.cli_ok(
-            None,
-            &[
-                "admin",
-                "release",
-                "promote",
-                &id.to_string(),
-                "--force",
-                "--reason",
-                "test",
-            ],
-        );
+        server.promote_forced(id, "test");
         let rev = server.get_json("/api/v1/repos/el9/production/revisions")[0]["number"]
             .as_i64()
             .unwrap();

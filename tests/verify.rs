@@ -279,11 +279,7 @@ fn a_corrupt_package_published_later_is_refused_under_its_new_links() {
     let v = json(&body);
     assert_eq!(v["error"], "corrupt file", "{v}");
     assert!(v["detail"].as_str().unwrap().contains(&beta_rel), "{v}");
-    let id = id.to_string();
-    server.cli_ok(
-        None,
-        &["admin", "release", "promote", &id, "--force", "--reason", "test"],
-    );
+    server.promote_forced(id, "test");
     let production_rel = format!("el9/production/Packages/{name}");
     assert_eq!(get(&server, &production_rel).0, 503);
 

@@ -1,14 +1,17 @@
 //! The access log: one line per request with the client, the method, the path, the status,
 //! the bytes sent, the duration and the authenticated actor (its label, never the token).
 
-use std::time::Instant;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 
 use super::forwarded::ClientInfo;
 use crate::service::auth::ActorSink;
+use crate::service::App;
 
 tokio::task_local! {
     /// Where `App::authenticate` notes the actor of the request being served.
@@ -32,6 +35,32 @@ pub async fn log_request(State(app): State<super::AppState>, req: Request, next:
     let client = req.extensions().get::<ClientInfo>().map(|c| c.addr);
     let sink = ActorSink::default();
     let response = REQUEST_ACTOR.scope(sink.clone(), next.run(req)).await;
+    let actor = sink.label();
+    let served = Served {
+        client,
+        method: &method,
+        path: uri.path(),
+        route: route.as_ref().map(MatchedPath::as_str),
+        actor: actor.as_deref(),
+    };
+    record(&app, &served, &response, started.elapsed());
+    response
+}
+
+/// One answered request, as the metrics and the access log see it.
+pub struct Served<'a> {
+    pub client: Option<IpAddr>,
+    pub method: &'a Method,
+    pub path: &'a str,
+    /// The route it matched; None when none did.
+    pub route: Option<&'a str>,
+    /// The authenticated actor's label.
+    pub actor: Option<&'a str>,
+}
+
+/// Counts an answered request in the metrics and writes its access log line (by hand in text
+/// format, as a `tracing` event in JSON format).
+pub fn record(app: &App, req: &Served<'_>, response: &Response, elapsed: Duration) {
     // The declared length, else the length of a body known in full (JSON answers).
     let bytes = response
         .headers()
@@ -40,38 +69,34 @@ pub async fn log_request(State(app): State<super::AppState>, req: Request, next:
         .and_then(|v| v.parse::<u64>().ok())
         .or_else(|| axum::body::HttpBody::size_hint(response.body()).exact())
         .unwrap_or(0);
-    let route = route.as_ref().map(MatchedPath::as_str);
-    let elapsed = started.elapsed();
     let status = response.status().as_u16();
     app.metrics
-        .record_request(route.unwrap_or("unmatched"), method.as_str(), status, elapsed);
-    let actor = sink.label();
+        .record_request(req.route.unwrap_or("unmatched"), req.method.as_str(), status, elapsed);
     if crate::ops::logging::access_lines_direct() {
         crate::ops::logging::write_access_line(&crate::ops::logging::AccessLine {
-            client: client.as_ref().map(|c| c as &dyn std::fmt::Display),
-            method: method.as_str(),
-            path: uri.path(),
-            route: route.unwrap_or(""),
+            client: req.client.as_ref().map(|c| c as &dyn std::fmt::Display),
+            method: req.method.as_str(),
+            path: req.path,
+            route: req.route.unwrap_or(""),
             status,
             bytes,
             micros: elapsed.as_micros(),
-            actor: actor.as_deref(),
+            actor: req.actor,
         });
     } else {
         tracing::info!(
             target: "stagerepo::access",
-            client = %Shown(client.as_ref()),
-            %method,
-            path = uri.path(),
-            route = route.unwrap_or(""),
+            client = %Shown(req.client.as_ref()),
+            method = %req.method,
+            path = req.path,
+            route = req.route.unwrap_or(""),
             status,
             bytes,
             ms = elapsed.as_micros() as f64 / 1000.0,
-            actor = %actor.as_deref().unwrap_or("-"),
+            actor = %req.actor.unwrap_or("-"),
             "request"
         );
     }
-    response
 }
 
 /// Displays a value, or `-` when absent.

@@ -22,7 +22,6 @@ use axum::response::IntoResponse;
 use super::error::ApiError;
 use super::files::RepoFiles;
 use super::forwarded::{is_valid_host, ClientInfo};
-use crate::ops::logging;
 
 /// The route name repository files are counted and logged under.
 pub const ROUTE: &str = "/repo/{*path}";
@@ -64,43 +63,14 @@ impl FastPath {
         response
             .headers_mut()
             .insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        let status = response.status().as_u16();
-        let bytes = response
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            .or_else(|| axum::body::HttpBody::size_hint(response.body()).exact())
-            .unwrap_or(0);
-        let elapsed = started.elapsed();
-        let app = &self.files.app;
-        app.metrics
-            .record_request(ROUTE, req.method().as_str(), status, elapsed);
-        if logging::access_lines_direct() {
-            logging::write_access_line(&logging::AccessLine {
-                client: Some(&client.addr),
-                method: req.method().as_str(),
-                path,
-                route: ROUTE,
-                status,
-                bytes,
-                micros: elapsed.as_micros(),
-                actor: None,
-            });
-        } else {
-            tracing::info!(
-                target: "stagerepo::access",
-                client = %client.addr,
-                method = %req.method(),
-                path,
-                route = ROUTE,
-                status,
-                bytes,
-                ms = elapsed.as_micros() as f64 / 1000.0,
-                actor = "-",
-                "request"
-            );
-        }
+        let served = super::access::Served {
+            client: Some(client.addr),
+            method: req.method(),
+            path,
+            route: Some(ROUTE),
+            actor: None,
+        };
+        super::access::record(&self.files.app, &served, &response, started.elapsed());
         Ok(response)
     }
 }

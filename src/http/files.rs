@@ -102,7 +102,7 @@ impl RepoFiles {
         }
         // With `redirect_downloads`, packages come from the bucket (its copy was written at upload,
         // so it is good even when the local one was found corrupt).
-        if let Some(mirror) = &self.app.mirror {
+        if let Some(mirror) = self.app.mirror.as_ref().filter(|m| m.redirects(rel)) {
             let mirror = mirror.clone();
             let key = rel.to_string();
             let url = tokio::task::spawn_blocking(move || mirror.download_url(&key))

@@ -385,14 +385,20 @@ mod tests {
         assert!(v.feed(&[0u8; 1]).is_err());
     }
 
-    #[test]
-    fn lying_sizes_fail_at_the_intro() {
+    /// A verifier that has accepted a well-formed v3 lead.
+    fn past_a_valid_lead() -> StreamVerifier {
         let mut lead = vec![0u8; 96];
         lead[..4].copy_from_slice(&LEAD_MAGIC);
         lead[4] = 3;
         lead[79] = 5;
         let mut v = StreamVerifier::new();
         v.feed(&lead).unwrap();
+        v
+    }
+
+    #[test]
+    fn lying_sizes_fail_at_the_intro() {
+        let mut v = past_a_valid_lead();
         let mut intro = HEADER_MAGIC.to_vec();
         intro.extend(7u32.to_be_bytes());
         intro.extend(u32::MAX.to_be_bytes());
@@ -402,12 +408,7 @@ mod tests {
 
     #[test]
     fn nonzero_reserved_bytes_fail_like_bad_magic() {
-        let mut lead = vec![0u8; 96];
-        lead[..4].copy_from_slice(&LEAD_MAGIC);
-        lead[4] = 3;
-        lead[79] = 5;
-        let mut v = StreamVerifier::new();
-        v.feed(&lead).unwrap();
+        let mut v = past_a_valid_lead();
         let mut intro = HEADER_MAGIC.to_vec();
         intro[7] = 1;
         intro.extend([0u8; 8]);

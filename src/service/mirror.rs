@@ -146,13 +146,21 @@ impl Mirror {
             }
             self.note(key);
         }
-        // 3. What left the working copy's generations leaves the bucket.
+        // 3. What left the working copy's generations leaves the bucket. The known keys (the
+        // bucket's listing at start plus what was written since) say what is there, without
+        // listing the bucket at every publication.
         let present: HashSet<String> = local.iter().map(|rel| format!("{prefix}{rel}")).collect();
-        for key in self.blob.list(&prefix)? {
-            if !present.contains(&key) {
-                self.blob.delete(&key)?;
-                self.known.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
-            }
+        let gone: Vec<String> = self
+            .known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|k| k.starts_with(&prefix) && !present.contains(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            self.blob.delete(&key)?;
+            self.known.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
         }
         Ok(())
     }
@@ -186,10 +194,16 @@ impl Mirror {
             .insert(key.to_string(), (etag, bytes));
     }
 
+    /// Whether downloads of repository file `rel` (`<dist>/<repo>/...`) are redirected to the
+    /// bucket: packages, with `redirect_downloads`. Cheap, for the serving path.
+    pub fn redirects(&self, rel: &str) -> bool {
+        self.redirect && rel.split('/').nth(2) == Some("Packages")
+    }
+
     /// A short-lived URL of the bucket copy of repository file `rel` (`<dist>/<repo>/...`),
     /// when downloads are redirected and the object is known to be there.
     pub fn download_url(&self, rel: &str) -> Option<String> {
-        if !self.redirect || rel.split('/').nth(2) != Some("Packages") {
+        if !self.redirects(rel) {
             return None;
         }
         let key = format!("repos/{rel}");

@@ -99,15 +99,7 @@ pub fn link_into(target: &Path, link: &Path) -> io::Result<()> {
     if link.exists() {
         return Ok(());
     }
-    let dir = link.parent().expect("links have a parent");
-    fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        link.file_name().and_then(|n| n.to_str()).unwrap_or("link")
-    ));
-    let _ = fs::remove_file(&tmp);
-    fs::hard_link(target, &tmp)?;
-    fs::rename(&tmp, link)
+    relink(target, link)
 }
 
 #[cfg(test)]

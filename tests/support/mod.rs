@@ -258,6 +258,22 @@ impl TestServer {
         v["id"].as_i64().expect("release id")
     }
 
+    /// Promotes release `id` past its gate (`admin release promote --force`).
+    pub fn promote_forced(&self, id: i64, reason: &str) {
+        self.cli_ok(
+            None,
+            &[
+                "admin",
+                "release",
+                "promote",
+                &id.to_string(),
+                "--force",
+                "--reason",
+                reason,
+            ],
+        );
+    }
+
     /// GET a JSON API path.
     pub fn get_json(&self, path: &str) -> Value {
         let (status, body) = http(
