@@ -16,6 +16,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
+            disable_huge_pages();
             let overrides = Overrides {
                 listen: args.listen,
                 data_dir: args.data_dir,
@@ -54,6 +55,19 @@ fn restore_default_sigpipe() {
     // SAFETY: called before any other thread exists; SIG_DFL is always a valid disposition.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Opts the daemon out of transparent huge pages (EL's default is `always`). Publications
+/// allocate and free buffers of a few hundred KiB (compressor state, block texts) that the
+/// allocator hands back to the kernel between requests; with huge pages every fresh one
+/// faults in, and the kernel zeroes, a whole 2 MiB page: a fifth of a publication's time in
+/// profiles, and resident memory counted in 2 MiB steps.
+fn disable_huge_pages() {
+    // SAFETY: prctl with integer arguments only.
+    let r = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1 as libc::c_ulong, 0, 0, 0) };
+    if r != 0 {
+        eprintln!("note: cannot opt out of transparent huge pages: {}", std::io::Error::last_os_error());
     }
 }
 

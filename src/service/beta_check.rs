@@ -9,6 +9,7 @@
 use serde::Serialize;
 
 use super::{App, ServiceError, ServiceResult};
+use crate::domain::closure::Unmet;
 use crate::domain::release::{Release, ReleaseState};
 use crate::domain::repo::RepoKind;
 
@@ -59,12 +60,9 @@ impl App {
             .map(|s| Ok(self.dep_package(s)?.nevra.clone()))
             .collect::<ServiceResult<_>>()?;
         let own = |nevra: &str| own.iter().any(|o| o == nevra);
-        let unmet = self.closure_unmet(&release.dist, &set)?;
-        Ok(unmet
-            .iter()
-            .filter(|u| own(&u.package) || u.lost.iter().any(|l| own(&l.replaced_by)))
-            .map(|u| u.to_string())
-            .collect())
+        let involved = |u: &Unmet| own(&u.package) || u.lost.iter().any(|l| own(&l.replaced_by));
+        let unmet = self.newest_unmet(&release.dist, &set, &involved)?;
+        Ok(unmet.iter().map(|u| u.to_string()).collect())
     }
 
     /// Refuses to announce a release that fails the promotion checks, unless forced with a

@@ -102,8 +102,13 @@ impl Snapshots {
 impl App {
     /// The unmet requirements of the newest set of `set` (sha256 sums, sorted and unique)
     /// against the bases of `dist`, as [`crate::domain::closure::check_closure_newest`] says,
-    /// each lost provider's replacement named with its release.
-    pub(super) fn newest_unmet(&self, dist: &str, set: &[&str]) -> ServiceResult<Vec<Unmet>> {
+    /// those `keep` accepts, each lost provider's replacement named with its release.
+    pub(super) fn newest_unmet(
+        &self,
+        dist: &str,
+        set: &[&str],
+        keep: &dyn Fn(&Unmet) -> bool,
+    ) -> ServiceResult<Vec<Unmet>> {
         let bases: Vec<Arc<ProviderIndex>> = self
             .closure
             .bases_of(dist)
@@ -143,7 +148,7 @@ impl App {
                 (kept, Vec::new(), Vec::new())
             }
         };
-        let mut unmet = kept.snap.check(&added, &removed, &refs);
+        let mut unmet = kept.snap.check(&added, &removed, &refs, keep);
         self.name_replacements(dist, &kept.snap, &added, &mut unmet)?;
         snapshots.touch(dist, &kept);
         if added.len() + removed.len() > REBASE_AFTER {

@@ -240,7 +240,7 @@ impl App {
     /// The unmet requirements of the newest set of `set` (sha256 sums, sorted and unique)
     /// against the bases of `dist`, each lost provider's replacement named with its release.
     pub(super) fn closure_unmet(&self, dist: &str, set: &[&str]) -> ServiceResult<Vec<Unmet>> {
-        self.newest_unmet(dist, set)
+        self.newest_unmet(dist, set, &|_| true)
     }
 
     /// `stagerepo admin check`: the closure of production, optionally plus a release.

@@ -372,8 +372,16 @@ impl Snapshot {
 
     /// [`super::check_closure_newest`] of the snapshot's set plus `added` (sums and packages,
     /// sorted by sum, none in the snapshot) minus `removed` (positions in the snapshot),
-    /// against the same `indexes` the snapshot was made with.
-    pub fn check(&self, added: &[(String, Arc<DepPackage>)], removed: &[usize], indexes: &[&ProviderIndex]) -> Vec<Unmet> {
+    /// against the same `indexes` the snapshot was made with; only the problems `keep`
+    /// accepts are copied out (a caller interested in a release's packages need not pay for
+    /// every problem of the repository).
+    pub fn check(
+        &self,
+        added: &[(String, Arc<DepPackage>)],
+        removed: &[usize],
+        indexes: &[&ProviderIndex],
+        keep: &dyn Fn(&Unmet) -> bool,
+    ) -> Vec<Unmet> {
         debug_assert!(added.windows(2).all(|w| w[0].0 < w[1].0));
         let over: Vec<Arc<DepPackage>> = added.iter().map(|(_, p)| p.clone()).collect();
         let over_table = Table::build(Pkgs::Shared(&over));
@@ -538,17 +546,18 @@ impl Snapshot {
             merged.push(o);
         }
         merged.extend(fresh_iter.map(|f| &f.2));
-        assemble(&merged)
+        assemble(&merged, keep)
     }
 }
 
 /// The report of [`super::check_closure_newest`] from verdicts in the set's order: the
-/// newest-set problems first, then those obsoletes add, each (package, requirement) once.
-fn assemble(outcomes: &[&Outcome]) -> Vec<Unmet> {
-    let mut seen: HashSet<(&str, &str)> = HashSet::new();
+/// newest-set problems first, then those obsoletes add, each (package, requirement) once;
+/// of those, the ones `keep` accepts.
+fn assemble(outcomes: &[&Outcome], keep: &dyn Fn(&Unmet) -> bool) -> Vec<Unmet> {
+    let mut seen: HashSet<(&str, &str)> = HashSet::with_capacity(outcomes.len());
     let mut out = Vec::new();
     for u in outcomes.iter().filter_map(|o| o.newest.as_ref()) {
-        if seen.insert((&u.package, &u.requirement)) {
+        if seen.insert((&u.package, &u.requirement)) && keep(u) {
             out.push(u.clone());
         }
     }
@@ -556,7 +565,7 @@ fn assemble(outcomes: &[&Outcome]) -> Vec<Unmet> {
     let mut seen: HashSet<(&str, &str)> = HashSet::new();
     for u in outcomes.iter().filter_map(|o| o.obsoletes.as_ref()) {
         let key = (u.package.as_str(), u.requirement.as_str());
-        if !known.contains(&key) && seen.insert(key) {
+        if !known.contains(&key) && seen.insert(key) && keep(u) {
             out.push(u.clone());
         }
     }
@@ -680,7 +689,7 @@ mod tests {
             set.sort_by(|a, b| a.0.cmp(&b.0));
             let (shas, pkgs): (Vec<String>, Vec<Arc<DepPackage>>) = set.iter().cloned().unzip();
             let mut snap = Snapshot::new(shas, pkgs, &indexes);
-            assert_eq!(snap.check(&[], &[], &indexes), full(&set, &indexes), "seed {seed}: the snapshot itself");
+            assert_eq!(snap.check(&[], &[], &indexes, &|_| true), full(&set, &indexes), "seed {seed}: the snapshot itself");
             for step in 0..12 {
                 let mut added: Vec<(String, Arc<DepPackage>)> = (0..rng.below(4))
                     .map(|_| {
@@ -693,7 +702,7 @@ mod tests {
                 let (shas, pkgs) = snap.rebased(&added, &removed);
                 let whole: Vec<(String, Arc<DepPackage>)> = shas.iter().cloned().zip(pkgs.iter().cloned()).collect();
                 let want = full(&whole, &indexes);
-                assert_eq!(snap.check(&added, &removed, &indexes), want, "seed {seed} step {step}");
+                assert_eq!(snap.check(&added, &removed, &indexes, &|_| true), want, "seed {seed} step {step}");
                 seen.0 += usize::from(!want.is_empty());
                 seen.1 += usize::from(want.iter().any(|u| u.lost.iter().any(|l| !l.obsoleted)));
                 seen.2 += usize::from(want.iter().any(|u| u.lost.iter().any(|l| l.obsoleted)));
@@ -730,9 +739,9 @@ mod tests {
         let libs = mk("fts-libs", "3.13.0", vec![dep("libfts-api", Some("EQ"), Some("3"))], vec![]);
         let dmlite = mk("dmlite", "1.15.0", vec![], vec![dep("libfts-api", Some("EQ"), Some("3"))]);
         let snap = Snapshot::new(vec!["a".into(), "b".into()], vec![libs, dmlite], &[]);
-        assert!(snap.check(&[], &[], &[]).is_empty());
+        assert!(snap.check(&[], &[], &[], &|_| true).is_empty());
         let newer = mk("fts-libs", "3.14.0", vec![], vec![]);
-        let unmet = snap.check(&[("c".into(), newer)], &[], &[]);
+        let unmet = snap.check(&[("c".into(), newer)], &[], &[], &|_| true);
         assert_eq!(unmet.len(), 1, "{unmet:?}");
         assert_eq!(unmet[0].package, "dmlite-1.15.0-1.noarch");
         assert_eq!(unmet[0].lost[0].replaced_by, "fts-libs-3.14.0-1.noarch");
