@@ -53,15 +53,14 @@ impl App {
             sets.push(self.db.revision_packages_shared(&release.dist, kind, n)?);
         }
         let set = merge_sorted(&sets[0], &sets[1]);
-        let own: Vec<String> = self
-            .db
-            .release_package_shas(release.id)?
+        let own_shas = self.db.release_package_shas(release.id)?;
+        let own: Vec<String> = own_shas
             .iter()
             .map(|s| Ok(self.dep_package(s)?.nevra.clone()))
             .collect::<ServiceResult<_>>()?;
         let own = |nevra: &str| own.iter().any(|o| o == nevra);
         let involved = |u: &Unmet| own(&u.package) || u.lost.iter().any(|l| own(&l.replaced_by));
-        let unmet = self.newest_unmet(&release.dist, &set, &involved)?;
+        let unmet = self.newest_unmet_involving(&release.dist, &set, &own_shas, &involved)?;
         Ok(unmet.iter().map(|u| u.to_string()).collect())
     }
 

@@ -6,7 +6,7 @@
 //! a check that needed more than a few packages of difference, the snapshot is brought up to
 //! date on a background thread, so the next check starts close again.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::{App, ServiceResult};
@@ -18,6 +18,9 @@ const KEPT: usize = 3;
 
 /// A difference of more than this many packages is rebased in the background.
 const REBASE_AFTER: usize = 16;
+
+/// A snapshot to bring up to date: from, the packages to add, the positions to remove.
+type Rebase = (Arc<Kept>, Vec<(String, Arc<DepPackage>)>, Vec<usize>);
 
 /// A snapshot and the base indexes it was checked against.
 struct Kept {
@@ -35,8 +38,8 @@ impl Kept {
 #[derive(Default, Clone)]
 pub struct Snapshots {
     kept: Arc<Mutex<HashMap<String, Vec<Arc<Kept>>>>>,
-    /// Distributions with a rebase under way (one at a time each).
-    rebasing: Arc<Mutex<HashSet<String>>>,
+    /// Distributions with a rebase under way (one at a time each), with the next one asked for.
+    rebasing: Arc<Mutex<HashMap<String, Option<Rebase>>>>,
 }
 
 impl Snapshots {
@@ -64,34 +67,43 @@ impl Snapshots {
     }
 
     /// Builds, on its own thread, the snapshot of `from` with `added` and without `removed`,
-    /// and keeps it in place of `from`.
+    /// and keeps it in place of `from`. While one is being built, a newer request waits as
+    /// the next one (replacing any older waiting one), so the thread always ends on the set
+    /// checked last.
     fn rebase(&self, dist: &str, from: Arc<Kept>, added: Vec<(String, Arc<DepPackage>)>, removed: Vec<usize>) {
-        if !self
-            .rebasing
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(dist.to_string())
-        {
+        let mut rebasing = self.rebasing.lock().unwrap_or_else(|p| p.into_inner());
+        let running = rebasing.contains_key(dist);
+        rebasing.insert(dist.to_string(), Some((from, added, removed)));
+        if running {
             return;
         }
+        drop(rebasing);
         let this = self.clone();
         let dist = dist.to_string();
-        let spawned = std::thread::Builder::new()
-            .name("closure-rebase".into())
-            .spawn({
-                let dist = dist.clone();
-                move || {
-                    let (shas, packages) = from.snap.rebased(&added, &removed);
-                    let refs: Vec<&ProviderIndex> = from.bases.iter().map(|b| b.as_ref()).collect();
-                    let snap = Snapshot::new(shas, packages, &refs);
-                    let new = Arc::new(Kept {
-                        bases: from.bases.clone(),
-                        snap,
-                    });
-                    this.keep(&dist, new, Some(&from));
-                    this.rebasing.lock().unwrap_or_else(|p| p.into_inner()).remove(&dist);
-                }
-            });
+        let spawned = std::thread::Builder::new().name("closure-rebase".into()).spawn({
+            let dist = dist.clone();
+            move || loop {
+                let next = {
+                    let mut rebasing = this.rebasing.lock().unwrap_or_else(|p| p.into_inner());
+                    match rebasing.get_mut(&dist).and_then(Option::take) {
+                        Some(next) => next,
+                        None => {
+                            rebasing.remove(&dist);
+                            return;
+                        }
+                    }
+                };
+                let (from, added, removed) = next;
+                let (shas, packages) = from.snap.rebased(&added, &removed);
+                let refs: Vec<&ProviderIndex> = from.bases.iter().map(|b| b.as_ref()).collect();
+                let snap = Snapshot::new(shas, packages, &refs);
+                let new = Arc::new(Kept {
+                    bases: from.bases.clone(),
+                    snap,
+                });
+                this.keep(&dist, new, Some(&from));
+            }
+        });
         if spawned.is_err() {
             // No thread to spare: the next check just starts a little further away.
             self.rebasing.lock().unwrap_or_else(|p| p.into_inner()).remove(&dist);
@@ -108,6 +120,30 @@ impl App {
         dist: &str,
         set: &[&str],
         keep: &dyn Fn(&Unmet) -> bool,
+    ) -> ServiceResult<Vec<Unmet>> {
+        self.newest_unmet_of(dist, set, keep, None)
+    }
+
+    /// [`App::newest_unmet`] for a `keep` that accepts only problems naming one of `own`
+    /// (sums; as the package, or as what replaced a lost provider). When the snapshot the
+    /// check starts from lacks all of them, such problems are all among the requirements the
+    /// change makes evaluate again, so the rest of the repository is not even looked at.
+    pub(super) fn newest_unmet_involving(
+        &self,
+        dist: &str,
+        set: &[&str],
+        own: &[String],
+        keep: &dyn Fn(&Unmet) -> bool,
+    ) -> ServiceResult<Vec<Unmet>> {
+        self.newest_unmet_of(dist, set, keep, Some(own))
+    }
+
+    fn newest_unmet_of(
+        &self,
+        dist: &str,
+        set: &[&str],
+        keep: &dyn Fn(&Unmet) -> bool,
+        own: Option<&[String]>,
     ) -> ServiceResult<Vec<Unmet>> {
         let bases: Vec<Arc<ProviderIndex>> = self
             .closure
@@ -148,7 +184,14 @@ impl App {
                 (kept, Vec::new(), Vec::new())
             }
         };
-        let mut unmet = kept.snap.check(&added, &removed, &refs, keep);
+        let all_added = own.is_some_and(|own| own.iter().all(|o| added.iter().any(|(a, _)| a == o)));
+        let mut unmet = if all_added {
+            let mut touched = kept.snap.check_touched(&added, &removed, &refs);
+            touched.retain(|u| keep(u));
+            touched
+        } else {
+            kept.snap.check(&added, &removed, &refs, keep)
+        };
         self.name_replacements(dist, &kept.snap, &added, &mut unmet)?;
         snapshots.touch(dist, &kept);
         if added.len() + removed.len() > REBASE_AFTER {

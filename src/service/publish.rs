@@ -184,7 +184,8 @@ impl App {
                 },
             ));
         }
-        let fresh = self.fresh_links(&mut publisher, &current, &new_set)?;
+        let (added, removed) = sorted_diff(&current, &new_set);
+        let fresh = self.fresh_links(&mut publisher, &added)?;
         let served_before = publisher.last_sha.clone();
         if let Err(e) = self.write_repository(&mut publisher, &new_set, advisory) {
             let restored = self.write_repository(&mut publisher, &current, None).is_ok();
@@ -194,7 +195,6 @@ impl App {
             }
             return Err(e);
         }
-        let (added, removed) = sorted_diff(&current, &new_set);
         let repomd_sha = publisher.last_sha.clone();
         let now = self.clock.now();
         let result = self.db.write(|tx| {
@@ -241,21 +241,11 @@ impl App {
         Ok((value, outcome))
     }
 
-    /// The packages of `new_set` (sha256, file name) whose `Packages/` link does not exist yet:
-    /// the links a publication of it adds, which no served metadata names.
-    fn fresh_links(
-        &self,
-        publisher: &mut Publisher,
-        current: &[String],
-        new_set: &[String],
-    ) -> ServiceResult<Vec<(String, String)>> {
-        let current: HashSet<&str> = current.iter().map(String::as_str).collect();
+    /// The packages of `added` (sha256, file name) whose `Packages/` link does not exist yet:
+    /// the links a publication of them adds, which no served metadata names.
+    fn fresh_links(&self, publisher: &mut Publisher, added: &[String]) -> ServiceResult<Vec<(String, String)>> {
         let packages_dir = publisher.dir.join("Packages");
-        let added: Vec<&str> = new_set
-            .iter()
-            .map(String::as_str)
-            .filter(|s| !current.contains(s))
-            .collect();
+        let added: Vec<&str> = added.iter().map(String::as_str).collect();
         let names = publisher.filenames_of(&self.db, &added)?;
         Ok(added
             .into_iter()

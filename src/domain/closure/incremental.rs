@@ -83,6 +83,8 @@ pub struct Snapshot {
     requirers: Slots,
     /// The unmet requirements, by (package, requirement).
     outcomes: BTreeMap<(u32, u32), Outcome>,
+    /// The same by the hash of their (package, requirement) text.
+    by_text: Slots,
 }
 
 fn group_hash(name: &str, arch: &str) -> u64 {
@@ -289,7 +291,19 @@ impl Snapshot {
                 }
             }
         }
+        let by_text = outcomes
+            .iter()
+            .filter_map(|(&(pkg, entry), o)| {
+                let u = o.newest.as_ref().or(o.obsoletes.as_ref())?;
+                Some(Slot {
+                    hash: text_hash(u),
+                    pkg,
+                    entry,
+                })
+            })
+            .collect();
         Snapshot {
+            by_text: Slots::new(by_text),
             shas,
             packages,
             table,
@@ -373,8 +387,7 @@ impl Snapshot {
     /// [`super::check_closure_newest`] of the snapshot's set plus `added` (sums and packages,
     /// sorted by sum, none in the snapshot) minus `removed` (positions in the snapshot),
     /// against the same `indexes` the snapshot was made with; only the problems `keep`
-    /// accepts are copied out (a caller interested in a release's packages need not pay for
-    /// every problem of the repository).
+    /// accepts are copied out.
     pub fn check(
         &self,
         added: &[(String, Arc<DepPackage>)],
@@ -382,6 +395,75 @@ impl Snapshot {
         indexes: &[&ProviderIndex],
         keep: &dyn Fn(&Unmet) -> bool,
     ) -> Vec<Unmet> {
+        let d = self.redo(added, removed, indexes);
+        let kept = self.outcomes.iter().filter(|((p, r), _)| d.keeps(*p, *r));
+
+        // Both in the order of the whole set: by package sum, then requirement.
+        let mut merged: Vec<&Outcome> = Vec::with_capacity(self.outcomes.len() + d.fresh.len());
+        let mut fresh_iter = d.fresh.iter().peekable();
+        for ((p, r), o) in kept {
+            let key = (self.shas[*p as usize].as_str(), *r);
+            while let Some(f) = fresh_iter.next_if(|f| (f.0.as_str(), f.1) < key) {
+                merged.push(&f.2);
+            }
+            merged.push(o);
+        }
+        merged.extend(fresh_iter.map(|f| &f.2));
+        assemble(&merged, keep)
+    }
+
+    /// The problems of [`Snapshot::check`]'s report that the change touches: those of added
+    /// packages and of requirements evaluated again (which include every problem naming an
+    /// added package, as the package or as what replaced a lost provider). Costs what the
+    /// change touches, not what the repository holds.
+    pub fn check_touched(
+        &self,
+        added: &[(String, Arc<DepPackage>)],
+        removed: &[usize],
+        indexes: &[&ProviderIndex],
+    ) -> Vec<Unmet> {
+        let d = self.redo(added, removed, indexes);
+        // The kept verdicts of one (package, requirement) text, in the set's order.
+        let earlier_kept = |u: &Unmet| -> Vec<((&str, u32), &Outcome)> {
+            self.by_text
+                .find(text_hash(u))
+                .iter()
+                .filter(|s| d.keeps(s.pkg, s.entry))
+                .filter_map(|s| {
+                    let o = self.outcomes.get(&(s.pkg, s.entry))?;
+                    let same = |x: &Option<Unmet>| x.as_ref().is_some_and(|x| x.package == u.package && x.requirement == u.requirement);
+                    (same(&o.newest) || same(&o.obsoletes)).then_some(((self.shas[s.pkg as usize].as_str(), s.entry), o))
+                })
+                .collect()
+        };
+        let mut out = Vec::new();
+        let mut seen: HashSet<(&str, &str)> = HashSet::new();
+        for (sha, r, o) in &d.fresh {
+            let Some(u) = &o.newest else { continue };
+            let at = (sha.as_str(), *r);
+            let first = !earlier_kept(u).iter().any(|(k, o)| *k < at && o.newest.is_some());
+            if seen.insert((&u.package, &u.requirement)) && first {
+                out.push(u.clone());
+            }
+        }
+        let known = seen;
+        let mut seen: HashSet<(&str, &str)> = HashSet::new();
+        for (sha, r, o) in &d.fresh {
+            let Some(u) = &o.obsoletes else { continue };
+            let at = (sha.as_str(), *r);
+            let key = (u.package.as_str(), u.requirement.as_str());
+            let others = earlier_kept(u);
+            let in_newest = known.contains(&key) || others.iter().any(|(_, o)| o.newest.is_some());
+            let first = !others.iter().any(|(k, o)| *k < at && o.obsoletes.is_some());
+            if !in_newest && seen.insert(key) && first {
+                out.push(u.clone());
+            }
+        }
+        out
+    }
+
+    /// Evaluates again what the change touches.
+    fn redo(&self, added: &[(String, Arc<DepPackage>)], removed: &[usize], indexes: &[&ProviderIndex]) -> Redone {
         debug_assert!(added.windows(2).all(|w| w[0].0 < w[1].0));
         let over: Vec<Arc<DepPackage>> = added.iter().map(|(_, p)| p.clone()).collect();
         let over_table = Table::build(Pkgs::Shared(&over));
@@ -524,30 +606,35 @@ impl Snapshot {
             [&st[0], &st[1]],
             indexes,
         );
-        let mut fresh: Vec<(&str, u32, Outcome)> = again
+        let mut fresh: Vec<(String, u32, Outcome)> = again
             .iter()
-            .map(|&(c, r)| (sha(c), r, eval.evaluate(c, r as usize)))
+            .map(|&(c, r)| (sha(c).to_string(), r, eval.evaluate(c, r as usize)))
             .filter(|(_, _, o)| o.newest.is_some() || o.obsoletes.is_some())
             .collect();
-        fresh.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        let kept = self.outcomes.iter().filter(|((p, r), _)| {
-            let c = (SNAP, *p);
-            !changed.contains(&c) && !again.contains(&(c, *r))
-        });
-
-        // Both in the order of the whole set: by package sum, then requirement.
-        let mut merged: Vec<&Outcome> = Vec::with_capacity(self.outcomes.len() + fresh.len());
-        let mut fresh_iter = fresh.iter().peekable();
-        for ((p, r), o) in kept {
-            let key = (self.shas[*p as usize].as_str(), *r);
-            while let Some(f) = fresh_iter.next_if(|f| (f.0, f.1) < key) {
-                merged.push(&f.2);
-            }
-            merged.push(o);
-        }
-        merged.extend(fresh_iter.map(|f| &f.2));
-        assemble(&merged, keep)
+        fresh.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        Redone { fresh, changed, again }
     }
+}
+
+/// What a change made evaluated again: the fresh verdicts (unmet ones, sorted by package sum
+/// and requirement), the changed packages and the requirements evaluated again.
+struct Redone {
+    fresh: Vec<(String, u32, Outcome)>,
+    changed: HashSet<CRef>,
+    again: HashSet<(CRef, u32)>,
+}
+
+impl Redone {
+    /// Whether the snapshot's verdict of requirement `r` of its package `p` still holds.
+    fn keeps(&self, p: u32, r: u32) -> bool {
+        let c = (SNAP, p);
+        !self.changed.contains(&c) && !self.again.contains(&(c, r))
+    }
+}
+
+/// The hash of a problem's (package, requirement) text, under which the report says it once.
+fn text_hash(u: &Unmet) -> u64 {
+    hash(&format!("{}\0{}", u.package, u.requirement))
 }
 
 /// The report of [`super::check_closure_newest`] from verdicts in the set's order: the
@@ -676,7 +763,7 @@ mod tests {
         let base = ProviderIndex::new(vec![Arc::unwrap_or_clone(random_package(&mut Rng(7), 0).1)]);
         let mut serial = 1;
         // Checks with problems, with a superseded provider, with an obsoleted one.
-        let mut seen = (0, 0, 0);
+        let mut seen = (0, 0, 0, 0);
         for seed in 1..=150u64 {
             let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let indexes: Vec<&ProviderIndex> = if seed % 3 == 0 { vec![&base] } else { vec![] };
@@ -703,6 +790,17 @@ mod tests {
                 let whole: Vec<(String, Arc<DepPackage>)> = shas.iter().cloned().zip(pkgs.iter().cloned()).collect();
                 let want = full(&whole, &indexes);
                 assert_eq!(snap.check(&added, &removed, &indexes, &|_| true), want, "seed {seed} step {step}");
+                // What the change touches, seen from the added packages, as a submission asks.
+                let own = |n: &str| added.iter().any(|(_, p)| p.nevra == n);
+                let involved = |u: &Unmet| own(&u.package) || u.lost.iter().any(|l| own(&l.replaced_by));
+                let touched: Vec<Unmet> = snap
+                    .check_touched(&added, &removed, &indexes)
+                    .into_iter()
+                    .filter(|u| involved(u))
+                    .collect();
+                let expected: Vec<Unmet> = want.iter().filter(|u| involved(u)).cloned().collect();
+                assert_eq!(touched, expected, "seed {seed} step {step}: touched");
+                seen.3 += expected.len();
                 seen.0 += usize::from(!want.is_empty());
                 seen.1 += usize::from(want.iter().any(|u| u.lost.iter().any(|l| !l.obsoleted)));
                 seen.2 += usize::from(want.iter().any(|u| u.lost.iter().any(|l| l.obsoleted)));
@@ -717,7 +815,7 @@ mod tests {
             }
         }
         // The histories reach the interesting cases often enough to mean something.
-        assert!(seen.0 > 1500 && seen.1 > 400 && seen.2 > 200, "{seen:?}");
+        assert!(seen.0 > 1500 && seen.1 > 400 && seen.2 > 200 && seen.3 > 500, "{seen:?}");
     }
 
     #[test]
