@@ -1,6 +1,6 @@
 //! Product teams' OpenPGP public keys.
 
-use rusqlite::params;
+use super::sql::params;
 use serde::Serialize;
 
 use super::{Db, DbResult};
@@ -50,7 +50,7 @@ impl Db {
                 armored: r.get(4)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// Removes a team's key by fingerprint (or key id); false when none matched.
