@@ -55,6 +55,9 @@ pub struct ServeArgs {
     /// Data directory [default: ./stagerepo-data].
     #[arg(long, env = "STAGEREPO_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL of the database [default: SQLite in the data directory].
+    #[arg(long, env = "STAGEREPO_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// Base URL written into .repo files.
     #[arg(long, env = "STAGEREPO_PUBLIC_URL")]
     pub public_url: Option<String>,
