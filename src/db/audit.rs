@@ -52,7 +52,7 @@ impl Db {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT id, at, actor, action, object, reason, release_id FROM audit
-             WHERE (?1 IS NULL OR release_id = ?1) AND (?2 IS NULL OR at >= ?2) ORDER BY id",
+             WHERE (CAST(?1 AS BIGINT) IS NULL OR release_id = ?1) AND (CAST(?2 AS BIGINT) IS NULL OR at >= ?2) ORDER BY id",
         )?;
         let rows = stmt.query_map(params![release, since], |r| {
             Ok(AuditEntry {

@@ -85,8 +85,8 @@ impl Db {
             )?;
             let id = tx.last_insert_rowid()?;
             let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO deployment_packages (report_id, name, epoch, version, release, arch)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO deployment_packages (report_id, name, epoch, version, release, arch)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
             )?;
             for p in packages {
                 stmt.execute(params![id, p.name, p.epoch as i64, p.version, p.release, p.arch])?;
@@ -106,7 +106,7 @@ impl Db {
         let mut stmt = conn.prepare_cached(
             "SELECT dr.id, s.name, dr.host, dr.at, dr.package_count FROM deployment_reports dr
              JOIN sites s ON s.id = dr.site_id
-             WHERE (?1 IS NULL OR s.name = ?1) AND (?2 IS NULL OR dr.host = ?2)
+             WHERE (CAST(?1 AS TEXT) IS NULL OR s.name = ?1) AND (CAST(?2 AS TEXT) IS NULL OR dr.host = ?2)
              ORDER BY dr.id DESC LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![site, host, limit], report_row)?;

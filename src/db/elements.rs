@@ -46,7 +46,7 @@ impl Db {
         let mut stmt = conn.prepare_cached(
             "SELECT e.id, e.name, t.name, e.team_id, e.description, e.created_at
              FROM elements e JOIN teams t ON t.id = e.team_id
-             WHERE ?1 IS NULL OR e.name = ?1 ORDER BY e.name",
+             WHERE CAST(?1 AS TEXT) IS NULL OR e.name = ?1 ORDER BY e.name",
         )?;
         let rows = stmt.query_map([name], |r| {
             Ok(Element {
@@ -83,7 +83,7 @@ impl Db {
     pub fn bind_packages(tx: &Tx<'_>, element_id: i64, names: &[String]) -> DbResult<()> {
         for n in names {
             tx.execute(
-                "INSERT OR IGNORE INTO element_packages (name, element_id) VALUES (?1, ?2)",
+                "INSERT INTO element_packages (name, element_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 params![n, element_id],
             )?;
         }
@@ -115,7 +115,7 @@ impl Db {
         let mut stmt = conn.prepare_cached(
             "SELECT e.name, s.name, r.sla_seconds FROM rollouts r
              JOIN elements e ON e.id = r.element_id JOIN sites s ON s.id = r.site_id
-             WHERE ?1 IS NULL OR e.name = ?1 ORDER BY e.name, s.name",
+             WHERE CAST(?1 AS TEXT) IS NULL OR e.name = ?1 ORDER BY e.name, s.name",
         )?;
         let rows = stmt.query_map([element], |r| {
             Ok(RolloutAssignment {

@@ -34,7 +34,7 @@ impl Db {
                       WHERE rp.release_id = r.id AND rp.site_id = s.id),
                     rs.grace_seconds, rs.declined_at
              FROM release_sites rs JOIN releases r ON r.id = rs.release_id JOIN sites s ON s.id = rs.site_id
-             WHERE r.announced_at IS NOT NULL AND r.announced_at >= ?1 AND (?2 IS NULL OR s.name = ?2)
+             WHERE r.announced_at IS NOT NULL AND r.announced_at >= ?1 AND (CAST(?2 AS TEXT) IS NULL OR s.name = ?2)
              ORDER BY s.name, r.id",
         )?;
         let rows = stmt.query_map(params![since, site], |r| {

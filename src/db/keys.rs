@@ -38,7 +38,7 @@ impl Db {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT t.name, k.fingerprint, k.key_ids, k.added_at, k.armored FROM team_keys k
-             JOIN teams t ON t.id = k.team_id WHERE ?1 IS NULL OR t.name = ?1 ORDER BY t.name, k.id",
+             JOIN teams t ON t.id = k.team_id WHERE CAST(?1 AS TEXT) IS NULL OR t.name = ?1 ORDER BY t.name, k.id",
         )?;
         let rows = stmt.query_map([team], |r| {
             let ids: String = r.get(2)?;

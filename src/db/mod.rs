@@ -51,7 +51,7 @@ pub use webhooks::{DeliveryAttempt, PendingDelivery};
 pub enum DbError {
     #[error("database: {0}")]
     Sqlite(rusqlite::Error),
-    #[error("database: {0}")]
+    #[error("database: {}", postgres::describe(.0))]
     Postgres(::postgres::Error),
     #[error("database migration: {0}")]
     Migration(#[from] rusqlite_migration::Error),
@@ -125,6 +125,10 @@ trait Engine: Send + Sync {
     fn name(&self) -> &'static str;
     /// Copies the whole database into a new SQLite file `dest`, one consistent state.
     fn backup_to(&self, dest: &Path) -> DbResult<()>;
+    /// Why [`Engine::backup_to`] is not available, if it is not.
+    fn backup_refusal(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The database handle shared by the service layer.
@@ -201,7 +205,17 @@ impl Db {
     /// Copies the whole database into a new SQLite file `dest` (SQLite's online backup, under
     /// the connection lock, so one consistent state); refused with PostgreSQL.
     pub fn backup_to(&self, dest: &Path) -> DbResult<()> {
+        self.check_backup()?;
         self.engine.backup_to(dest)
+    }
+
+    /// Whether [`Db::backup_to`] can work: [`DbError::Unsupported`] with PostgreSQL, checked
+    /// before a backup touches anything.
+    pub fn check_backup(&self) -> DbResult<()> {
+        match self.engine.backup_refusal() {
+            Some(why) => Err(DbError::Unsupported(why)),
+            None => Ok(()),
+        }
     }
 
     /// Reads a setting.

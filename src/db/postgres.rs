@@ -38,6 +38,21 @@ impl From<postgres::Error> for DbError {
     }
 }
 
+/// The server's message, SQLSTATE and detail, which `postgres::Error`'s Display leaves out.
+pub(super) fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => {
+            let mut out = format!("{} (SQLSTATE {})", d.message(), d.code().code());
+            if let Some(detail) = d.detail() {
+                out.push_str(": ");
+                out.push_str(detail);
+            }
+            out
+        }
+        None => e.to_string(),
+    }
+}
+
 struct State {
     client: Client,
     statements: HashMap<String, Statement>,
@@ -115,9 +130,15 @@ impl Engine for Postgres {
     }
 
     fn backup_to(&self, _dest: &Path) -> DbResult<()> {
-        Err(DbError::Unsupported(
-            "the database is PostgreSQL: back it up with pg_dump (admin backup copies SQLite databases only)".into(),
-        ))
+        Err(DbError::Unsupported(self.backup_refusal().unwrap_or_default()))
+    }
+
+    fn backup_refusal(&self) -> Option<String> {
+        Some(
+            "the database is PostgreSQL: back it up with pg_dump (and the data directory with file tools); \
+             admin backup copies SQLite databases only"
+                .into(),
+        )
     }
 }
 
@@ -125,18 +146,49 @@ struct PgConn<'a>(RefCell<MutexGuard<'a, State>>);
 
 impl PgConn<'_> {
     /// Runs `f` with the client and the prepared form of `sql`.
-    fn with<T>(&self, sql: &str, f: impl FnOnce(&mut Client, &Statement) -> DbResult<T>) -> DbResult<T> {
+    fn with<T>(
+        &self,
+        sql: &str,
+        params: &[Value],
+        f: impl FnOnce(&mut Client, &Statement) -> DbResult<T>,
+    ) -> DbResult<T> {
         let mut state = self.0.borrow_mut();
         let State { client, statements } = &mut **state;
         let stmt = match statements.get(sql) {
             Some(s) => s.clone(),
             None => {
-                let s = client.prepare(&dollar_placeholders(sql))?;
+                let s = prepare(client, sql, params)?;
                 statements.insert(sql.to_string(), s.clone());
                 s
             }
         };
         f(client, &stmt)
+    }
+}
+
+/// Prepares `sql`, letting PostgreSQL infer the parameter types. Where it cannot (a parameter
+/// only ever compared with NULL, as in `?1 IS NULL OR name = ?1`), the types of this call's
+/// values are given instead (text for a NULL); later calls bind through [`Value`]'s
+/// conversions either way.
+fn prepare(client: &mut Client, sql: &str, params: &[Value]) -> DbResult<Statement> {
+    let text = dollar_placeholders(sql);
+    match client.prepare(&text) {
+        Err(e)
+            if e.code() == Some(&SqlState::INDETERMINATE_DATATYPE)
+                || e.code() == Some(&SqlState::AMBIGUOUS_PARAMETER) =>
+        {
+            let types: Vec<Type> = params
+                .iter()
+                .map(|v| match v {
+                    Value::Int(_) => Type::INT8,
+                    Value::Real(_) => Type::FLOAT8,
+                    Value::Blob(_) => Type::BYTEA,
+                    Value::Text(_) | Value::Null => Type::TEXT,
+                })
+                .collect();
+            Ok(client.prepare_typed(&text, &types)?)
+        }
+        other => Ok(other?),
     }
 }
 
@@ -146,11 +198,13 @@ fn refs(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
 
 impl Executor for PgConn<'_> {
     fn execute(&self, sql: &str, params: &[Value]) -> DbResult<usize> {
-        self.with(sql, |client, stmt| Ok(client.execute(stmt, &refs(params))? as usize))
+        self.with(sql, params, |client, stmt| {
+            Ok(client.execute(stmt, &refs(params))? as usize)
+        })
     }
 
     fn query(&self, sql: &str, params: &[Value], each: &mut dyn FnMut(&Row<'_>) -> DbResult<()>) -> DbResult<()> {
-        let rows = self.with(sql, |client, stmt| Ok(client.query(stmt, &refs(params))?))?;
+        let rows = self.with(sql, params, |client, stmt| Ok(client.query(stmt, &refs(params))?))?;
         let mut values = Vec::new();
         for row in &rows {
             values.clear();

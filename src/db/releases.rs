@@ -247,7 +247,8 @@ impl Db {
     /// Ids of all releases, newest first, optionally of one distribution.
     pub fn release_ids(&self, dist: Option<&str>) -> DbResult<Vec<i64>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare("SELECT id FROM releases WHERE ?1 IS NULL OR dist = ?1 ORDER BY id DESC")?;
+        let mut stmt =
+            conn.prepare("SELECT id FROM releases WHERE CAST(?1 AS TEXT) IS NULL OR dist = ?1 ORDER BY id DESC")?;
         let ids = stmt.query_map([dist], |r| r.get(0))?.collect::<Result<_, _>>()?;
         Ok(ids)
     }

@@ -121,7 +121,7 @@ impl Db {
     pub fn problems(&self, release: Option<i64>, open_only: bool) -> DbResult<Vec<Problem>> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(&format!(
-            "{PROBLEM_SELECT} WHERE (?1 IS NULL OR p.release_id = ?1) AND (?2 = 0 OR p.open = 1) ORDER BY p.id DESC"
+            "{PROBLEM_SELECT} WHERE (CAST(?1 AS BIGINT) IS NULL OR p.release_id = ?1) AND (?2 = 0 OR p.open = 1) ORDER BY p.id DESC"
         ))?;
         let rows = stmt.query_map(params![release, open_only], problem_row)?;
         let mut out = Vec::new();

@@ -1,0 +1,210 @@
+//! `database_url = "postgres://..."`: the real server binary with its control plane in a real
+//! PostgreSQL (a throw-away cluster, a fresh database per test) through the main flow:
+//! upload, submit, announce, report, promotion by the SLA timer, dnf from production, the
+//! append-only audit log enforced by the database, conflicts answered as on SQLite, restarts,
+//! and (with `storage = "s3"`) the bucket backend on top.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::postgres::{database, Cluster};
+use support::seaweed::Seaweed;
+use support::{build_rpms, http, DnfRoot, SpecPackage, TestServer};
+
+/// Counts rows of `table` in the test's database.
+fn count(db: &mut postgres::Client, table: &str) -> i64 {
+    db.query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])
+        .unwrap()
+        .get(0)
+}
+
+/// The flow every engine must pass; `config` selects it. Returns the release id.
+fn staged_rollout_with_dnf(server: &mut TestServer, element: &str) -> i64 {
+    support::require_tool("dnf");
+    let team = server.team_with_element("pg-team", element);
+    let work = tempfile::tempdir().unwrap();
+    let rpms = build_rpms(
+        work.path(),
+        &[
+            SpecPackage::new(&format!("{element}-lib"), "1.0", "1"),
+            SpecPackage::new(&format!("{element}-app"), "1.0", "1").requires(&format!("{element}-lib >= 1.0")),
+        ],
+    );
+    let id = server.submit(&team, element, "1.0.0", &rpms);
+    let beta = DnfRoot::new(&[format!("{}/repo/el9/beta.repo", server.url)]);
+    beta.dnf_ok(&["install", &format!("{element}-app")]);
+    assert_eq!(
+        beta.installed(&format!("{element}-lib")).as_deref(),
+        Some(format!("{element}-lib-1.0-1.noarch").as_str())
+    );
+
+    // The same release again: the same 409 as on SQLite, one clear line from the CLI.
+    let files: Vec<String> = rpms.iter().map(|p| p.display().to_string()).collect();
+    let mut args = vec![
+        "release",
+        "submit",
+        "--dist",
+        "el9",
+        "--element",
+        element,
+        "--version",
+        "1.0.0",
+    ];
+    args.extend(files.iter().map(String::as_str));
+    let (ok, _, err) = server.cli(Some(&team), &args);
+    assert!(!ok && err.contains("409") && err.contains("already exists"), "{err}");
+    // A duplicate team: the unique constraint of the database, answered as a conflict.
+    let (ok, _, err) = server.cli(None, &["admin", "team", "add", "pg-team"]);
+    assert!(!ok && err.starts_with("error: 409"), "{err}");
+
+    // Staged rollout: a site with a 2 s SLA reports ok, the SLA timer promotes.
+    let (site, _) = server.add_site("SITE-PG", None);
+    server.cli_ok(
+        None,
+        &[
+            "admin",
+            "rollout",
+            "add",
+            "--element",
+            element,
+            "--site",
+            "SITE-PG",
+            "--sla",
+            "2s",
+        ],
+    );
+    server.cli_ok(None, &["admin", "release", "announce", &id.to_string()]);
+    server.cli_ok(Some(&site), &["site", "report", &id.to_string(), "--ok"]);
+    server.wait_for_state(id, "promoted", Duration::from_secs(30));
+    let prod = DnfRoot::new(&[format!("{}/repo/el9/production.repo", server.url)]);
+    prod.dnf_ok(&["install", &format!("{element}-app")]);
+    assert_eq!(
+        prod.installed(&format!("{element}-app")).as_deref(),
+        Some(format!("{element}-app-1.0-1.noarch").as_str())
+    );
+    id
+}
+
+#[test]
+fn the_whole_flow_runs_on_postgresql_and_the_audit_log_is_append_only_in_the_database() {
+    let started = Instant::now();
+    let (name, url) = database();
+    let mut server = TestServer::start_with_config(&format!("database_url = \"{url}\"\n"));
+    assert!(server.log().contains("database=\"postgres\"") || server.log().contains("database=postgres"));
+    let id = staged_rollout_with_dnf(&mut server, "pgdemo");
+    // Nothing went to SQLite: the state is in PostgreSQL.
+    assert!(!server.data_dir().join("stagerepo.db").exists());
+    let mut db = Cluster::get().client(&name);
+    let state: String = db
+        .query_one("SELECT state FROM releases WHERE id = $1", &[&id])
+        .unwrap()
+        .get(0);
+    assert_eq!(state, "promoted");
+    let version: i64 = db
+        .query_one("SELECT MAX(version) FROM schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 1);
+
+    // The audit log refuses UPDATE, DELETE and TRUNCATE from any client, not just the daemon.
+    let audited = count(&mut db, "audit");
+    assert!(audited >= 5, "{audited} audit rows");
+    for sql in [
+        "UPDATE audit SET actor = 'someone else'",
+        "DELETE FROM audit",
+        "TRUNCATE audit",
+    ] {
+        let err = db.batch_execute(sql).unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some(&postgres::error::SqlState::RESTRICT_VIOLATION),
+            "{sql}: {err}"
+        );
+        assert!(err.to_string().contains("append-only") || format!("{err:?}").contains("append-only"));
+    }
+    assert_eq!(count(&mut db, "audit"), audited);
+    let actors: i64 = db
+        .query_one("SELECT COUNT(*) FROM audit WHERE actor = 'someone else'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(actors, 0);
+
+    // The API's audit list is the table's.
+    let audit = server.get_json("/api/v1/audit");
+    let listed = audit
+        .as_array()
+        .or_else(|| audit["entries"].as_array())
+        .expect("audit entries");
+    assert_eq!(listed.len() as i64, audited);
+
+    // A restart keeps everything: the release, its events, the served repository.
+    let (_, repomd) = support::ureq_get(&format!("{}/repo/el9/production/repodata/repomd.xml", server.url)).unwrap();
+    server.restart();
+    assert_eq!(server.get_json(&format!("/api/v1/releases/{id}"))["state"], "promoted");
+    let (_, again) = support::ureq_get(&format!("{}/repo/el9/production/repodata/repomd.xml", server.url)).unwrap();
+    assert_eq!(repomd, again, "repomd.xml is byte-identical after a restart");
+    assert_eq!(count(&mut db, "audit"), audited);
+    let version: i64 = db
+        .query_one("SELECT MAX(version) FROM schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 1, "a restart applies no migration twice");
+
+    // admin backup copies SQLite only: refused with a 4xx that says what to use, nothing written.
+    let backups = tempfile::tempdir().unwrap();
+    let target = backups.path().join("backup");
+    let (status, body) = http(
+        reqwest::Method::POST,
+        &format!("{}/api/v1/admin/backup", server.url),
+        Some(&server.admin_token),
+        Some(serde_json::to_vec(&serde_json::json!({ "dir": target })).unwrap()),
+        &[("content-type", "application/json")],
+    )
+    .unwrap();
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("pg_dump"), "{body}");
+    assert!(!target.exists(), "a refused backup created {}", target.display());
+    eprintln!("postgres end-to-end: {:?}", started.elapsed());
+}
+
+#[test]
+fn a_bad_database_url_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "database_url = \"sqlite:///x.db\"\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stagerepo"))
+        .args(["serve", "--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("database_url"), "{err}");
+}
+
+#[test]
+fn s3_storage_with_a_postgresql_database_passes_the_same_flow() {
+    let started = Instant::now();
+    let (weed, _one) = Seaweed::start(&["pgbucket"]);
+    let (name, url) = database();
+    let mut server = TestServer::start_with_config(&format!("database_url = \"{url}\"\n{}", weed.config("pgbucket")));
+    let id = staged_rollout_with_dnf(&mut server, "pgs3");
+    let store = weed.store("pgbucket");
+    let keys: Vec<String> = stagerepo::blob::BlobStore::list(&store, "").unwrap();
+    assert!(
+        keys.iter()
+            .any(|k| k == "repos/el9/production/Packages/pgs3-app-1.0-1.noarch.rpm"),
+        "{keys:#?}"
+    );
+    let mut db = Cluster::get().client(&name);
+    let state: String = db
+        .query_one("SELECT state FROM releases WHERE id = $1", &[&id])
+        .unwrap()
+        .get(0);
+    assert_eq!(state, "promoted");
+    server.restart();
+    assert_eq!(server.get_json(&format!("/api/v1/releases/{id}"))["state"], "promoted");
+    eprintln!("postgres + s3 end-to-end: {:?}", started.elapsed());
+}
