@@ -91,8 +91,16 @@ impl TestServer {
 
     /// Starts a server in `dir`, whose `data` subdirectory may already hold a data directory,
     /// speaking HTTPS with a certificate signed by `ca_pem` when given.
+    ///
+    /// With `STAGEREPO_TEST_DATABASE=postgres` in the environment, the server keeps its
+    /// database in a fresh PostgreSQL database of this binary's throw-away cluster instead
+    /// (for running any test on that engine by hand).
     pub fn start_custom(dir: tempfile::TempDir, extra: &[&str], ca_pem: Option<Vec<u8>>) -> TestServer {
         let port = free_port();
+        let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        if std::env::var("STAGEREPO_TEST_DATABASE").as_deref() == Ok("postgres") {
+            extra.extend(["--database-url".to_string(), postgres::database().1]);
+        }
         let scheme = if ca_pem.is_some() { "https" } else { "http" };
         let mut s = TestServer {
             url: format!("{scheme}://127.0.0.1:{port}"),
@@ -100,7 +108,7 @@ impl TestServer {
             dir,
             admin_token: String::new(),
             child: None,
-            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            extra_args: extra,
             port,
             ca_pem,
         };
@@ -131,6 +139,7 @@ impl TestServer {
             .arg(self.data_dir())
             .args(&self.extra_args)
             .env_remove("STAGEREPO_CONFIG")
+            .env_remove("STAGEREPO_DATABASE_URL")
             .env("STAGEREPO_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
