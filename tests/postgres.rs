@@ -208,3 +208,79 @@ fn s3_storage_with_a_postgresql_database_passes_the_same_flow() {
     assert_eq!(server.get_json(&format!("/api/v1/releases/{id}"))["state"], "promoted");
     eprintln!("postgres + s3 end-to-end: {:?}", started.elapsed());
 }
+
+/// The storage layer answers alike on both engines: the same calls give the same rows, and a
+/// unique violation, the append-only trigger and a failed transaction give the same errors.
+#[test]
+fn storage_calls_answer_alike_on_sqlite_and_postgresql() {
+    use stagerepo::db::{Db, DbError};
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Db::open(&dir.path().join("parity.db")).unwrap();
+    let postgres = Db::open_postgres(&database().1).unwrap();
+    let mut answers = Vec::new();
+    for db in [&sqlite, &postgres] {
+        let team = db.insert_team("parity", "hash-1", 100).unwrap();
+        // Same name: the unique constraint, whichever engine holds it.
+        assert!(
+            matches!(db.insert_team("parity", "hash-2", 101), Err(DbError::Conflict(_))),
+            "{}",
+            db.engine()
+        );
+        db.write(|tx| Db::audit(tx, 200, "admin", "team.add", "team:parity", "", None))
+            .unwrap();
+        db.write(|tx| Db::audit(tx, 300, "admin", "release.submit", "release:7", "because", Some(7)))
+            .unwrap();
+        // The append-only trigger refuses changes inside the daemon's own transactions too.
+        let refused = db.write(|tx| tx.execute("UPDATE audit SET actor = 'x'", ()));
+        assert!(
+            matches!(refused, Err(DbError::Conflict(_))),
+            "{}: {refused:?}",
+            db.engine()
+        );
+        let refused = db.write(|tx| tx.execute("DELETE FROM audit", ()));
+        assert!(
+            matches!(refused, Err(DbError::Conflict(_))),
+            "{}: {refused:?}",
+            db.engine()
+        );
+        // A failed transaction leaves nothing behind.
+        let failed: Result<(), DbError> = db.write(|tx| {
+            Db::audit(tx, 400, "admin", "lost", "x", "", None)?;
+            Err(DbError::Corrupt("stop".into()))
+        });
+        assert!(failed.is_err());
+        db.set_setting("k", "v1").unwrap();
+        db.set_setting("k", "v2").unwrap();
+        let entries: Vec<_> = db
+            .audit_entries(None, None)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.id, e.at, e.actor, e.action, e.object, e.reason, e.release))
+            .collect();
+        let since: Vec<_> = db
+            .audit_entries(Some(7), Some(250))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        answers.push((
+            team.id,
+            db.teams().unwrap().len(),
+            db.team_by_token_hash("hash-1").unwrap().map(|t| t.name),
+            db.setting("k").unwrap(),
+            db.setting("missing").unwrap(),
+            entries,
+            since,
+        ));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(sqlite.engine(), "sqlite");
+    assert_eq!(postgres.engine(), "postgres");
+    // A SQLite-file backup is refused on PostgreSQL with the tool to use instead.
+    let err = postgres.backup_to(&dir.path().join("copy.db")).unwrap_err();
+    assert!(
+        matches!(&err, DbError::Unsupported(m) if m.contains("pg_dump")),
+        "{err}"
+    );
+    sqlite.backup_to(&dir.path().join("copy.db")).unwrap();
+}
