@@ -284,3 +284,37 @@ fn storage_calls_answer_alike_on_sqlite_and_postgresql() {
     );
     sqlite.backup_to(&dir.path().join("copy.db")).unwrap();
 }
+
+/// The daemon's session ended by the database (an administrator, a failover, a restart): the
+/// next requests reconnect instead of failing from then on.
+#[test]
+fn a_closed_database_connection_is_replaced() {
+    let (name, url) = database();
+    let server = TestServer::start_with_config(&format!("database_url = \"{url}\"\n"));
+    server.add_team("before");
+    let mut admin = Cluster::get().client("postgres");
+    for round in 0..2 {
+        let ended: i64 = admin
+            .query_one(
+                "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
+                &[&name],
+            )
+            .unwrap()
+            .get(0);
+        assert!(ended >= 1, "round {round}: no session of the daemon to end");
+        // A write (its BEGIN finds the connection closed) and a read, both answered.
+        server.add_team(&format!("after-{round}"));
+        let teams = server.get_json("/api/v1/admin/teams");
+        let names: Vec<&str> = teams
+            .as_array()
+            .expect("teams")
+            .iter()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
+        assert!(
+            names.contains(&"before") && names.contains(&format!("after-{round}").as_str()),
+            "{names:?}"
+        );
+    }
+    assert!(server.log().contains("connecting again"), "{}", server.log());
+}

@@ -79,11 +79,12 @@ impl Db {
     /// Records what a host of a site runs now; returns the report's id.
     pub fn insert_deployment(&self, site_id: i64, host: &str, at: i64, packages: &[InstalledPackage]) -> DbResult<i64> {
         self.write(|tx| {
-            tx.execute(
-                "INSERT INTO deployment_reports (site_id, host, at, package_count) VALUES (?1, ?2, ?3, ?4)",
+            let id: i64 = tx.query_row(
+                "INSERT INTO deployment_reports (site_id, host, at, package_count) VALUES (?1, ?2, ?3, ?4)
+                 RETURNING id",
                 params![site_id, host, at, packages.len() as i64],
+                |r| r.get(0),
             )?;
-            let id = tx.last_insert_rowid()?;
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO deployment_packages (report_id, name, epoch, version, release, arch)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",

@@ -33,11 +33,11 @@ impl Db {
     /// Creates an element owned by a team.
     pub fn insert_element(&self, name: &str, team_id: i64, description: &str, now: i64) -> DbResult<i64> {
         let conn = self.lock();
-        conn.execute(
-            "INSERT INTO elements (name, team_id, description, created_at) VALUES (?1, ?2, ?3, ?4)",
+        conn.query_row(
+            "INSERT INTO elements (name, team_id, description, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING id",
             params![name, team_id, description, now],
-        )?;
-        conn.last_insert_rowid()
+            |r| r.get(0),
+        )
     }
 
     /// All elements, or one by name.

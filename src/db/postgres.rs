@@ -2,7 +2,7 @@
 //! SQLite's connection, with prepared statements cached by their text; versioned migrations
 //! from `migrations/postgres` recorded in `schema_version`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::path::Path;
@@ -56,6 +56,18 @@ pub(super) fn describe(e: &postgres::Error) -> String {
 struct State {
     client: Client,
     statements: HashMap<String, Statement>,
+    url: String,
+}
+
+impl State {
+    /// A new connection in place of a closed one (the server restarted, or an administrator
+    /// ended the session); its prepared statements went with the old one.
+    fn reconnect(&mut self) -> DbResult<()> {
+        tracing::warn!("the PostgreSQL connection was closed; connecting again");
+        self.client = Client::connect(&self.url, NoTls)?;
+        self.statements.clear();
+        Ok(())
+    }
 }
 
 /// A PostgreSQL database behind a lock.
@@ -72,6 +84,7 @@ impl Postgres {
             state: Mutex::new(State {
                 client,
                 statements: HashMap::new(),
+                url: url.to_string(),
             }),
         })
     }
@@ -120,9 +133,10 @@ impl Engine for Postgres {
     fn lock(&self) -> Box<dyn Executor + '_> {
         // A panic while holding the lock leaves at most an open transaction, which the
         // transaction guard of Db::write rolls back on unwind.
-        Box::new(PgConn(RefCell::new(
-            self.state.lock().unwrap_or_else(|p| p.into_inner()),
-        )))
+        Box::new(PgConn {
+            state: RefCell::new(self.state.lock().unwrap_or_else(|p| p.into_inner())),
+            first: Cell::new(true),
+        })
     }
 
     fn name(&self) -> &'static str {
@@ -142,27 +156,47 @@ impl Engine for Postgres {
     }
 }
 
-struct PgConn<'a>(RefCell<MutexGuard<'a, State>>);
+struct PgConn<'a> {
+    state: RefCell<MutexGuard<'a, State>>,
+    /// Nothing ran on this lock yet: a BEGIN or a SELECT that finds the connection closed can
+    /// be retried on a new one (a write's first statement is its BEGIN). Other statements are
+    /// not: the server may have run one before the connection went.
+    first: Cell<bool>,
+}
 
 impl PgConn<'_> {
-    /// Runs `f` with the client and the prepared form of `sql`.
-    fn with<T>(
-        &self,
-        sql: &str,
-        params: &[Value],
-        f: impl FnOnce(&mut Client, &Statement) -> DbResult<T>,
-    ) -> DbResult<T> {
-        let mut state = self.0.borrow_mut();
-        let State { client, statements } = &mut **state;
-        let stmt = match statements.get(sql) {
-            Some(s) => s.clone(),
-            None => {
-                let s = prepare(client, sql, params)?;
-                statements.insert(sql.to_string(), s.clone());
-                s
+    /// Runs `f` on the connection, connecting again first when it is known closed, and once
+    /// more when the lock's first statement found it closed and may be `retried`.
+    fn run<T>(&self, retried: bool, f: impl Fn(&mut State) -> DbResult<T>) -> DbResult<T> {
+        let first = self.first.replace(false) && retried;
+        let mut state = self.state.borrow_mut();
+        if state.client.is_closed() {
+            state.reconnect()?;
+        }
+        match f(&mut state) {
+            Err(_) if first && state.client.is_closed() => {
+                state.reconnect()?;
+                f(&mut state)
             }
-        };
-        f(client, &stmt)
+            other => other,
+        }
+    }
+
+    /// Runs `f` with the client and the prepared form of `sql`.
+    fn with<T>(&self, sql: &str, params: &[Value], f: impl Fn(&mut Client, &Statement) -> DbResult<T>) -> DbResult<T> {
+        let read = sql.trim_start().starts_with("SELECT");
+        self.run(read, |state| {
+            let State { client, statements, .. } = state;
+            let stmt = match statements.get(sql) {
+                Some(s) => s.clone(),
+                None => {
+                    let s = prepare(client, sql, params)?;
+                    statements.insert(sql.to_string(), s.clone());
+                    s
+                }
+            };
+            f(client, &stmt)
+        })
     }
 }
 
@@ -217,13 +251,7 @@ impl Executor for PgConn<'_> {
     }
 
     fn batch(&self, sql: &str) -> DbResult<()> {
-        Ok(self.0.borrow_mut().client.batch_execute(sql)?)
-    }
-
-    fn last_insert_id(&self) -> DbResult<i64> {
-        // The session's last sequence value: the connection is ours while the lock is held.
-        let mut state = self.0.borrow_mut();
-        Ok(state.client.query_one("SELECT lastval()", &[])?.get(0))
+        self.run(sql == "BEGIN", |state| Ok(state.client.batch_execute(sql)?))
     }
 }
 

@@ -24,9 +24,9 @@ pub struct NewRelease<'a> {
 impl Db {
     /// Inserts a release and its package list (inside the caller's transaction); returns its id.
     pub fn insert_release(tx: &Tx<'_>, r: &NewRelease<'_>) -> DbResult<i64> {
-        tx.execute(
+        let id: i64 = tx.query_row(
             "INSERT INTO releases (dist, element, version, team_id, notes, state, created_at, fixes, advisory_type, severity, refs)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
             params![
                 r.dist,
                 r.element,
@@ -40,8 +40,8 @@ impl Db {
                 r.severity,
                 serde_json::to_string(r.references).expect("strings serialise")
             ],
+            |r| r.get(0),
         )?;
-        let id = tx.last_insert_rowid()?;
         for sha in r.packages {
             tx.execute(
                 "INSERT INTO release_packages (release_id, sha256) VALUES (?1, ?2)",

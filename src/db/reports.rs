@@ -61,20 +61,21 @@ impl Db {
         at: i64,
         late: bool,
     ) -> DbResult<i64> {
-        tx.execute(
-            "INSERT INTO reports (release_id, site_id, result, text, at, late) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        tx.query_row(
+            "INSERT INTO reports (release_id, site_id, result, text, at, late) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             RETURNING id",
             params![release, site_id, result_str(result), text, at, late],
-        )?;
-        tx.last_insert_rowid()
+            |r| r.get(0),
+        )
     }
 
     /// Opens a problem (inside the caller's transaction); returns its id.
     pub fn insert_problem(tx: &Tx<'_>, release: i64, site_id: i64, text: &str, at: i64) -> DbResult<i64> {
-        tx.execute(
-            "INSERT INTO problems (release_id, site_id, text, created_at) VALUES (?1, ?2, ?3, ?4)",
+        tx.query_row(
+            "INSERT INTO problems (release_id, site_id, text, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING id",
             params![release, site_id, text, at],
-        )?;
-        tx.last_insert_rowid()
+            |r| r.get(0),
+        )
     }
 
     /// Reports of a release, oldest first.

@@ -51,10 +51,10 @@ impl Db {
         )?;
         let changes = (r.added.len() + r.removed.len()) as i64;
         let snapshot = number == 1 || chain + changes > r.packages.len() as i64 + SNAPSHOT_SLACK;
-        tx.execute(
+        let id: i64 = tx.query_row(
             "INSERT INTO revisions (dist, repo, number, repomd_revision, repomd_sha256, created_at, actor, reason,
                                     package_count, snapshot, has_changes, chain)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11) RETURNING id",
             params![
                 r.dist,
                 r.repo.as_str(),
@@ -68,8 +68,8 @@ impl Db {
                 snapshot,
                 if snapshot { 0 } else { chain + changes }
             ],
+            |r| r.get(0),
         )?;
-        let id = tx.last_insert_rowid()?;
         {
             let mut stmt =
                 tx.prepare_cached("INSERT INTO revision_changes (revision_id, sha256, added) VALUES (?1, ?2, ?3)")?;

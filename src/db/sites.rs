@@ -47,13 +47,14 @@ impl Db {
         now: i64,
     ) -> DbResult<Site> {
         let conn = self.lock();
-        conn.execute(
+        let id: i64 = conn.query_row(
             "INSERT INTO sites (name, contact, webhook, token_hash, webhook_secret, created_at, email)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
             params![name, contact, webhook, token_hash, secret, now, email],
+            |r| r.get(0),
         )?;
         Ok(Site {
-            id: conn.last_insert_rowid()?,
+            id,
             name: name.into(),
             contact: contact.map(Into::into),
             webhook: webhook.map(Into::into),

@@ -1,6 +1,7 @@
 //! The engine-neutral executor the table files use: parameters as [`Value`]s, rows with typed
 //! getters, statements written once with `?1`-style placeholders (each engine translates them).
 //!
+//! Generated ids come back through `INSERT ... RETURNING id` (both engines have it).
 //! Its shape follows rusqlite's (`execute`, `query_row`, `prepare_cached` + `query_map`,
 //! `optional()`) so the SQL code reads as before; what differs is that rows are read into
 //! owned values first, which lets the same closures run on SQLite and on PostgreSQL.
@@ -260,8 +261,6 @@ pub trait Executor {
     fn query(&self, sql: &str, params: &[Value], each: &mut dyn FnMut(&Row<'_>) -> DbResult<()>) -> DbResult<()>;
     /// Runs statements without parameters (transaction control, pragmas).
     fn batch(&self, sql: &str) -> DbResult<()>;
-    /// The id the last INSERT into a table with a generated id gave its row.
-    fn last_insert_id(&self) -> DbResult<i64>;
 }
 
 /// A locked connection: what every storage call and transaction closure works with.
@@ -332,11 +331,6 @@ impl<'a> Conn<'a> {
     /// Same as [`Conn::prepare_cached`].
     pub fn prepare<'s>(&'s self, sql: &str) -> DbResult<Stmt<'s, 'a>> {
         self.prepare_cached(sql)
-    }
-
-    /// The id the last INSERT gave its row.
-    pub fn last_insert_rowid(&self) -> DbResult<i64> {
-        self.ex.last_insert_id()
     }
 }
 

@@ -141,8 +141,4 @@ impl Executor for SqliteConn<'_> {
     fn batch(&self, sql: &str) -> DbResult<()> {
         Ok(self.0.execute_batch(sql)?)
     }
-
-    fn last_insert_id(&self) -> DbResult<i64> {
-        Ok(self.0.last_insert_rowid())
-    }
 }

@@ -16,12 +16,13 @@ impl Db {
     /// Creates a team with the hash of its first token.
     pub fn insert_team(&self, name: &str, token_hash: &str, now: i64) -> DbResult<Team> {
         let conn = self.lock();
-        conn.execute(
-            "INSERT INTO teams (name, token_hash, created_at) VALUES (?1, ?2, ?3)",
+        let id: i64 = conn.query_row(
+            "INSERT INTO teams (name, token_hash, created_at) VALUES (?1, ?2, ?3) RETURNING id",
             params![name, token_hash, now],
+            |r| r.get(0),
         )?;
         Ok(Team {
-            id: conn.last_insert_rowid()?,
+            id,
             name: name.to_string(),
             created_at: now,
         })
