@@ -143,6 +143,26 @@ impl Db {
         Ok(set)
     }
 
+    /// [`Db::revision_packages`] shared rather than copied (the set of a big repository is
+    /// tens of thousands of sums).
+    pub fn revision_packages_shared(
+        &self,
+        dist: &str,
+        repo: RepoKind,
+        number: i64,
+    ) -> DbResult<std::sync::Arc<Vec<String>>> {
+        let key = (dist.to_string(), repo, number);
+        {
+            let sets = self.recent_sets.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, set)) = sets.iter().find(|(k, _)| *k == key) {
+                return Ok(set.clone());
+            }
+        }
+        let set = std::sync::Arc::new(self.read_revision_packages(dist, repo, number)?);
+        self.remember_revision_set(dist, repo, number, set.clone());
+        Ok(set)
+    }
+
     /// Tells [`Db::revision_packages`] the set of a revision just committed (by its publisher,
     /// which has it in memory), so the checks that follow do not read it back.
     pub fn remember_revision_set(&self, dist: &str, repo: RepoKind, number: i64, set: std::sync::Arc<Vec<String>>) {

@@ -6,12 +6,9 @@
 //! a reason. A host that enables both beta and production installs the newest of both, so
 //! that set is checked as well, for the release's own packages.
 
-use std::sync::Arc;
-
 use serde::Serialize;
 
 use super::{App, ServiceError, ServiceResult};
-use crate::domain::closure::DepPackage;
 use crate::domain::release::{Release, ReleaseState};
 use crate::domain::repo::RepoKind;
 
@@ -49,28 +46,23 @@ impl App {
     /// Unmet requirements of the newest set of beta plus production that involve the
     /// release: its packages needing something, or its packages replacing a provider.
     fn both_repos_failures(&self, release: &Release) -> ServiceResult<Vec<String>> {
-        let mut set = Vec::new();
+        let mut sets = Vec::with_capacity(2);
         for kind in [RepoKind::Production, RepoKind::Beta] {
             let n = self.db.latest_revision(&release.dist, kind)?.map_or(0, |r| r.number);
-            set.extend(self.db.revision_packages(&release.dist, kind, n)?);
+            sets.push(self.db.revision_packages_shared(&release.dist, kind, n)?);
         }
-        set.sort();
-        set.dedup();
-        let mine = self.db.release_package_shas(release.id)?;
-        let packages: Vec<Arc<DepPackage>> = set.iter().map(|s| self.dep_package(s)).collect::<ServiceResult<_>>()?;
-        let refs: Vec<&DepPackage> = packages.iter().map(|p| p.as_ref()).collect();
-        let own: Vec<&str> = set
+        let set = merge_sorted(&sets[0], &sets[1]);
+        let own: Vec<String> = self
+            .db
+            .release_package_shas(release.id)?
             .iter()
-            .zip(&refs)
-            .filter(|(s, _)| mine.contains(s))
-            .map(|(_, p)| p.nevra.as_str())
-            .collect();
-        let unmet = self.closure_unmet(&release.dist, &set, &refs)?;
+            .map(|s| Ok(self.dep_package(s)?.nevra.clone()))
+            .collect::<ServiceResult<_>>()?;
+        let own = |nevra: &str| own.iter().any(|o| o == nevra);
+        let unmet = self.closure_unmet(&release.dist, &set)?;
         Ok(unmet
             .iter()
-            .filter(|u| {
-                own.contains(&u.package.as_str()) || u.lost.iter().any(|l| own.contains(&l.replaced_by.as_str()))
-            })
+            .filter(|u| own(&u.package) || u.lost.iter().any(|l| own(&l.replaced_by)))
             .map(|u| u.to_string())
             .collect())
     }
@@ -102,5 +94,46 @@ impl App {
             ));
         }
         Ok(failures)
+    }
+}
+
+/// The union of two sorted lists of sums, sorted, each once.
+fn merge_sorted<'a>(a: &'a [String], b: &'a [String]) -> Vec<&'a str> {
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let next = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => {
+                i += 1;
+                j += 1;
+                x
+            }
+            (Some(x), Some(y)) if x < y => {
+                i += 1;
+                x
+            }
+            (Some(x), None) => {
+                i += 1;
+                x
+            }
+            (_, Some(y)) => {
+                j += 1;
+                y
+            }
+            (None, None) => unreachable!(),
+        };
+        out.push(next.as_str());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn merges_sorted_sets() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(super::merge_sorted(&s(&["a", "c", "d"]), &s(&["b", "c", "e"])), ["a", "b", "c", "d", "e"]);
+        assert_eq!(super::merge_sorted(&s(&[]), &s(&["b"])), ["b"]);
+        assert!(super::merge_sorted(&s(&[]), &s(&[])).is_empty());
     }
 }

@@ -12,7 +12,7 @@ use super::auth::Actor;
 use super::{App, ServiceError, ServiceResult};
 use crate::base::BaseRepo;
 use crate::db::{BaseInfo, Db};
-use crate::domain::closure::{check_closure_newest, check_conflicts, DepPackage, ProviderIndex, Unmet};
+use crate::domain::closure::{check_conflicts, DepPackage, ProviderIndex, Unmet};
 
 /// A base repository's name and index.
 type NamedIndex = (String, Arc<ProviderIndex>);
@@ -22,6 +22,24 @@ type NamedIndex = (String, Arc<ProviderIndex>);
 pub struct ClosureState {
     bases: RwLock<HashMap<String, Vec<NamedIndex>>>,
     deps: RwLock<HashMap<String, Arc<DepPackage>>>,
+    snapshots: super::closure_cache::Snapshots,
+}
+
+impl ClosureState {
+    /// The base repositories of `dist`, indexed.
+    pub(super) fn bases_of(&self, dist: &str) -> Vec<NamedIndex> {
+        self.bases
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(dist)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The package sets checked last.
+    pub(super) fn snapshots(&self) -> &super::closure_cache::Snapshots {
+        &self.snapshots
+    }
 }
 
 /// The verdict of `stagerepo admin check`.
@@ -168,20 +186,24 @@ impl App {
         Ok(dep)
     }
 
-    /// Why `set` (sha256 sums) would not be a consistent production for `dist`; empty when it
-    /// would. With `new` (the element being promoted and its packages), conflicts and
-    /// obsoletes against other elements' packages are checked too.
+    /// Why `set` (sha256 sums) would not be a consistent production for `dist`;
+    /// empty when it would. With `new` (the element being promoted and its packages),
+    /// conflicts and obsoletes against other elements' packages are checked too.
     pub fn closure_failures(
         &self,
         dist: &str,
         set: &[String],
         new: Option<(&str, &[String])>,
     ) -> ServiceResult<Vec<String>> {
-        let packages: Vec<Arc<DepPackage>> = set.iter().map(|s| self.dep_package(s)).collect::<ServiceResult<_>>()?;
-        let refs: Vec<&DepPackage> = packages.iter().map(|p| p.as_ref()).collect();
-        let unmet = self.closure_unmet(dist, set, &refs)?;
+        let mut names: Vec<&str> = set.iter().map(String::as_str).collect();
+        // Sorted input (the usual case) costs one pass.
+        names.sort_unstable();
+        names.dedup();
+        let unmet = self.closure_unmet(dist, &names)?;
         let mut failures: Vec<String> = unmet.iter().map(|u| u.to_string()).collect();
         if let Some((element, new_shas)) = new {
+            let packages: Vec<Arc<DepPackage>> = set.iter().map(|s| self.dep_package(s)).collect::<ServiceResult<_>>()?;
+            let refs: Vec<&DepPackage> = packages.iter().map(|p| p.as_ref()).collect();
             let new_pkgs: Vec<Arc<DepPackage>> = new_shas
                 .iter()
                 .map(|s| self.dep_package(s))
@@ -210,39 +232,10 @@ impl App {
         Ok(failures)
     }
 
-    /// The unmet requirements of the newest set of `set` (sha256 sums; `refs` their
-    /// dependency data, in the same order) against the bases of `dist`, each lost provider's
-    /// replacement named with its release.
-    pub(super) fn closure_unmet(&self, dist: &str, set: &[String], refs: &[&DepPackage]) -> ServiceResult<Vec<Unmet>> {
-        let mut unmet = {
-            let bases = self.closure.bases.read().unwrap_or_else(|p| p.into_inner());
-            let indexes: Vec<&ProviderIndex> = bases
-                .get(dist)
-                .map(|l| l.iter().map(|(_, i)| i.as_ref()).collect())
-                .unwrap_or_default();
-            check_closure_newest(refs, &indexes)
-        };
-        self.name_releases(dist, set, refs, &mut unmet)?;
-        Ok(unmet)
-    }
-
-    /// Says which release brings each package that replaces a lost provider.
-    fn name_releases(
-        &self,
-        dist: &str,
-        set: &[String],
-        refs: &[&DepPackage],
-        unmet: &mut [Unmet],
-    ) -> ServiceResult<()> {
-        for lost in unmet.iter_mut().flat_map(|u| u.lost.iter_mut()) {
-            let Some(i) = refs.iter().position(|p| p.nevra == lost.replaced_by) else {
-                continue;
-            };
-            if let Some((id, element, version)) = self.db.release_of_package(dist, &set[i])? {
-                lost.from = Some(format!("release {id} ({element} {version})"));
-            }
-        }
-        Ok(())
+    /// The unmet requirements of the newest set of `set` (sha256 sums, sorted and unique)
+    /// against the bases of `dist`, each lost provider's replacement named with its release.
+    pub(super) fn closure_unmet(&self, dist: &str, set: &[&str]) -> ServiceResult<Vec<Unmet>> {
+        self.newest_unmet(dist, set)
     }
 
     /// `stagerepo admin check`: the closure of production, optionally plus a release.

@@ -6,6 +6,7 @@ pub mod advisories;
 pub mod auth;
 pub mod backup;
 pub mod beta_check;
+mod closure_cache;
 pub mod consistency;
 pub mod dashboard;
 pub mod elements;

@@ -246,41 +246,60 @@ fn run(
         .enumerate()
         .filter(|(i, _)| to_check.is_none_or(|l| l[*i]))
         .map(|(_, p)| p);
-    for p in checked.filter(|p| !is_source(p) && resolver.accepts(&p.arch)) {
-        for req in &p.requires {
-            // dnf repoclosure skips these (rpmlib() is provided by rpm itself; solvable: is
-            // libsolv-internal); createrepo_c already drops rpmlib() from primary.
-            if req.name.starts_with("rpmlib(") || req.name.starts_with("solvable:") {
-                continue;
-            }
-            // Only unmet requirements are formatted (and deduplicated, as dnf's set does).
-            let (requirement, present, gone) = match parse(req) {
-                Ok(parsed) if resolver.is_provided(&parsed) => continue,
-                Ok(Parsed::Rich(rich)) => {
-                    let gone = lost(&Parsed::Rich(rich.clone()));
-                    (rich.to_string(), Vec::new(), gone)
+    for p in checked {
+        for req in 0..p.requires.len() {
+            if let Some(u) = unmet_requirement(p, req, resolver, lost) {
+                // Each (package, requirement) once, as dnf's set of problems does.
+                if seen.insert((p.nevra.as_str(), u.requirement.clone())) {
+                    unmet.push(u);
                 }
-                Ok(Parsed::Simple(name, version)) => {
-                    let present = if version.is_some() {
-                        resolver.present(name)
-                    } else {
-                        Vec::new()
-                    };
-                    let gone = lost(&Parsed::Simple(name, version));
-                    (format_dep(req), present, gone)
-                }
-                // rpm would not build it and rpm would not install it: never satisfied.
-                Err(_) => (req.name.clone(), Vec::new(), Vec::new()),
-            };
-            if seen.insert((p.nevra.as_str(), requirement.clone())) {
-                unmet.push(Unmet {
-                    package: p.nevra.clone(),
-                    requirement,
-                    present,
-                    lost: gone,
-                });
             }
         }
     }
     unmet
+}
+
+/// Whether requirement `req` (by position) of `p` is unmet with `resolver`, and how: `None`
+/// when it is met, or not checked (source packages, architectures the resolver leaves out,
+/// `rpmlib(...)`).
+pub(crate) fn unmet_requirement(
+    p: &DepPackage,
+    req: usize,
+    resolver: &Resolver<'_>,
+    lost: &dyn Fn(&Parsed<'_>) -> Vec<Lost>,
+) -> Option<Unmet> {
+    if is_source(p) || !resolver.accepts(&p.arch) {
+        return None;
+    }
+    let req = &p.requires[req];
+    // dnf repoclosure skips these (rpmlib() is provided by rpm itself; solvable: is
+    // libsolv-internal); createrepo_c already drops rpmlib() from primary.
+    if req.name.starts_with("rpmlib(") || req.name.starts_with("solvable:") {
+        return None;
+    }
+    // Only unmet requirements are formatted.
+    let (requirement, present, gone) = match parse(req) {
+        Ok(parsed) if resolver.is_provided(&parsed) => return None,
+        Ok(Parsed::Rich(rich)) => {
+            let gone = lost(&Parsed::Rich(rich.clone()));
+            (rich.to_string(), Vec::new(), gone)
+        }
+        Ok(Parsed::Simple(name, version)) => {
+            let present = if version.is_some() {
+                resolver.present(name)
+            } else {
+                Vec::new()
+            };
+            let gone = lost(&Parsed::Simple(name, version));
+            (format_dep(req), present, gone)
+        }
+        // rpm would not build it and rpm would not install it: never satisfied.
+        Err(_) => (req.name.clone(), Vec::new(), Vec::new()),
+    };
+    Some(Unmet {
+        package: p.nevra.clone(),
+        requirement,
+        present,
+        lost: gone,
+    })
 }

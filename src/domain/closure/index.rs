@@ -17,11 +17,12 @@ use crate::domain::package::Dependency;
 /// Marks the implicit self-provide in a provide slot.
 const SELF_PROVIDE: u32 = u32::MAX;
 
+/// One entry of a lookup table: the hash of a name, the package and the entry it comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Slot {
-    hash: u64,
-    pkg: u32,
-    entry: u32,
+pub(crate) struct Slot {
+    pub(crate) hash: u64,
+    pub(crate) pkg: u32,
+    pub(crate) entry: u32,
 }
 
 /// The packages an index refers to by position: owned by a [`ProviderIndex`], or borrowed
@@ -32,6 +33,8 @@ pub(crate) enum Pkgs<'a> {
     Owned(&'a [DepPackage]),
     /// A slice of references.
     Refs(&'a [&'a DepPackage]),
+    /// A slice of shared packages (kept by a [`super::Snapshot`]).
+    Shared(&'a [std::sync::Arc<DepPackage>]),
 }
 
 impl<'a> Pkgs<'a> {
@@ -40,6 +43,7 @@ impl<'a> Pkgs<'a> {
         match self {
             Pkgs::Owned(p) => p.len(),
             Pkgs::Refs(p) => p.len(),
+            Pkgs::Shared(p) => p.len(),
         }
     }
 
@@ -48,6 +52,7 @@ impl<'a> Pkgs<'a> {
         match self {
             Pkgs::Owned(p) => &p[i],
             Pkgs::Refs(p) => p[i],
+            Pkgs::Shared(p) => &p[i],
         }
     }
 }
@@ -55,13 +60,13 @@ impl<'a> Pkgs<'a> {
 /// The lookup tables, independent of who owns the packages.
 /// Slots sorted by hash, and where the run of each hash starts and how long it is.
 #[derive(Debug, Default)]
-struct Slots {
+pub(crate) struct Slots {
     slots: Vec<Slot>,
     runs: HashMap<u64, (u32, u32), BuildHasherDefault<Prehashed>>,
 }
 
 impl Slots {
-    fn new(mut slots: Vec<Slot>) -> Slots {
+    pub(crate) fn new(mut slots: Vec<Slot>) -> Slots {
         slots.sort_unstable();
         let mut runs = HashMap::with_capacity_and_hasher(slots.len(), Default::default());
         let mut start = 0;
@@ -74,7 +79,7 @@ impl Slots {
         Slots { slots, runs }
     }
 
-    fn find(&self, h: u64) -> &[Slot] {
+    pub(crate) fn find(&self, h: u64) -> &[Slot] {
         match self.runs.get(&h) {
             Some(&(start, len)) => &self.slots[start as usize..(start + len) as usize],
             None => &[],
@@ -106,7 +111,7 @@ pub(crate) struct Table {
     files: Slots,
 }
 
-fn hash(s: &str) -> u64 {
+pub(crate) fn hash(s: &str) -> u64 {
     // SipHash with fixed keys: deterministic across runs; collisions are checked anyway.
     let mut h = std::hash::DefaultHasher::new();
     h.write(s.as_bytes());

@@ -25,6 +25,7 @@ mod arch;
 mod check;
 mod conflicts;
 mod evrmatch;
+mod incremental;
 mod index;
 mod newest;
 mod resolve;
@@ -38,6 +39,7 @@ pub use arch::compatible_arches;
 pub use check::{check_closure, check_closure_for_arch, check_closure_newest, Lost, Unmet};
 pub use conflicts::check_conflicts;
 pub use evrmatch::{evrcmp_match_release, format_dep, match_flags_evr, Sense};
+pub use incremental::Snapshot;
 pub use index::ProviderIndex;
 pub use richdep::{RichDep, RichOp, RichParseError};
 

@@ -1,0 +1,740 @@
+//! The newest-set closure kept between checks: a [`Snapshot`] of a set of packages with its
+//! verdict, and checks of that set with some packages added or removed that redo only what
+//! those packages can change.
+//!
+//! Why: a grid's repositories keep every version for years, and every submission checks
+//! beta plus production against the bases. Indexing 50,000 packages again for each
+//! 3-package release made the check cost grow with the repository. A requirement's verdict
+//! depends only on the packages that provide its names (or own its paths), so after a change
+//! only two kinds of requirements are evaluated again: those of changed packages, and those
+//! naming a capability, file or name of a changed package. A package is changed when it
+//! comes or goes, when its name and architecture got a new newest version, or when what
+//! obsoletes it may differ. Everything else keeps the snapshot's verdict. The result equals
+//! [`super::check_closure_newest`] on the whole set, in the same order (tested against it on
+//! random histories).
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use super::check::{unmet_requirement, Lost, Unmet};
+use super::evrmatch::{match_package_evr, package_evr};
+use super::index::{hash, is_source, Pkgs, Slot, Slots, Table, View};
+use super::newest::{newest_of, obsoleted_by};
+use super::resolve::{parse, Parsed, Resolver};
+use super::richdep::RichDep;
+use super::{DepPackage, ProviderIndex};
+
+/// A package of a check: (0 for the snapshot, 1 for the added packages; position).
+type CRef = (u16, u32);
+const SNAP: u16 = 0;
+const OVER: u16 = 1;
+
+/// The verdict of one requirement: unmet for a host holding the newest set (as
+/// `dnf repoclosure --newest` says), or, when that one is met, unmet once obsoleted packages
+/// are replaced.
+#[derive(Debug, Clone, Default)]
+struct Outcome {
+    newest: Option<Unmet>,
+    obsoletes: Option<Unmet>,
+}
+
+/// Each package's place on an upgraded host, by position.
+#[derive(Debug, Clone, Default)]
+struct Status {
+    /// In the set (false for a snapshot package being removed).
+    present: Vec<bool>,
+    /// The newest of its name and architecture.
+    live: Vec<bool>,
+    /// The newest package of its name and architecture (itself when live).
+    best: Vec<CRef>,
+    /// The live package that obsoletes it, for live packages.
+    obsoleted: Vec<Option<CRef>>,
+    /// Live and not obsoleted: what an upgraded host has.
+    alive: Vec<bool>,
+}
+
+impl Status {
+    fn fresh(n: usize, view: u16) -> Status {
+        Status {
+            present: vec![true; n],
+            live: vec![false; n],
+            best: (0..n as u32).map(|i| (view, i)).collect(),
+            obsoleted: vec![None; n],
+            alive: vec![false; n],
+        }
+    }
+}
+
+/// A set of packages (sha256 sums with their dependency data, sorted by sum) indexed, with
+/// the verdict of every requirement, against fixed base repositories.
+#[derive(Debug)]
+pub struct Snapshot {
+    shas: Vec<String>,
+    packages: Vec<Arc<DepPackage>>,
+    table: Table,
+    status: Status,
+    /// Packages by (name, architecture).
+    groups: Slots,
+    /// Packages by name.
+    names: Slots,
+    /// Packages by the names they obsolete (entry: the position of the `Obsoletes:`).
+    obsoleters: Slots,
+    /// Requirements by the capabilities they name (pkg, entry: the requirement's position).
+    requirers: Slots,
+    /// The unmet requirements, by (package, requirement).
+    outcomes: BTreeMap<(u32, u32), Outcome>,
+}
+
+fn group_hash(name: &str, arch: &str) -> u64 {
+    hash(&format!("{name}\0{arch}"))
+}
+
+/// The capability names a requirement looks up: its name, or every name in a rich one.
+fn requirement_keys(dep: &crate::domain::package::Dependency, out: &mut Vec<u64>) {
+    fn rich(d: &RichDep, out: &mut Vec<u64>) {
+        match d {
+            RichDep::Cap { name, .. } => out.push(hash(name)),
+            RichDep::Op(l, _, r) => {
+                rich(l, out);
+                rich(r, out);
+            }
+        }
+    }
+    match parse(dep) {
+        Ok(Parsed::Simple(name, _)) => out.push(hash(name)),
+        Ok(Parsed::Rich(r)) => rich(&r, out),
+        // Never satisfied, whatever the other packages are.
+        Err(_) => {}
+    }
+}
+
+/// The name an `Obsoletes:` entry replaces, when it is a plain (possibly versioned) one of
+/// another name than its package's.
+fn obsoleted_name<'d>(p: &DepPackage, o: &'d crate::domain::package::Dependency) -> Option<&'d str> {
+    match parse(o) {
+        Ok(Parsed::Simple(name, _)) if name != p.name => Some(name),
+        _ => None,
+    }
+}
+
+/// Whether `Obsoletes:` entry `o` replaces package `q` (libsolv's `pool_match_nevr`).
+fn obsoletes_package(o: &crate::domain::package::Dependency, q: &DepPackage) -> bool {
+    match parse(o) {
+        Ok(Parsed::Simple(name, version)) => {
+            name == q.name
+                && match &version {
+                    None => true,
+                    Some((sense, evr)) => match_package_evr(&package_evr(&q.evr), *sense, evr),
+                }
+        }
+        _ => false,
+    }
+}
+
+/// The resolvers of one state of the set, with the statuses they see.
+struct Eval<'a> {
+    pkgs: [Pkgs<'a>; 2],
+    status: [&'a Status; 2],
+    newest: Resolver<'a>,
+    alive: Resolver<'a>,
+    everything: Resolver<'a>,
+}
+
+impl<'a> Eval<'a> {
+    fn new(
+        pkgs: [Pkgs<'a>; 2],
+        tables: [&'a Table; 2],
+        status: [&'a Status; 2],
+        indexes: &[&'a ProviderIndex],
+    ) -> Eval<'a> {
+        let views = |mask: fn(&'a Status) -> &'a [bool], newest_bases: bool| -> Vec<View<'a>> {
+            (0..2)
+                .map(|v| View::new(pkgs[v], tables[v]).only(Some(mask(status[v]))))
+                .chain(indexes.iter().map(|i| if newest_bases { i.newest_view() } else { i.view() }))
+                .collect()
+        };
+        Eval {
+            pkgs,
+            status,
+            newest: Resolver::new(views(|s| &s.live, true)),
+            alive: Resolver::new(views(|s| &s.alive, true)),
+            everything: Resolver::new(views(|s| &s.present, false)),
+        }
+    }
+
+    fn package(&self, (v, p): CRef) -> &'a DepPackage {
+        self.pkgs[v as usize].get(p as usize)
+    }
+
+    /// The providers of `dep` a host lost: candidates that satisfy it but are not on the host
+    /// (not live, or with `obsoletes`, not alive), with what replaced them.
+    fn lost(&self, dep: &Parsed<'_>, obsoletes: bool) -> Vec<Lost> {
+        let mut out: Vec<Lost> = self
+            .everything
+            .providers(dep)
+            .into_iter()
+            .filter(|&(v, _)| v <= OVER)
+            .filter_map(|(v, p)| {
+                let s = self.status[v as usize];
+                let on_host = if obsoletes { s.alive[p as usize] } else { s.live[p as usize] };
+                if on_host {
+                    return None;
+                }
+                let (by, obsoleted) = match s.obsoleted[p as usize] {
+                    Some(o) if obsoletes => (o, true),
+                    _ => (s.best[p as usize], false),
+                };
+                Some(Lost {
+                    provider: self.package((v, p)).nevra.clone(),
+                    replaced_by: self.package(by).nevra.clone(),
+                    obsoleted,
+                    from: None,
+                })
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The verdict of requirement `req` of package `c`.
+    fn evaluate(&self, c: CRef, req: usize) -> Outcome {
+        let p = self.package(c);
+        let s = self.status[c.0 as usize];
+        let newest = if s.live[c.1 as usize] {
+            unmet_requirement(p, req, &self.newest, &|d| self.lost(d, false))
+        } else {
+            None
+        };
+        // When the newest set already misses it, the same (package, requirement) is not
+        // reported again.
+        let obsoletes = if newest.is_none() && s.alive[c.1 as usize] {
+            unmet_requirement(p, req, &self.alive, &|d| self.lost(d, true))
+        } else {
+            None
+        };
+        Outcome { newest, obsoletes }
+    }
+}
+
+impl Snapshot {
+    /// Indexes `packages` (with their sha256 sums `shas`, sorted) and checks every
+    /// requirement against `indexes` (the base repositories).
+    pub fn new(shas: Vec<String>, packages: Vec<Arc<DepPackage>>, indexes: &[&ProviderIndex]) -> Snapshot {
+        assert_eq!(shas.len(), packages.len());
+        debug_assert!(shas.windows(2).all(|w| w[0] < w[1]), "sums must be sorted and unique");
+        let pkgs = Pkgs::Shared(&packages);
+        let table = Table::build(pkgs);
+        let mut status = Status::fresh(packages.len(), SNAP);
+        let best = newest_of(pkgs);
+        for (i, b) in best.iter().enumerate() {
+            status.live[i] = *b == i;
+            status.best[i] = (SNAP, *b as u32);
+        }
+        for (i, o) in obsoleted_by(pkgs, &status.live).into_iter().enumerate() {
+            status.obsoleted[i] = o.map(|o| (SNAP, o as u32));
+            status.alive[i] = status.live[i] && o.is_none();
+        }
+        let (mut groups, mut names, mut obsoleters, mut requirers) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut keys = Vec::new();
+        for (i, p) in packages.iter().enumerate() {
+            let pkg = i as u32;
+            groups.push(Slot {
+                hash: group_hash(&p.name, &p.arch),
+                pkg,
+                entry: 0,
+            });
+            names.push(Slot {
+                hash: hash(&p.name),
+                pkg,
+                entry: 0,
+            });
+            for (e, o) in p.obsoletes.iter().enumerate() {
+                if let Some(name) = obsoleted_name(p, o) {
+                    obsoleters.push(Slot {
+                        hash: hash(name),
+                        pkg,
+                        entry: e as u32,
+                    });
+                }
+            }
+            for (r, req) in p.requires.iter().enumerate() {
+                keys.clear();
+                requirement_keys(req, &mut keys);
+                keys.sort_unstable();
+                keys.dedup();
+                requirers.extend(keys.iter().map(|&hash| Slot {
+                    hash,
+                    pkg,
+                    entry: r as u32,
+                }));
+            }
+        }
+        let empty_table = Table::default();
+        let empty_status = Status::default();
+        let mut outcomes = BTreeMap::new();
+        {
+            let eval = Eval::new(
+                [pkgs, Pkgs::Shared(&[])],
+                [&table, &empty_table],
+                [&status, &empty_status],
+                indexes,
+            );
+            for (i, p) in packages.iter().enumerate() {
+                for r in 0..p.requires.len() {
+                    let o = eval.evaluate((SNAP, i as u32), r);
+                    if o.newest.is_some() || o.obsoletes.is_some() {
+                        outcomes.insert((i as u32, r as u32), o);
+                    }
+                }
+            }
+        }
+        Snapshot {
+            shas,
+            packages,
+            table,
+            status,
+            groups: Slots::new(groups),
+            names: Slots::new(names),
+            obsoleters: Slots::new(obsoleters),
+            requirers: Slots::new(requirers),
+            outcomes,
+        }
+    }
+
+    /// Number of packages.
+    pub fn len(&self) -> usize {
+        self.shas.len()
+    }
+
+    /// Whether the snapshot holds no package.
+    pub fn is_empty(&self) -> bool {
+        self.shas.is_empty()
+    }
+
+    /// The sums of `set` (sorted, unique) that the snapshot lacks, and the positions of the
+    /// snapshot's packages that `set` lacks; `None` as soon as they number more than `limit`.
+    pub fn delta<'s>(&self, set: &[&'s str], limit: usize) -> Option<(Vec<&'s str>, Vec<usize>)> {
+        let (mut added, mut removed) = (Vec::new(), Vec::new());
+        let (mut i, mut j) = (0, 0);
+        while i < self.shas.len() || j < set.len() {
+            match (self.shas.get(i), set.get(j)) {
+                (Some(a), Some(b)) if a.as_str() == *b => {
+                    i += 1;
+                    j += 1;
+                    continue;
+                }
+                (Some(a), Some(b)) if a.as_str() < *b => {
+                    removed.push(i);
+                    i += 1;
+                }
+                (Some(_), None) => {
+                    removed.push(i);
+                    i += 1;
+                }
+                (_, Some(b)) => {
+                    added.push(*b);
+                    j += 1;
+                }
+                (None, None) => unreachable!(),
+            }
+            if added.len() + removed.len() > limit {
+                return None;
+            }
+        }
+        Some((added, removed))
+    }
+
+    /// The packages of the set the snapshot makes with `added` (sorted by sum) and without
+    /// `removed` (positions): sums and packages, sorted, for the next snapshot.
+    pub fn rebased(
+        &self,
+        added: &[(String, Arc<DepPackage>)],
+        removed: &[usize],
+    ) -> (Vec<String>, Vec<Arc<DepPackage>>) {
+        let gone: HashSet<usize> = removed.iter().copied().collect();
+        let mut out: Vec<(String, Arc<DepPackage>)> = (0..self.len())
+            .filter(|i| !gone.contains(i))
+            .map(|i| (self.shas[i].clone(), self.packages[i].clone()))
+            .chain(added.iter().cloned())
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.into_iter().unzip()
+    }
+
+    /// The sum of the package with this NEVRA in the snapshot (the first, if several).
+    pub fn sha_of(&self, nevra: &str) -> Option<&str> {
+        self.packages
+            .iter()
+            .position(|p| p.nevra == nevra)
+            .map(|i| self.shas[i].as_str())
+    }
+
+    /// [`super::check_closure_newest`] of the snapshot's set plus `added` (sums and packages,
+    /// sorted by sum, none in the snapshot) minus `removed` (positions in the snapshot),
+    /// against the same `indexes` the snapshot was made with.
+    pub fn check(&self, added: &[(String, Arc<DepPackage>)], removed: &[usize], indexes: &[&ProviderIndex]) -> Vec<Unmet> {
+        debug_assert!(added.windows(2).all(|w| w[0].0 < w[1].0));
+        let over: Vec<Arc<DepPackage>> = added.iter().map(|(_, p)| p.clone()).collect();
+        let over_table = Table::build(Pkgs::Shared(&over));
+        let sha = |(v, p): CRef| -> &str {
+            if v == SNAP {
+                &self.shas[p as usize]
+            } else {
+                &added[p as usize].0
+            }
+        };
+        let pkg = |(v, p): CRef| -> &DepPackage {
+            if v == SNAP {
+                &self.packages[p as usize]
+            } else {
+                &over[p as usize]
+            }
+        };
+        let mut st = [self.status.clone(), Status::fresh(over.len(), OVER)];
+        let mut changed: HashSet<CRef> = HashSet::new();
+        for &r in removed {
+            let s = &mut st[0];
+            s.present[r] = false;
+            s.live[r] = false;
+            s.alive[r] = false;
+            s.obsoleted[r] = None;
+            changed.insert((SNAP, r as u32));
+        }
+        changed.extend((0..over.len() as u32).map(|i| (OVER, i)));
+
+        // New newest versions, in each (name, arch) a change touches.
+        let mut touched: Vec<(&str, &str)> = changed
+            .iter()
+            .map(|&c| (pkg(c).name.as_str(), pkg(c).arch.as_str()))
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for (name, arch) in touched {
+            let mut members: Vec<CRef> = self
+                .groups
+                .find(group_hash(name, arch))
+                .iter()
+                .map(|s| (SNAP, s.pkg))
+                .filter(|&c| st[0].present[c.1 as usize])
+                .chain((0..over.len() as u32).map(|i| (OVER, i)))
+                .filter(|&c| pkg(c).name == name && pkg(c).arch == arch)
+                .collect();
+            members.sort_by(|&a, &b| sha(a).cmp(sha(b)));
+            // Every version of it removed.
+            let Some(&first) = members.first() else {
+                continue;
+            };
+            let mut best = first;
+            for &m in &members[1..] {
+                if pkg(m).evr > pkg(best).evr {
+                    best = m;
+                }
+            }
+            for &m in &members {
+                let live = pkg(m).evr.cmp(&pkg(best).evr).is_eq();
+                let s = &mut st[m.0 as usize];
+                s.live[m.1 as usize] = live;
+                s.best[m.1 as usize] = if live { m } else { best };
+                changed.insert(m);
+            }
+        }
+
+        // What obsoletes what, for every name a changed package has or obsoletes.
+        let mut obsoleted_names: Vec<&str> = Vec::new();
+        for &c in &changed {
+            let p = pkg(c);
+            obsoleted_names.push(&p.name);
+            obsoleted_names.extend(p.obsoletes.iter().filter_map(|o| obsoleted_name(p, o)));
+        }
+        obsoleted_names.sort_unstable();
+        obsoleted_names.dedup();
+        let live_binary = |st: &[Status; 2], c: CRef| st[c.0 as usize].live[c.1 as usize] && !is_source(pkg(c));
+        for name in obsoleted_names {
+            let targets: Vec<CRef> = self
+                .names
+                .find(hash(name))
+                .iter()
+                .map(|s| (SNAP, s.pkg))
+                .chain((0..over.len() as u32).map(|i| (OVER, i)))
+                .filter(|&c| pkg(c).name == name)
+                .collect();
+            let mut obsoleters: Vec<CRef> = self
+                .obsoleters
+                .find(hash(name))
+                .iter()
+                .map(|s| (SNAP, s.pkg))
+                .chain((0..over.len() as u32).map(|i| (OVER, i)))
+                .filter(|&c| live_binary(&st, c))
+                .filter(|&c| pkg(c).obsoletes.iter().any(|o| obsoleted_name(pkg(c), o) == Some(name)))
+                .collect();
+            obsoleters.sort_by(|&a, &b| sha(a).cmp(sha(b)));
+            obsoleters.dedup();
+            for t in targets {
+                let by = if live_binary(&st, t) {
+                    obsoleters
+                        .iter()
+                        .copied()
+                        .find(|&o| pkg(o).obsoletes.iter().any(|e| obsoletes_package(e, pkg(t))))
+                } else {
+                    None
+                };
+                st[t.0 as usize].obsoleted[t.1 as usize] = by;
+                changed.insert(t);
+            }
+        }
+        for &c in &changed {
+            let s = &mut st[c.0 as usize];
+            s.alive[c.1 as usize] = s.live[c.1 as usize] && s.obsoleted[c.1 as usize].is_none();
+        }
+
+        // The requirements to evaluate again.
+        let mut keys: HashSet<u64> = HashSet::new();
+        for &c in &changed {
+            let p = pkg(c);
+            keys.insert(hash(&p.name));
+            keys.extend(p.provides.iter().map(|d| hash(&d.name)));
+            keys.extend(p.files.iter().map(|f| hash(f)));
+        }
+        let mut again: HashSet<(CRef, u32)> = HashSet::new();
+        for k in keys {
+            for s in self.requirers.find(k) {
+                if st[0].present[s.pkg as usize] {
+                    again.insert(((SNAP, s.pkg), s.entry));
+                }
+            }
+        }
+        for &c in &changed {
+            if st[c.0 as usize].present[c.1 as usize] {
+                again.extend((0..pkg(c).requires.len() as u32).map(|r| (c, r)));
+            }
+        }
+
+        let eval = Eval::new(
+            [Pkgs::Shared(&self.packages), Pkgs::Shared(&over)],
+            [&self.table, &over_table],
+            [&st[0], &st[1]],
+            indexes,
+        );
+        let mut fresh: Vec<(&str, u32, Outcome)> = again
+            .iter()
+            .map(|&(c, r)| (sha(c), r, eval.evaluate(c, r as usize)))
+            .filter(|(_, _, o)| o.newest.is_some() || o.obsoletes.is_some())
+            .collect();
+        fresh.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let kept = self.outcomes.iter().filter(|((p, r), _)| {
+            let c = (SNAP, *p);
+            !changed.contains(&c) && !again.contains(&(c, *r))
+        });
+
+        // Both in the order of the whole set: by package sum, then requirement.
+        let mut merged: Vec<&Outcome> = Vec::with_capacity(self.outcomes.len() + fresh.len());
+        let mut fresh_iter = fresh.iter().peekable();
+        for ((p, r), o) in kept {
+            let key = (self.shas[*p as usize].as_str(), *r);
+            while let Some(f) = fresh_iter.next_if(|f| (f.0, f.1) < key) {
+                merged.push(&f.2);
+            }
+            merged.push(o);
+        }
+        merged.extend(fresh_iter.map(|f| &f.2));
+        assemble(&merged)
+    }
+}
+
+/// The report of [`super::check_closure_newest`] from verdicts in the set's order: the
+/// newest-set problems first, then those obsoletes add, each (package, requirement) once.
+fn assemble(outcomes: &[&Outcome]) -> Vec<Unmet> {
+    let mut seen: HashSet<(&str, &str)> = HashSet::new();
+    let mut out = Vec::new();
+    for u in outcomes.iter().filter_map(|o| o.newest.as_ref()) {
+        if seen.insert((&u.package, &u.requirement)) {
+            out.push(u.clone());
+        }
+    }
+    let known = seen;
+    let mut seen: HashSet<(&str, &str)> = HashSet::new();
+    for u in outcomes.iter().filter_map(|o| o.obsoletes.as_ref()) {
+        let key = (u.package.as_str(), u.requirement.as_str());
+        if !known.contains(&key) && seen.insert(key) {
+            out.push(u.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::evr::Evr;
+    use crate::domain::package::Dependency;
+
+    /// A small deterministic generator (xorshift), so failures reproduce.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[self.below(items.len() as u64) as usize]
+        }
+    }
+
+    fn dep(name: &str, flags: Option<&str>, version: Option<&str>) -> Dependency {
+        Dependency {
+            name: name.into(),
+            flags: flags.map(Into::into),
+            epoch: version.map(|_| "0".into()),
+            version: version.map(Into::into),
+            release: None,
+            pre: false,
+        }
+    }
+
+    const NAMES: &[&str] = &["a", "b", "c", "d", "e", "f"];
+    const CAPS: &[&str] = &["cap1", "cap2", "cap3", "libx.so.1()(64bit)", "a", "b"];
+    const FILES: &[&str] = &["/usr/bin/a", "/usr/bin/b", "/etc/c.conf", "/usr/lib/d"];
+    const FLAGS: &[&str] = &["EQ", "GE", "LT", "GT", "LE"];
+
+    /// A package with random provides, files, requirements (plain, versioned, files, rich,
+    /// unparsable) and obsoletes over a few names, so that versions supersede each other.
+    fn random_package(rng: &mut Rng, serial: usize) -> (String, Arc<DepPackage>) {
+        let name = rng.pick(NAMES);
+        let arch = ["noarch", "x86_64", "x86_64", "src"][rng.below(4) as usize];
+        let evr = Evr::new(rng.below(2), &format!("{}", 1 + rng.below(3)), &format!("{}", 1 + rng.below(2)));
+        let versioned = |rng: &mut Rng, name: &str| {
+            if rng.below(2) == 0 {
+                dep(name, None, None)
+            } else {
+                dep(name, Some(rng.pick(FLAGS)), Some(&format!("{}", 1 + rng.below(3))))
+            }
+        };
+        let provides = (0..rng.below(3))
+            .map(|_| {
+                let cap = rng.pick(CAPS);
+                versioned(rng, cap)
+            })
+            .collect();
+        let files = (0..rng.below(3)).map(|_| rng.pick(FILES).to_string()).collect();
+        let mut requires: Vec<Dependency> = Vec::new();
+        for _ in 0..rng.below(4) {
+            requires.push(match rng.below(8) {
+                0 => dep(rng.pick(FILES), None, None),
+                1 => dep(&format!("({} or {})", rng.pick(CAPS), rng.pick(NAMES)), None, None),
+                2 => dep(&format!("({} with {})", rng.pick(CAPS), rng.pick(CAPS)), None, None),
+                3 => dep("(broken", None, None),
+                _ => {
+                    let target = if rng.below(2) == 0 { rng.pick(CAPS) } else { rng.pick(NAMES) };
+                    versioned(rng, target)
+                }
+            });
+        }
+        let obsoletes = (0..u64::from(rng.below(4) == 0))
+            .map(|_| {
+                let name = rng.pick(NAMES);
+                versioned(rng, name)
+            })
+            .collect();
+        let sha = format!("{:016x}{serial:08}", rng.next());
+        let p = DepPackage {
+            nevra: DepPackage::format_nevra(name, &evr, arch),
+            name: name.into(),
+            arch: arch.into(),
+            evr,
+            provides,
+            requires,
+            conflicts: vec![],
+            obsoletes,
+            files,
+        };
+        (sha, Arc::new(p))
+    }
+
+    fn full(set: &[(String, Arc<DepPackage>)], indexes: &[&ProviderIndex]) -> Vec<Unmet> {
+        let refs: Vec<&DepPackage> = set.iter().map(|(_, p)| p.as_ref()).collect();
+        super::super::check_closure_newest(&refs, indexes)
+    }
+
+    #[test]
+    fn snapshot_checks_equal_the_full_check_over_random_histories() {
+        let base = ProviderIndex::new(vec![Arc::unwrap_or_clone(random_package(&mut Rng(7), 0).1)]);
+        let mut serial = 1;
+        // Checks with problems, with a superseded provider, with an obsoleted one.
+        let mut seen = (0, 0, 0);
+        for seed in 1..=150u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let indexes: Vec<&ProviderIndex> = if seed % 3 == 0 { vec![&base] } else { vec![] };
+            let mut set: Vec<(String, Arc<DepPackage>)> = (0..rng.below(30))
+                .map(|_| {
+                    serial += 1;
+                    random_package(&mut rng, serial)
+                })
+                .collect();
+            set.sort_by(|a, b| a.0.cmp(&b.0));
+            let (shas, pkgs): (Vec<String>, Vec<Arc<DepPackage>>) = set.iter().cloned().unzip();
+            let mut snap = Snapshot::new(shas, pkgs, &indexes);
+            assert_eq!(snap.check(&[], &[], &indexes), full(&set, &indexes), "seed {seed}: the snapshot itself");
+            for step in 0..12 {
+                let mut added: Vec<(String, Arc<DepPackage>)> = (0..rng.below(4))
+                    .map(|_| {
+                        serial += 1;
+                        random_package(&mut rng, serial)
+                    })
+                    .collect();
+                added.sort_by(|a, b| a.0.cmp(&b.0));
+                let removed: Vec<usize> = (0..snap.len()).filter(|_| rng.below(6) == 0).collect();
+                let (shas, pkgs) = snap.rebased(&added, &removed);
+                let whole: Vec<(String, Arc<DepPackage>)> = shas.iter().cloned().zip(pkgs.iter().cloned()).collect();
+                let want = full(&whole, &indexes);
+                assert_eq!(snap.check(&added, &removed, &indexes), want, "seed {seed} step {step}");
+                seen.0 += usize::from(!want.is_empty());
+                seen.1 += usize::from(want.iter().any(|u| u.lost.iter().any(|l| !l.obsoleted)));
+                seen.2 += usize::from(want.iter().any(|u| u.lost.iter().any(|l| l.obsoleted)));
+                let names: Vec<&str> = shas.iter().map(String::as_str).collect();
+                let (a, r) = snap.delta(&names, usize::MAX).unwrap();
+                assert_eq!(a, added.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>());
+                assert_eq!(r, removed);
+                // Every other step the next check starts from a new snapshot.
+                if step % 2 == 1 {
+                    snap = Snapshot::new(shas, pkgs, &indexes);
+                }
+            }
+        }
+        // The histories reach the interesting cases often enough to mean something.
+        assert!(seen.0 > 1500 && seen.1 > 400 && seen.2 > 200, "{seen:?}");
+    }
+
+    #[test]
+    fn a_release_that_drops_a_provide_is_caught_incrementally() {
+        let mk = |name: &str, v: &str, provides: Vec<Dependency>, requires: Vec<Dependency>| {
+            let evr = Evr::new(0, v, "1");
+            Arc::new(DepPackage {
+                nevra: DepPackage::format_nevra(name, &evr, "noarch"),
+                name: name.into(),
+                arch: "noarch".into(),
+                evr,
+                provides,
+                requires,
+                conflicts: vec![],
+                obsoletes: vec![],
+                files: vec![],
+            })
+        };
+        let libs = mk("fts-libs", "3.13.0", vec![dep("libfts-api", Some("EQ"), Some("3"))], vec![]);
+        let dmlite = mk("dmlite", "1.15.0", vec![], vec![dep("libfts-api", Some("EQ"), Some("3"))]);
+        let snap = Snapshot::new(vec!["a".into(), "b".into()], vec![libs, dmlite], &[]);
+        assert!(snap.check(&[], &[], &[]).is_empty());
+        let newer = mk("fts-libs", "3.14.0", vec![], vec![]);
+        let unmet = snap.check(&[("c".into(), newer)], &[], &[]);
+        assert_eq!(unmet.len(), 1, "{unmet:?}");
+        assert_eq!(unmet[0].package, "dmlite-1.15.0-1.noarch");
+        assert_eq!(unmet[0].lost[0].replaced_by, "fts-libs-3.14.0-1.noarch");
+    }
+}

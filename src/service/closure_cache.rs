@@ -1,0 +1,177 @@
+//! The closure checks' memory between calls. Every submission checks the newest set of beta
+//! plus production, and promotions, roll-backs and `admin check` check production with or
+//! without a release: sets that differ from one call to the next by a release or two. So
+//! the last few sets checked per distribution are kept as [`Snapshot`]s, and a check starts
+//! from the one its set differs least from, redoing only what the difference touches. After
+//! a check that needed more than a few packages of difference, the snapshot is brought up to
+//! date on a background thread, so the next check starts close again.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use super::{App, ServiceResult};
+use crate::domain::closure::{DepPackage, ProviderIndex, Snapshot, Unmet};
+
+/// How many sets are kept per distribution (beta plus production, production, and one more,
+/// e.g. production plus the release being promoted).
+const KEPT: usize = 3;
+
+/// A difference of more than this many packages is rebased in the background.
+const REBASE_AFTER: usize = 16;
+
+/// A snapshot and the base indexes it was checked against.
+struct Kept {
+    bases: Vec<Arc<ProviderIndex>>,
+    snap: Snapshot,
+}
+
+impl Kept {
+    fn same_bases(&self, bases: &[Arc<ProviderIndex>]) -> bool {
+        self.bases.len() == bases.len() && self.bases.iter().zip(bases).all(|(a, b)| Arc::ptr_eq(a, b))
+    }
+}
+
+/// The snapshots of each distribution, most recently used first.
+#[derive(Default, Clone)]
+pub struct Snapshots {
+    kept: Arc<Mutex<HashMap<String, Vec<Arc<Kept>>>>>,
+    /// Distributions with a rebase under way (one at a time each).
+    rebasing: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Snapshots {
+    fn list(&self, dist: &str) -> Vec<Arc<Kept>> {
+        self.kept
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(dist)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Puts `new` first, in place of `old` when given, and forgets the least recently used.
+    fn keep(&self, dist: &str, new: Arc<Kept>, old: Option<&Arc<Kept>>) {
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        let list = kept.entry(dist.to_string()).or_default();
+        list.retain(|k| old.is_none_or(|o| !Arc::ptr_eq(k, o)) && !Arc::ptr_eq(k, &new));
+        list.insert(0, new);
+        list.truncate(KEPT);
+    }
+
+    /// Moves `used` to the front.
+    fn touch(&self, dist: &str, used: &Arc<Kept>) {
+        self.keep(dist, used.clone(), None);
+    }
+
+    /// Builds, on its own thread, the snapshot of `from` with `added` and without `removed`,
+    /// and keeps it in place of `from`.
+    fn rebase(&self, dist: &str, from: Arc<Kept>, added: Vec<(String, Arc<DepPackage>)>, removed: Vec<usize>) {
+        if !self
+            .rebasing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(dist.to_string())
+        {
+            return;
+        }
+        let this = self.clone();
+        let dist = dist.to_string();
+        let spawned = std::thread::Builder::new()
+            .name("closure-rebase".into())
+            .spawn({
+                let dist = dist.clone();
+                move || {
+                    let (shas, packages) = from.snap.rebased(&added, &removed);
+                    let refs: Vec<&ProviderIndex> = from.bases.iter().map(|b| b.as_ref()).collect();
+                    let snap = Snapshot::new(shas, packages, &refs);
+                    let new = Arc::new(Kept {
+                        bases: from.bases.clone(),
+                        snap,
+                    });
+                    this.keep(&dist, new, Some(&from));
+                    this.rebasing.lock().unwrap_or_else(|p| p.into_inner()).remove(&dist);
+                }
+            });
+        if spawned.is_err() {
+            // No thread to spare: the next check just starts a little further away.
+            self.rebasing.lock().unwrap_or_else(|p| p.into_inner()).remove(&dist);
+        }
+    }
+}
+
+impl App {
+    /// The unmet requirements of the newest set of `set` (sha256 sums, sorted and unique)
+    /// against the bases of `dist`, as [`crate::domain::closure::check_closure_newest`] says,
+    /// each lost provider's replacement named with its release.
+    pub(super) fn newest_unmet(&self, dist: &str, set: &[&str]) -> ServiceResult<Vec<Unmet>> {
+        let bases: Vec<Arc<ProviderIndex>> = self
+            .closure
+            .bases_of(dist)
+            .into_iter()
+            .map(|(_, index)| index)
+            .collect();
+        let refs: Vec<&ProviderIndex> = bases.iter().map(|b| b.as_ref()).collect();
+        let snapshots = self.closure.snapshots();
+        // A difference past this costs more to follow than a fresh snapshot.
+        let mut limit = (set.len() / 16).max(64);
+        let mut near = None;
+        for k in snapshots.list(dist).into_iter().filter(|k| k.same_bases(&bases)) {
+            if let Some((added, removed)) = k.snap.delta(set, limit) {
+                limit = added.len() + removed.len();
+                near = Some((k, (added, removed)));
+                if limit == 0 {
+                    break;
+                }
+            }
+        }
+        let (kept, added, removed) = match near {
+            Some((kept, (added, removed))) => {
+                let added: Vec<(String, Arc<DepPackage>)> = added
+                    .iter()
+                    .map(|s| Ok((s.to_string(), self.dep_package(s)?)))
+                    .collect::<ServiceResult<_>>()?;
+                (kept, added, removed)
+            }
+            None => {
+                let packages: Vec<Arc<DepPackage>> =
+                    set.iter().map(|s| self.dep_package(s)).collect::<ServiceResult<_>>()?;
+                let shas = set.iter().map(|s| s.to_string()).collect();
+                let kept = Arc::new(Kept {
+                    bases: bases.clone(),
+                    snap: Snapshot::new(shas, packages, &refs),
+                });
+                (kept, Vec::new(), Vec::new())
+            }
+        };
+        let mut unmet = kept.snap.check(&added, &removed, &refs);
+        self.name_replacements(dist, &kept.snap, &added, &mut unmet)?;
+        snapshots.touch(dist, &kept);
+        if added.len() + removed.len() > REBASE_AFTER {
+            snapshots.rebase(dist, kept, added, removed);
+        }
+        Ok(unmet)
+    }
+
+    /// Says which release brings each package that replaces a lost provider.
+    fn name_replacements(
+        &self,
+        dist: &str,
+        snap: &Snapshot,
+        added: &[(String, Arc<DepPackage>)],
+        unmet: &mut [Unmet],
+    ) -> ServiceResult<()> {
+        for lost in unmet.iter_mut().flat_map(|u| u.lost.iter_mut()) {
+            let sha = match added.iter().find(|(_, p)| p.nevra == lost.replaced_by) {
+                Some((sha, _)) => Some(sha.as_str()),
+                None => snap.sha_of(&lost.replaced_by),
+            };
+            let Some(sha) = sha else {
+                continue;
+            };
+            if let Some((id, element, version)) = self.db.release_of_package(dist, sha)? {
+                lost.from = Some(format!("release {id} ({element} {version})"));
+            }
+        }
+        Ok(())
+    }
+}
