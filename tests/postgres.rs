@@ -318,3 +318,119 @@ fn a_closed_database_connection_is_replaced() {
     }
     assert!(server.log().contains("connecting again"), "{}", server.log());
 }
+
+/// Fills the file system holding `dir` (large writes, then ever smaller ones: tmpfs counts
+/// its pages in per-CPU batches, so "full" only holds once small allocations fail too).
+fn fill(dir: &std::path::Path) {
+    use std::io::Write;
+    std::fs::create_dir_all(dir).unwrap();
+    for (i, size) in [1usize << 20, 1 << 12, 1].into_iter().enumerate() {
+        let mut failures = 0;
+        let mut n = 0;
+        while failures < 3 {
+            n += 1;
+            let Ok(mut f) = std::fs::File::create(dir.join(format!("{i}-{n}"))) else {
+                failures += 1;
+                continue;
+            };
+            while f.write_all(&vec![0u8; size]).and_then(|_| f.sync_data()).is_ok() {}
+            failures += 1;
+        }
+    }
+}
+
+/// PostgreSQL out of space (its tablespace on a small full tmpfs) is SQLSTATE 53100: the
+/// upload answers 507 like SQLite's SQLITE_FULL and records nothing; once space is back,
+/// the same upload succeeds.
+#[test]
+fn a_full_database_disk_answers_507() {
+    let base = tempfile::tempdir().unwrap();
+    let mount = base.path().join("space");
+    std::fs::create_dir_all(&mount).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs"])
+        .arg(&mount)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mounting a tmpfs (the test runs as root)");
+    /// Unmounts on drop, also when the test fails.
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            if !std::process::Command::new("umount")
+                .arg(&self.0)
+                .status()
+                .is_ok_and(|s| s.success())
+            {
+                let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+            }
+        }
+    }
+    let _unmount = Unmount(mount.clone());
+    let space = mount.join("tablespace");
+    std::fs::create_dir_all(&space).unwrap();
+    let ok = std::process::Command::new("chown")
+        .args(["postgres:postgres"])
+        .arg(&space)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    // The database base dir must be reachable by the postgres user.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cluster = Cluster::get();
+    let name = format!("full{}", std::process::id());
+    let mut admin = cluster.client("postgres");
+    // One statement per call: neither runs inside a transaction block.
+    admin
+        .batch_execute(&format!("CREATE TABLESPACE {name} LOCATION '{}'", space.display()))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name} TABLESPACE {name}"))
+        .unwrap();
+    let mut server = TestServer::start_with_config(&format!("database_url = \"{}\"\n", cluster.url(&name)));
+    let team = server.team_with_element("full-team", "pgfull");
+    let work = tempfile::tempdir().unwrap();
+    // A package whose recorded metadata (file lists) needs new pages in the packages table.
+    let mut spec = SpecPackage::new("pgfull", "1.0", "1");
+    for i in 0..200 {
+        spec = spec.file(&format!(
+            "/usr/share/pgfull/a-rather-long-file-name-to-take-space-{i:04}"
+        ));
+    }
+    let rpms = build_rpms(work.path(), &[spec]);
+    let upload = || {
+        http(
+            reqwest::Method::PUT,
+            &format!("{}/api/v1/upload/pgfull-1.0-1.noarch.rpm", server.url),
+            Some(&team),
+            Some(std::fs::read(&rpms[0]).unwrap()),
+            &[],
+        )
+        .unwrap()
+    };
+    fill(&mount.join("filler"));
+    let (status, body) = upload();
+    let body = String::from_utf8_lossy(&body).into_owned();
+    assert_eq!(status, 507, "{body}\n{}", server.log());
+    assert!(body.contains("disk is full"), "{body}");
+    assert!(server.log().contains("53100"), "{}", server.log());
+    let (status, _) = http(
+        reqwest::Method::GET,
+        &format!("{}/api/v1/packages/pgfull-1.0-1.noarch.rpm", server.url),
+        None,
+        None,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(status, 404, "the refused upload is not recorded");
+    // Space again: the same upload goes through.
+    std::fs::remove_dir_all(mount.join("filler")).unwrap();
+    let (status, body) = upload();
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    server.stop();
+    admin.batch_execute(&format!("DROP DATABASE {name}")).unwrap();
+    admin.batch_execute(&format!("DROP TABLESPACE {name}")).unwrap();
+}

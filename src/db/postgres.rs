@@ -32,7 +32,7 @@ impl From<postgres::Error> for DbError {
                     .map(|d| d.message().to_string())
                     .unwrap_or_else(|| e.to_string()),
             ),
-            Some(code) if *code == SqlState::DISK_FULL => DbError::DiskFull(e.to_string()),
+            Some(code) if *code == SqlState::DISK_FULL => DbError::DiskFull(describe(&e)),
             _ => DbError::Postgres(e),
         }
     }
