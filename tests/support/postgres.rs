@@ -188,3 +188,134 @@ pub fn database() -> (String, String) {
     let url = cluster.url(&name);
     (name, url)
 }
+
+/// One description of a schema (for comparing the engines' migrations), engine-neutral: columns (type, NOT NULL, default), unique
+/// keys, foreign keys and the explicit indexes.
+#[derive(Debug, Default)]
+pub struct Schema {
+    pub columns: std::collections::BTreeSet<(String, String, String, bool, Option<String>)>,
+    pub unique: std::collections::BTreeSet<(String, Vec<String>)>,
+    pub foreign: std::collections::BTreeSet<(String, String, String, String)>,
+    pub indexes: std::collections::BTreeSet<(String, String)>,
+}
+
+pub fn sqlite_schema(path: &std::path::Path) -> Schema {
+    let db = rusqlite::Connection::open(path).unwrap();
+    let tables: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut s = Schema::default();
+    for t in &tables {
+        let cols: Vec<(String, String, bool, Option<String>, i64)> = db
+            .prepare("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1)")
+            .unwrap()
+            .query_map([t], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for (name, ty, notnull, default, pk) in &cols {
+            let ty = if ty == "INTEGER" { "bigint" } else { "text" };
+            // A primary key column is NOT NULL (SQLite's INTEGER PRIMARY KEY is the rowid).
+            s.columns
+                .insert((t.clone(), name.clone(), ty.into(), *notnull || *pk > 0, default.clone()));
+        }
+        let pk: Vec<(i64, String)> = cols.iter().filter(|c| c.4 > 0).map(|c| (c.4, c.0.clone())).collect();
+        if pk.len() == 1 {
+            s.unique.insert((t.clone(), vec![pk[0].1.clone()]));
+        }
+        let indexes: Vec<(String, bool, String)> = db
+            .prepare("SELECT name, \"unique\", origin FROM pragma_index_list(?1)")
+            .unwrap()
+            .query_map([t], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for (index, unique, origin) in indexes {
+            let columns: Vec<String> = db
+                .prepare("SELECT name FROM pragma_index_info(?1) ORDER BY seqno")
+                .unwrap()
+                .query_map([&index], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            if unique {
+                s.unique.insert((t.clone(), columns));
+            }
+            if origin == "c" {
+                s.indexes.insert((t.clone(), index));
+            }
+        }
+        let fks: Vec<(String, String, String)> = db
+            .prepare("SELECT \"from\", \"table\", \"to\" FROM pragma_foreign_key_list(?1)")
+            .unwrap()
+            .query_map([t], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for (from, table, to) in fks {
+            s.foreign.insert((t.clone(), from, table, to));
+        }
+    }
+    s
+}
+
+pub fn postgres_schema(db: &mut ::postgres::Client) -> Schema {
+    let mut s = Schema::default();
+    for row in db
+        .query(
+            "SELECT table_name::text, column_name::text, data_type::text, is_nullable = 'NO', column_default::text
+             FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> 'schema_version'",
+            &[],
+        )
+        .unwrap()
+    {
+        // '[]'::text and 0 alike: the literal without PostgreSQL's cast.
+        let default: Option<String> = row.get::<_, Option<String>>(4).map(|d| d.replace("::text", ""));
+        s.columns
+            .insert((row.get(0), row.get(1), row.get(2), row.get(3), default));
+    }
+    for row in db
+        .query(
+            "SELECT t.relname::text, array_agg(a.attname::text ORDER BY k.ord)
+             FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+             JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = 'public'
+             CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+             WHERE i.indisunique AND t.relname <> 'schema_version' GROUP BY t.relname, i.indexrelid",
+            &[],
+        )
+        .unwrap()
+    {
+        s.unique.insert((row.get(0), row.get(1)));
+    }
+    for row in db
+        .query(
+            "SELECT cl.relname::text, a.attname::text, clf.relname::text, af.attname::text
+             FROM pg_constraint c JOIN pg_class cl ON cl.oid = c.conrelid JOIN pg_class clf ON clf.oid = c.confrelid
+             CROSS JOIN LATERAL unnest(c.conkey, c.confkey) AS k(a1, a2)
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.a1
+             JOIN pg_attribute af ON af.attrelid = c.confrelid AND af.attnum = k.a2
+             WHERE c.contype = 'f'",
+            &[],
+        )
+        .unwrap()
+    {
+        s.foreign.insert((row.get(0), row.get(1), row.get(2), row.get(3)));
+    }
+    for row in db
+        .query(
+            "SELECT i.tablename::text, i.indexname::text FROM pg_indexes i
+             WHERE i.schemaname = 'public' AND NOT EXISTS
+                (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
+            &[],
+        )
+        .unwrap()
+    {
+        s.indexes.insert((row.get(0), row.get(1)));
+    }
+    s
+}
