@@ -169,6 +169,19 @@ fn the_whole_flow_runs_on_postgresql_and_the_audit_log_is_append_only_in_the_dat
     eprintln!("postgres end-to-end: {:?}", started.elapsed());
 }
 
+/// The same flow on SQLite, the default: the same answers (the 409s included), and its
+/// duration beside PostgreSQL's.
+#[test]
+fn the_same_flow_on_sqlite_gives_the_same_answers() {
+    let started = Instant::now();
+    let mut server = TestServer::start_with_config("");
+    let id = staged_rollout_with_dnf(&mut server, "sqdemo");
+    assert!(server.data_dir().join("stagerepo.db").exists());
+    server.restart();
+    assert_eq!(server.get_json(&format!("/api/v1/releases/{id}"))["state"], "promoted");
+    eprintln!("sqlite end-to-end: {:?}", started.elapsed());
+}
+
 #[test]
 fn a_bad_database_url_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
