@@ -239,8 +239,82 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
+    use super::sql::{params, OptionalExtension};
+    use super::*;
+
     #[test]
     fn migrations_are_valid() {
         super::sqlite::migrations().validate().unwrap();
+    }
+
+    /// A transaction is all or nothing: an error or a panic in the closure rolls it back, and
+    /// the connection serves the next call.
+    #[test]
+    fn transactions_roll_back_on_error_and_on_panic() {
+        let db = Db::open_in_memory().unwrap();
+        let count = |db: &Db| -> i64 {
+            db.lock()
+                .query_row("SELECT COUNT(*) FROM settings", (), |r| r.get(0))
+                .unwrap()
+        };
+        let failed: DbResult<()> = db.write(|tx| {
+            tx.execute("INSERT INTO settings (key, value) VALUES (?1, ?2)", ["a", "1"])?;
+            Err(DbError::Corrupt("stop".into()))
+        });
+        assert!(failed.is_err());
+        assert_eq!(count(&db), 0);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = db.write(|tx| -> DbResult<()> {
+                tx.execute("INSERT INTO settings (key, value) VALUES (?1, ?2)", ["b", "2"])?;
+                panic!("in the middle of a transaction");
+            });
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(count(&db), 0);
+        db.write(|tx| tx.execute("INSERT INTO settings (key, value) VALUES (?1, ?2)", ["c", "3"]))
+            .unwrap();
+        assert_eq!(db.setting("c").unwrap().as_deref(), Some("3"));
+    }
+
+    /// Mixed parameters bind, typed getters read them back, a missing row is `None`, and a
+    /// constraint violation is a conflict.
+    #[test]
+    fn the_executor_binds_reads_and_maps_errors() {
+        let db = Db::open_in_memory().unwrap();
+        let conn = db.lock();
+        let (a, b, c, d): (i64, bool, Option<String>, String) = conn
+            .query_row("SELECT ?1, ?2, ?3, ?4", params![7i64, true, None::<&str>, "x"], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .unwrap();
+        assert_eq!((a, b, c, d.as_str()), (7, true, None, "x"));
+        let missing = conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", ["nope"], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            .unwrap();
+        assert_eq!(missing, None);
+        assert!(matches!(
+            conn.query_row("SELECT 'text'", (), |r| r.get::<_, i64>(0)),
+            Err(DbError::Corrupt(_))
+        ));
+        conn.execute("INSERT INTO settings (key, value) VALUES (?1, ?2)", ["k", "v"])
+            .unwrap();
+        assert!(matches!(
+            conn.execute("INSERT INTO settings (key, value) VALUES (?1, ?2)", ["k", "w"]),
+            Err(DbError::Conflict(_))
+        ));
+        assert!(matches!(
+            conn.execute(
+                "INSERT INTO audit (at, actor, action, object) VALUES (1, 'a', 'b', 'c')",
+                ()
+            ),
+            Ok(1)
+        ));
+        assert!(matches!(
+            conn.execute("DELETE FROM audit", ()),
+            Err(DbError::Conflict(_))
+        ));
     }
 }

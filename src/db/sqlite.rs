@@ -129,7 +129,11 @@ impl Executor for SqliteConn<'_> {
                     ValueRef::Null => Value::Null,
                     ValueRef::Integer(i) => Value::Int(i),
                     ValueRef::Real(f) => Value::Real(f),
-                    ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    // Invalid UTF-8 stays bytes, so reading it as a String fails as it did.
+                    ValueRef::Text(t) => match std::str::from_utf8(t) {
+                        Ok(s) => Value::Text(s.to_string()),
+                        Err(_) => Value::Blob(t.to_vec()),
+                    },
                     ValueRef::Blob(b) => Value::Blob(b.to_vec()),
                 });
             }
