@@ -478,3 +478,71 @@ fn both_engines_migrate_to_the_same_schema() {
     same("foreign keys", &sqlite.foreign, &postgres.foreign);
     same("indexes", &sqlite.indexes, &postgres.indexes);
 }
+
+/// An installation on SQLite moves to PostgreSQL: `copy-database` with the server stopped, then
+/// the same data directory with `database_url`. Everything reads back the same (audit log ids
+/// included), production is served byte for byte, and new records continue after the copied
+/// ids. A second copy into the filled database is refused.
+#[test]
+fn an_sqlite_installation_moves_to_postgresql() {
+    let mut server = TestServer::start_with_config("");
+    let id = staged_rollout_with_dnf(&mut server, "mvdemo");
+    let audit = server.get_json("/api/v1/audit");
+    // A release as shown, less what the clock computes (seconds left of each site's period).
+    let release = |server: &TestServer| {
+        let mut v = server.get_json(&format!("/api/v1/releases/{id}"));
+        for site in v["sites"].as_array_mut().unwrap() {
+            site.as_object_mut().unwrap().remove("seconds_left");
+        }
+        v
+    };
+    let before = release(&server);
+    let (_, repomd) = support::ureq_get(&format!("{}/repo/el9/production/repodata/repomd.xml", server.url)).unwrap();
+    server.stop();
+
+    let (name, url) = database();
+    let data_dir = server.data_dir();
+    let copy = |url: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_stagerepo"))
+            .args(["copy-database", "--json", "--to", url, "--data-dir"])
+            .arg(&data_dir)
+            .env_remove("STAGEREPO_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let out = copy(&url);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let outcome: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(outcome["rows"].as_u64().unwrap() > 20, "{outcome}");
+
+    server.restart_with(&["--database-url", &url]);
+    assert!(server.log().contains("database=\"postgres\"") || server.log().contains("database=postgres"));
+    assert_eq!(server.get_json("/api/v1/audit"), audit);
+    assert_eq!(release(&server), before);
+    let (_, again) = support::ureq_get(&format!("{}/repo/el9/production/repodata/repomd.xml", server.url)).unwrap();
+    assert_eq!(repomd, again, "production is served unchanged");
+    // New rows get ids after the copied ones.
+    let team = server.add_team("after-the-move");
+    server.add_element("mvnext", "after-the-move");
+    let work = tempfile::tempdir().unwrap();
+    let rpms = build_rpms(work.path(), &[SpecPackage::new("mvnext", "1.0", "1")]);
+    let next = server.submit(&team, "mvnext", "1.0.0", &rpms);
+    assert_eq!(next, id + 1);
+    let entries = server.get_json("/api/v1/audit");
+    let ids: Vec<i64> = entries
+        .as_array()
+        .or_else(|| entries["entries"].as_array())
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let mut db = Cluster::get().client(&name);
+    assert_eq!(count(&mut db, "releases"), 2);
+
+    // Into a database that holds data: refused, nothing changed.
+    let out = copy(&url);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already holds data"));
+    assert_eq!(count(&mut db, "releases"), 2);
+}

@@ -5,6 +5,7 @@
 //! statement or transaction; callers run on blocking threads.
 
 mod audit;
+pub mod copy;
 mod bases;
 mod deployments;
 mod elements;

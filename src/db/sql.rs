@@ -242,6 +242,11 @@ impl<'a> Row<'a> {
         Row { values }
     }
 
+    /// Every column's value, in order.
+    pub(crate) fn values(&self) -> &[Value] {
+        self.values
+    }
+
     /// Column `i` as a `T`.
     pub fn get<I: RowIndex, T: FromValue>(&self, i: I) -> DbResult<T> {
         let i = i.index();
@@ -318,6 +323,16 @@ impl<'a> Conn<'a> {
             Ok(())
         })?;
         Ok(out)
+    }
+
+    /// Every row of a query through `f`, streamed (nothing is collected).
+    pub(crate) fn for_each<P: Params>(
+        &self,
+        sql: &str,
+        params: P,
+        mut f: impl FnMut(&Row<'_>) -> DbResult<()>,
+    ) -> DbResult<()> {
+        self.ex.query(sql, &params.into_values(), &mut f)
     }
 
     /// A statement to run (possibly many times); the engines cache prepared statements by text.

@@ -192,6 +192,13 @@ impl TestServer {
         self.spawn();
     }
 
+    /// Stops the server and starts it again with `more` serve arguments from now on.
+    pub fn restart_with(&mut self, more: &[&str]) {
+        self.stop();
+        self.extra_args.extend(more.iter().map(|s| s.to_string()));
+        self.spawn();
+    }
+
     /// Runs the CLI against this server; returns (success, stdout, stderr).
     pub fn cli(&self, token: Option<&str>, args: &[&str]) -> (bool, String, String) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_stagerepo"));
