@@ -165,16 +165,18 @@ struct PgConn<'a> {
 }
 
 impl PgConn<'_> {
-    /// Runs `f` on the connection, connecting again first when it is known closed, and once
-    /// more when the lock's first statement found it closed and may be `retried`.
+    /// Runs `f` on the connection. The lock's first statement connects again when the
+    /// connection is known closed, and runs once more on a new one when it found it closed and
+    /// may be `retried`. Later statements never reconnect: inside a transaction that would run
+    /// the rest outside it; they fail, and the next lock starts on a new connection.
     fn run<T>(&self, retried: bool, f: impl Fn(&mut State) -> DbResult<T>) -> DbResult<T> {
-        let first = self.first.replace(false) && retried;
+        let first = self.first.replace(false);
         let mut state = self.state.borrow_mut();
-        if state.client.is_closed() {
+        if first && state.client.is_closed() {
             state.reconnect()?;
         }
         match f(&mut state) {
-            Err(_) if first && state.client.is_closed() => {
+            Err(_) if first && retried && state.client.is_closed() => {
                 state.reconnect()?;
                 f(&mut state)
             }
