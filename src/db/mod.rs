@@ -5,8 +5,8 @@
 //! statement or transaction; callers run on blocking threads.
 
 mod audit;
-pub mod copy;
 mod bases;
+pub mod copy;
 mod deployments;
 mod elements;
 mod evidence;
