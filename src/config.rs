@@ -40,6 +40,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where the database, package store and repositories live.
     pub data_dir: PathBuf,
+    /// `postgres://user[:password]@host[:port]/dbname`: keep the control-plane database in
+    /// PostgreSQL instead of `<data_dir>/stagerepo.db` (SQLite, the default when unset).
+    pub database_url: Option<String>,
     /// Base URL written into `.repo` files; derived from the request's Host when unset.
     pub public_url: Option<String>,
     /// Largest accepted upload, in bytes.
@@ -182,6 +185,7 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:8080".parse().expect("valid default address"),
             data_dir: PathBuf::from("./stagerepo-data"),
+            database_url: None,
             public_url: None,
             max_upload_size: 2 * 1024 * 1024 * 1024,
             keep_generations: 2,
@@ -228,6 +232,7 @@ impl Default for Config {
 pub struct Overrides {
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
     pub public_url: Option<String>,
     pub max_upload_size: Option<u64>,
 }
@@ -249,6 +254,9 @@ impl Config {
         }
         if let Some(v) = overrides.data_dir {
             config.data_dir = v;
+        }
+        if let Some(v) = overrides.database_url {
+            config.database_url = Some(v);
         }
         if let Some(v) = overrides.public_url {
             config.public_url = Some(v);
@@ -312,6 +320,14 @@ impl Config {
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         self.validate_operations()?;
+        if let Some(url) = &self.database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(ConfigError::Invalid {
+                    key: "database_url".into(),
+                    message: "expected a postgres:// URL (leave it unset for SQLite in data_dir)".into(),
+                });
+            }
+        }
         // More sites than any grid has rollout sites for one element could never be met:
         // every release would need --force.
         let sites = std::iter::once(("min_deployed_sites".to_string(), self.min_deployed_sites)).chain(

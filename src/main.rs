@@ -20,6 +20,7 @@ fn main() -> anyhow::Result<()> {
             let overrides = Overrides {
                 listen: args.listen,
                 data_dir: args.data_dir,
+                database_url: args.database_url,
                 public_url: args.public_url,
                 max_upload_size: args.max_upload_size,
             };

@@ -72,6 +72,7 @@ pub async fn serve_with_reload(config: Config, source: ConfigSource) -> Result<(
     let app = Arc::new(app);
     tracing::info!(
         data_dir = %app.config.data_dir.display(),
+        database = app.db.engine(),
         admin_token = %app.admin_token_path().display(),
         "stagerepo {} ready",
         crate::version::LONG_VERSION

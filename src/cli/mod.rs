@@ -41,6 +41,8 @@ pub enum Command {
     Config(ops::ConfigCommand),
     /// Restore a backup (written by `admin backup`) into a new data directory; run offline.
     Restore(ops::RestoreArgs),
+    /// Copy a data directory's SQLite database into an empty PostgreSQL database; run offline.
+    CopyDatabase(ops::CopyDatabaseArgs),
 }
 
 /// Options of `stagerepo serve`; each overrides the configuration file.
@@ -55,6 +57,9 @@ pub struct ServeArgs {
     /// Data directory [default: ./stagerepo-data].
     #[arg(long, env = "STAGEREPO_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL of the database [default: SQLite in the data directory].
+    #[arg(long, env = "STAGEREPO_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// Base URL written into .repo files.
     #[arg(long, env = "STAGEREPO_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -91,6 +96,7 @@ pub fn run_client(command: Command) -> Result<(), ClientError> {
         Command::Site(args) => site::run(args),
         Command::Config(command) => ops::run_config(command),
         Command::Restore(args) => ops::run_restore(args),
+        Command::CopyDatabase(args) => ops::run_copy_database(args),
         Command::Serve(_) => unreachable!("serve is handled by main"),
     }
 }

@@ -32,6 +32,38 @@ pub struct RestoreArgs {
     json: bool,
 }
 
+/// `stagerepo copy-database --data-dir DIR --to postgres://...`.
+#[derive(Debug, Args)]
+pub struct CopyDatabaseArgs {
+    /// The data directory whose stagerepo.db is copied (its server stopped).
+    #[arg(long, env = "STAGEREPO_DATA_DIR")]
+    data_dir: PathBuf,
+    /// The PostgreSQL database to fill; it must hold no rows yet.
+    #[arg(long, env = "STAGEREPO_DATABASE_URL", hide_env_values = true)]
+    to: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `copy-database`.
+pub fn run_copy_database(args: CopyDatabaseArgs) -> Result<(), ClientError> {
+    let outcome = crate::db::copy::copy_sqlite_to_postgres(&args.data_dir.join("stagerepo.db"), &args.to)
+        .map_err(|e| ClientError::Failed(e.to_string()))?;
+    if args.json {
+        print_json(&outcome);
+    } else {
+        for (table, rows) in &outcome.tables {
+            println!("{table}: {rows}");
+        }
+        println!(
+            "copied {} rows; set database_url and start the server on the same data directory",
+            outcome.rows
+        );
+    }
+    Ok(())
+}
+
 /// Runs `config check`.
 pub fn run_config(command: ConfigCommand) -> Result<(), ClientError> {
     match command {

@@ -1,6 +1,6 @@
 //! The append-only audit log and the announcement feed.
 
-use rusqlite::{params, Connection};
+use super::sql::{params, Tx};
 use serde::Serialize;
 
 use super::{Db, DbResult};
@@ -32,7 +32,7 @@ pub struct FeedEntry {
 impl Db {
     /// Appends to the audit log (inside the caller's transaction).
     pub fn audit(
-        tx: &Connection,
+        tx: &Tx<'_>,
         at: i64,
         actor: &str,
         action: &str,
@@ -52,7 +52,7 @@ impl Db {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT id, at, actor, action, object, reason, release_id FROM audit
-             WHERE (?1 IS NULL OR release_id = ?1) AND (?2 IS NULL OR at >= ?2) ORDER BY id",
+             WHERE (CAST(?1 AS BIGINT) IS NULL OR release_id = ?1) AND (CAST(?2 AS BIGINT) IS NULL OR at >= ?2) ORDER BY id",
         )?;
         let rows = stmt.query_map(params![release, since], |r| {
             Ok(AuditEntry {
@@ -65,12 +65,12 @@ impl Db {
                 release: r.get(6)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// Adds a feed entry (inside the caller's transaction).
     pub fn insert_feed_entry(
-        tx: &Connection,
+        tx: &Tx<'_>,
         at: i64,
         kind: &str,
         release: i64,
@@ -100,6 +100,6 @@ impl Db {
                 content: r.get(5)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 }

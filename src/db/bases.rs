@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::sql::{params, Tx};
 use super::{Db, DbResult};
 
 /// A base repository as listed.
@@ -30,6 +31,23 @@ impl Db {
                 packages: r.get::<_, i64>(3)? as usize,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
+    }
+
+    /// Records (or refreshes) an imported base repository (inside the caller's transaction).
+    pub fn upsert_base_repo(tx: &Tx<'_>, b: &BaseInfo) -> DbResult<()> {
+        tx.execute(
+            "INSERT INTO base_repos (dist, name, source, imported_at, packages) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(dist, name) DO UPDATE SET source = excluded.source,
+                imported_at = excluded.imported_at, packages = excluded.packages",
+            params![b.dist, b.name, b.source, b.imported_at, b.packages as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets a base repository (inside the caller's transaction).
+    pub fn delete_base_repo(tx: &Tx<'_>, dist: &str, name: &str) -> DbResult<()> {
+        tx.execute("DELETE FROM base_repos WHERE dist = ?1 AND name = ?2", [dist, name])?;
+        Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! Deployment reports: what each host of a site runs, with history.
 
-use rusqlite::{params, Row};
+use super::sql::{params, Row};
 use serde::Serialize;
 
 use super::{Db, DbError, DbResult};
@@ -40,7 +40,7 @@ pub struct ReleaseRow {
     pub packages: Vec<InstalledPackage>,
 }
 
-fn report_row(r: &Row<'_>) -> rusqlite::Result<DeploymentReport> {
+fn report_row(r: &Row<'_>) -> DbResult<DeploymentReport> {
     Ok(DeploymentReport {
         id: r.get(0)?,
         site: r.get(1)?,
@@ -50,7 +50,7 @@ fn report_row(r: &Row<'_>) -> rusqlite::Result<DeploymentReport> {
     })
 }
 
-fn host_package_row(r: &Row<'_>) -> rusqlite::Result<HostPackageRow> {
+fn host_package_row(r: &Row<'_>) -> DbResult<HostPackageRow> {
     Ok(HostPackageRow {
         report: r.get(0)?,
         site: r.get(1)?,
@@ -79,14 +79,15 @@ impl Db {
     /// Records what a host of a site runs now; returns the report's id.
     pub fn insert_deployment(&self, site_id: i64, host: &str, at: i64, packages: &[InstalledPackage]) -> DbResult<i64> {
         self.write(|tx| {
-            tx.execute(
-                "INSERT INTO deployment_reports (site_id, host, at, package_count) VALUES (?1, ?2, ?3, ?4)",
+            let id: i64 = tx.query_row(
+                "INSERT INTO deployment_reports (site_id, host, at, package_count) VALUES (?1, ?2, ?3, ?4)
+                 RETURNING id",
                 params![site_id, host, at, packages.len() as i64],
+                |r| r.get(0),
             )?;
-            let id = tx.last_insert_rowid();
             let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO deployment_packages (report_id, name, epoch, version, release, arch)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO deployment_packages (report_id, name, epoch, version, release, arch)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
             )?;
             for p in packages {
                 stmt.execute(params![id, p.name, p.epoch as i64, p.version, p.release, p.arch])?;
@@ -106,11 +107,11 @@ impl Db {
         let mut stmt = conn.prepare_cached(
             "SELECT dr.id, s.name, dr.host, dr.at, dr.package_count FROM deployment_reports dr
              JOIN sites s ON s.id = dr.site_id
-             WHERE (?1 IS NULL OR s.name = ?1) AND (?2 IS NULL OR dr.host = ?2)
+             WHERE (CAST(?1 AS TEXT) IS NULL OR s.name = ?1) AND (CAST(?2 AS TEXT) IS NULL OR dr.host = ?2)
              ORDER BY dr.id DESC LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![site, host, limit], report_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// The newest report of every host, by site and host.
@@ -122,8 +123,8 @@ impl Db {
              WHERE dr.id IN (SELECT MAX(id) FROM deployment_reports GROUP BY site_id, host)
              ORDER BY s.name, dr.host",
         )?;
-        let rows = stmt.query_map([], report_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt.query_map((), report_row)?;
+        rows.collect::<Result<_, _>>()
     }
 
     /// The packages bound to elements in the newest report of every host.
@@ -132,8 +133,8 @@ impl Db {
         let mut stmt = conn.prepare_cached(&format!(
             "{HOST_PACKAGES} WHERE dr.id IN (SELECT MAX(id) FROM deployment_reports GROUP BY site_id, host)"
         ))?;
-        let rows = stmt.query_map([], host_package_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt.query_map((), host_package_row)?;
+        rows.collect::<Result<_, _>>()
     }
 
     /// The packages of `element` in the reports a site sent between `from` and `to` (inclusive).
@@ -149,7 +150,7 @@ impl Db {
             "{HOST_PACKAGES} WHERE dr.site_id = ?1 AND e.name = ?2 AND dr.at >= ?3 AND dr.at <= ?4 ORDER BY dr.at, dr.id"
         ))?;
         let rows = stmt.query_map(params![site_id, element, from, to], host_package_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// Every release with its packages' identities, oldest first.
@@ -160,7 +161,7 @@ impl Db {
              FROM releases r JOIN release_packages rp ON rp.release_id = r.id
              JOIN packages p ON p.sha256 = rp.sha256 ORDER BY r.id",
         )?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map((), |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,

@@ -1,6 +1,6 @@
 //! Elements (products), the package names bound to them, and their rollout sites.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use super::sql::{params, OptionalExtension, Tx};
 use serde::Serialize;
 
 use super::{Db, DbResult};
@@ -33,11 +33,11 @@ impl Db {
     /// Creates an element owned by a team.
     pub fn insert_element(&self, name: &str, team_id: i64, description: &str, now: i64) -> DbResult<i64> {
         let conn = self.lock();
-        conn.execute(
-            "INSERT INTO elements (name, team_id, description, created_at) VALUES (?1, ?2, ?3, ?4)",
+        conn.query_row(
+            "INSERT INTO elements (name, team_id, description, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING id",
             params![name, team_id, description, now],
-        )?;
-        Ok(conn.last_insert_rowid())
+            |r| r.get(0),
+        )
     }
 
     /// All elements, or one by name.
@@ -46,7 +46,7 @@ impl Db {
         let mut stmt = conn.prepare_cached(
             "SELECT e.id, e.name, t.name, e.team_id, e.description, e.created_at
              FROM elements e JOIN teams t ON t.id = e.team_id
-             WHERE ?1 IS NULL OR e.name = ?1 ORDER BY e.name",
+             WHERE CAST(?1 AS TEXT) IS NULL OR e.name = ?1 ORDER BY e.name",
         )?;
         let rows = stmt.query_map([name], |r| {
             Ok(Element {
@@ -69,22 +69,21 @@ impl Db {
 
     /// The element a package name is bound to: (element name, owning team name).
     pub fn package_owner(&self, package: &str) -> DbResult<Option<(String, String)>> {
-        Ok(self
-            .lock()
+        self.lock()
             .query_row(
                 "SELECT e.name, t.name FROM element_packages ep JOIN elements e ON e.id = ep.element_id
                  JOIN teams t ON t.id = e.team_id WHERE ep.name = ?1",
                 [package],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()?)
+            .optional()
     }
 
     /// Binds package names to an element (inside the caller's transaction); known ones stay.
-    pub fn bind_packages(tx: &Connection, element_id: i64, names: &[String]) -> DbResult<()> {
+    pub fn bind_packages(tx: &Tx<'_>, element_id: i64, names: &[String]) -> DbResult<()> {
         for n in names {
             tx.execute(
-                "INSERT OR IGNORE INTO element_packages (name, element_id) VALUES (?1, ?2)",
+                "INSERT INTO element_packages (name, element_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 params![n, element_id],
             )?;
         }
@@ -116,7 +115,7 @@ impl Db {
         let mut stmt = conn.prepare_cached(
             "SELECT e.name, s.name, r.sla_seconds FROM rollouts r
              JOIN elements e ON e.id = r.element_id JOIN sites s ON s.id = r.site_id
-             WHERE ?1 IS NULL OR e.name = ?1 ORDER BY e.name, s.name",
+             WHERE CAST(?1 AS TEXT) IS NULL OR e.name = ?1 ORDER BY e.name, s.name",
         )?;
         let rows = stmt.query_map([element], |r| {
             Ok(RolloutAssignment {
@@ -126,7 +125,7 @@ impl Db {
                 previous_sla_seconds: None,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// (site id, SLA) of an element's rollout sites.
@@ -134,6 +133,6 @@ impl Db {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached("SELECT site_id, sla_seconds FROM rollouts WHERE element_id = ?1")?;
         let rows = stmt.query_map([element_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 }

@@ -1,7 +1,7 @@
 //! Rollout on evidence: the sites a release was announced to, their declines, and a site's
 //! own view of its assignments, reports and problems.
 
-use rusqlite::{params, Connection};
+use super::sql::{params, Tx};
 use serde::Serialize;
 
 use super::{Db, DbResult};
@@ -34,7 +34,7 @@ pub struct SiteAssignmentRow {
 impl Db {
     /// Records the evidence a release needs and the sites' SLA grace (inside the announcement's
     /// transaction, after `set_announced`).
-    pub fn set_rollout_policy(tx: &Connection, id: i64, min_deployed_sites: u32, grace_seconds: i64) -> DbResult<()> {
+    pub fn set_rollout_policy(tx: &Tx<'_>, id: i64, min_deployed_sites: u32, grace_seconds: i64) -> DbResult<()> {
         tx.execute(
             "UPDATE releases SET min_deployed_sites = ?2 WHERE id = ?1",
             params![id, min_deployed_sites],
@@ -48,11 +48,10 @@ impl Db {
 
     /// How many sites must show deployment evidence for a release.
     pub fn min_deployed_sites(&self, id: i64) -> DbResult<u32> {
-        Ok(self
-            .lock()
+        self.lock()
             .query_row("SELECT min_deployed_sites FROM releases WHERE id = ?1", [id], |r| {
                 r.get(0)
-            })?)
+            })
     }
 
     /// The rollout sites of a release with their SLA, grace and decline, by name.
@@ -72,12 +71,12 @@ impl Db {
                 declined_reason: r.get(5)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// Marks a site's assignment declined (inside the caller's transaction); false when it
     /// was already declined.
-    pub fn decline_assignment(tx: &Connection, release: i64, site_id: i64, at: i64, reason: &str) -> DbResult<bool> {
+    pub fn decline_assignment(tx: &Tx<'_>, release: i64, site_id: i64, at: i64, reason: &str) -> DbResult<bool> {
         let n = tx.execute(
             "UPDATE release_sites SET declined_at = ?3, declined_reason = ?4
              WHERE release_id = ?1 AND site_id = ?2 AND declined_at IS NULL",
@@ -105,7 +104,7 @@ impl Db {
                 reports: r.get(5)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// The newest `limit` releases ever announced to a site, in any state, newest first.
@@ -115,7 +114,7 @@ impl Db {
             "SELECT release_id FROM release_sites WHERE site_id = ?1 ORDER BY release_id DESC LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![site_id, limit], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// A site's reports, newest first.
@@ -149,14 +148,13 @@ impl Db {
 
     /// The newest advisory id of a release, if it has one.
     pub fn release_advisory(&self, release: i64) -> DbResult<Option<String>> {
-        use rusqlite::OptionalExtension;
-        Ok(self
-            .lock()
+        use super::sql::OptionalExtension;
+        self.lock()
             .query_row(
                 "SELECT id FROM advisories WHERE release_id = ?1 ORDER BY issued DESC, id DESC LIMIT 1",
                 [release],
                 |r| r.get(0),
             )
-            .optional()?)
+            .optional()
     }
 }

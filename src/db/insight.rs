@@ -1,6 +1,6 @@
 //! Read-only queries behind the SLA metrics, the per-site feed, /metrics and the dashboard.
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::{Db, DbResult, FeedEntry};
 
@@ -34,7 +34,7 @@ impl Db {
                       WHERE rp.release_id = r.id AND rp.site_id = s.id),
                     rs.grace_seconds, rs.declined_at
              FROM release_sites rs JOIN releases r ON r.id = rs.release_id JOIN sites s ON s.id = rs.site_id
-             WHERE r.announced_at IS NOT NULL AND r.announced_at >= ?1 AND (?2 IS NULL OR s.name = ?2)
+             WHERE r.announced_at IS NOT NULL AND r.announced_at >= ?1 AND (CAST(?2 AS TEXT) IS NULL OR s.name = ?2)
              ORDER BY s.name, r.id",
         )?;
         let rows = stmt.query_map(params![since, site], |r| {
@@ -52,7 +52,7 @@ impl Db {
                 declined_at: r.get(10)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// Names of the sites that are a rollout site of some element now.
@@ -61,8 +61,8 @@ impl Db {
         let mut stmt = conn.prepare_cached(
             "SELECT DISTINCT s.name FROM rollouts r JOIN sites s ON s.id = r.site_id ORDER BY s.name",
         )?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt.query_map((), |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()
     }
 
     /// The newest `limit` feed entries about releases `site_id` was announced as a rollout
@@ -85,15 +85,15 @@ impl Db {
                 content: r.get(5)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// How many releases are in each state (states without releases are left out).
     pub fn release_state_counts(&self) -> DbResult<Vec<(String, i64)>> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached("SELECT state, COUNT(*) FROM releases GROUP BY state")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt.query_map((), |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()
     }
 
     /// How many problems there are by criticality (None: untriaged) and whether open.
@@ -101,8 +101,8 @@ impl Db {
         let conn = self.lock();
         let mut stmt =
             conn.prepare_cached("SELECT criticality, open, COUNT(*) FROM problems GROUP BY criticality, open")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt.query_map((), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<Result<_, _>>()
     }
 
     /// (release id, time) of promotions at or after `since`, newest first.
@@ -113,7 +113,7 @@ impl Db {
              GROUP BY release_id ORDER BY MAX(at) DESC, release_id DESC",
         )?;
         let rows = stmt.query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// Releases that left beta or production the hard way (`withdrawn`, `rejected`) since
@@ -126,6 +126,6 @@ impl Db {
              ORDER BY at DESC, release_id DESC",
         )?;
         let rows = stmt.query_map([since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 }

@@ -1,6 +1,6 @@
 //! Product teams' OpenPGP public keys.
 
-use rusqlite::params;
+use super::sql::params;
 use serde::Serialize;
 
 use super::{Db, DbResult};
@@ -38,7 +38,7 @@ impl Db {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT t.name, k.fingerprint, k.key_ids, k.added_at, k.armored FROM team_keys k
-             JOIN teams t ON t.id = k.team_id WHERE ?1 IS NULL OR t.name = ?1 ORDER BY t.name, k.id",
+             JOIN teams t ON t.id = k.team_id WHERE CAST(?1 AS TEXT) IS NULL OR t.name = ?1 ORDER BY t.name, k.id",
         )?;
         let rows = stmt.query_map([team], |r| {
             let ids: String = r.get(2)?;
@@ -50,7 +50,7 @@ impl Db {
                 armored: r.get(4)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// Removes a team's key by fingerprint (or key id); false when none matched.

@@ -1,6 +1,6 @@
 //! The e-mail outbox: messages queued with the change they tell of, sent by the mail worker.
 
-use rusqlite::{params, Connection};
+use super::sql::{params, Tx};
 
 use super::{Db, DbResult};
 
@@ -20,7 +20,7 @@ pub struct PendingMail {
 impl Db {
     /// Queues a message (inside the caller's transaction).
     pub fn queue_mail(
-        tx: &Connection,
+        tx: &Tx<'_>,
         event: &str,
         release_id: Option<i64>,
         recipients: &[String],
@@ -44,7 +44,7 @@ impl Db {
             "SELECT id, event, recipients, subject, body, created_at, attempts, next_attempt_at FROM email_outbox
              WHERE sent_at IS NULL AND given_up_at IS NULL ORDER BY next_attempt_at, id",
         )?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map((), |r| {
             let to: String = r.get(2)?;
             Ok(PendingMail {
                 id: r.get(0)?,
@@ -57,7 +57,7 @@ impl Db {
                 next_attempt_at: r.get(7)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// Records a sending attempt: sent, retried at `next`, or (no `next`) given up.
@@ -85,29 +85,27 @@ impl Db {
 
 impl Db {
     /// The advisory id of a release, once it has one (inside a transaction or not).
-    pub fn advisory_of_release(conn: &Connection, release_id: i64) -> DbResult<Option<String>> {
-        use rusqlite::OptionalExtension;
-        Ok(conn
-            .query_row(
-                "SELECT id FROM advisories WHERE release_id = ?1 ORDER BY issued DESC LIMIT 1",
-                [release_id],
-                |r| r.get(0),
-            )
-            .optional()?)
+    pub fn advisory_of_release(conn: &Tx<'_>, release_id: i64) -> DbResult<Option<String>> {
+        use super::sql::OptionalExtension;
+        conn.query_row(
+            "SELECT id FROM advisories WHERE release_id = ?1 ORDER BY issued DESC LIMIT 1",
+            [release_id],
+            |r| r.get(0),
+        )
+        .optional()
     }
 }
 
 impl Db {
     /// (id, year, seq) of a release's advisory, once allocated.
     pub fn advisory_numbers(&self, release_id: i64) -> DbResult<Option<(String, i32, i64)>> {
-        use rusqlite::OptionalExtension;
-        Ok(self
-            .lock()
+        use super::sql::OptionalExtension;
+        self.lock()
             .query_row(
                 "SELECT id, year, seq FROM advisories WHERE release_id = ?1",
                 [release_id],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
-            .optional()?)
+            .optional()
     }
 }

@@ -1,11 +1,12 @@
-//! SQLite storage: opening, pragmas, versioned migrations. One file per table group.
+//! Storage: SQLite (the default) or PostgreSQL behind one engine-neutral executor
+//! ([`sql`]), versioned migrations per engine. One file per table group.
 //!
-//! Only this module knows rusqlite. Every method takes the connection lock for one short
+//! Only this module knows the SQL engines. Every method takes the connection lock for one short
 //! statement or transaction; callers run on blocking threads.
 
 mod audit;
-mod backup;
 mod bases;
+pub mod copy;
 mod deployments;
 mod elements;
 mod evidence;
@@ -21,11 +22,13 @@ mod sites;
 mod teams;
 mod webhooks;
 
-use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+mod postgres;
+pub mod sql;
+mod sqlite;
 
-use rusqlite::Connection;
-use rusqlite_migration::{Migrations, M};
+use std::path::Path;
+
+pub use sql::{Conn, Tx};
 
 pub use audit::{AuditEntry, FeedEntry};
 pub use bases::BaseInfo;
@@ -43,11 +46,14 @@ pub use sites::Site;
 pub use teams::Team;
 pub use webhooks::{DeliveryAttempt, PendingDelivery};
 
-/// Storage failures. Constraint violations surface as [`DbError::Conflict`].
+/// Storage failures. Constraint violations surface as [`DbError::Conflict`] and a full disk as
+/// [`DbError::DiskFull`] whatever the engine, so the HTTP mapping stays in one place.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("database: {0}")]
     Sqlite(rusqlite::Error),
+    #[error("database: {}", postgres::describe(.0))]
+    Postgres(::postgres::Error),
     #[error("database migration: {0}")]
     Migration(#[from] rusqlite_migration::Error),
     #[error("conflicting record: {0}")]
@@ -56,10 +62,16 @@ pub enum DbError {
     Corrupt(String),
     #[error("database file: {0}")]
     Io(#[from] std::io::Error),
-    /// SQLite could not write because the disk is full (`SQLITE_FULL`); the transaction was
-    /// rolled back.
+    /// The engine could not write because the disk is full (`SQLITE_FULL`, SQLSTATE 53100);
+    /// the transaction was rolled back.
     #[error("database: the disk is full: {0}")]
     DiskFull(String),
+    /// A single-row query found no row (see [`sql::OptionalExtension`]).
+    #[error("database: no such row")]
+    NoRows,
+    /// What this engine does not do (a SQLite file backup of a PostgreSQL database).
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl DbError {
@@ -69,20 +81,6 @@ impl DbError {
             DbError::DiskFull(_) => true,
             DbError::Io(e) => crate::store::is_disk_full(e),
             _ => false,
-        }
-    }
-}
-
-impl From<rusqlite::Error> for DbError {
-    fn from(e: rusqlite::Error) -> Self {
-        match &e {
-            rusqlite::Error::SqliteFailure(f, msg) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                DbError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()))
-            }
-            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
-                DbError::DiskFull(e.to_string())
-            }
-            _ => DbError::Sqlite(e),
         }
     }
 }
@@ -120,83 +118,113 @@ pub fn restrict_files(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The migrations, in order; never edit a released one, append a new one.
-fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![
-        M::up(include_str!("migrations/001_foundation.sql")),
-        M::up(include_str!("migrations/002_rollout.sql")),
-        M::up(include_str!("migrations/003_consistency.sql")),
-        M::up(include_str!("migrations/004_inventory.sql")),
-        M::up(include_str!("migrations/005_evidence10.sql")),
-        M::up(include_str!("migrations/006_sites10.sql")),
-        M::up(include_str!("migrations/007_revision_changes.sql")),
-    ])
+/// One SQL engine, chosen once at start-up: hands out its locked connection.
+trait Engine: Send + Sync {
+    /// The connection, locked until the returned executor is dropped.
+    fn lock(&self) -> Box<dyn sql::Executor + '_>;
+    /// "sqlite" or "postgres", for logs and messages.
+    fn name(&self) -> &'static str;
+    /// Copies the whole database into a new SQLite file `dest`, one consistent state.
+    fn backup_to(&self, dest: &Path) -> DbResult<()>;
+    /// Why [`Engine::backup_to`] is not available, if it is not.
+    fn backup_refusal(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The database handle shared by the service layer.
 pub struct Db {
-    conn: Mutex<Connection>,
+    engine: Box<dyn Engine>,
     /// The package sets of the revisions read last (a revision's set never changes once
     /// committed): every submission's checks read the newest sets of beta and production.
-    recent_sets: Mutex<Vec<revisions::CachedSet>>,
+    recent_sets: std::sync::Mutex<Vec<revisions::CachedSet>>,
+}
+
+/// Rolls back an open transaction unless it was committed (also when `f` panicked).
+struct Rollback<'c, 'a> {
+    conn: &'c Conn<'a>,
+    open: bool,
+}
+
+impl Drop for Rollback<'_, '_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
 }
 
 impl Db {
-    /// Opens (creating) the database file, enables WAL and runs pending migrations. The file
-    /// and its WAL and shared-memory files are made 0600 whatever the umask: they hold token
-    /// hashes and the (sealed) webhook secrets.
+    fn with_engine(engine: Box<dyn Engine>) -> Db {
+        Db {
+            engine,
+            recent_sets: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Opens (creating) the SQLite database file, enables WAL and runs pending migrations. The
+    /// file and its WAL and shared-memory files are made 0600 whatever the umask: they hold
+    /// token hashes and the (sealed) webhook secrets.
     pub fn open(path: &Path) -> DbResult<Db> {
-        create_private(path)?;
-        let mut conn = Connection::open(path)?;
-        Self::init(&mut conn)?;
-        restrict_files(path)?;
-        Ok(Db {
-            conn: Mutex::new(conn),
-            recent_sets: Mutex::default(),
-        })
+        Ok(Self::with_engine(Box::new(sqlite::Sqlite::open(path)?)))
     }
 
-    /// An in-memory database, for unit tests.
+    /// Connects to PostgreSQL at `url` (`postgres://user@host:port/dbname`) and runs pending
+    /// migrations.
+    pub fn open_postgres(url: &str) -> DbResult<Db> {
+        Ok(Self::with_engine(Box::new(postgres::Postgres::connect(url)?)))
+    }
+
+    /// An in-memory SQLite database, for unit tests.
     pub fn open_in_memory() -> DbResult<Db> {
-        let mut conn = Connection::open_in_memory()?;
-        Self::init(&mut conn)?;
-        Ok(Db {
-            conn: Mutex::new(conn),
-            recent_sets: Mutex::default(),
-        })
+        Ok(Self::with_engine(Box::new(sqlite::Sqlite::in_memory()?)))
     }
 
-    fn init(conn: &mut Connection) -> DbResult<()> {
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrations().to_latest(conn)?;
-        Ok(())
+    /// The engine's name: "sqlite" or "postgres".
+    pub fn engine(&self) -> &'static str {
+        self.engine.name()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave a transaction half-applied (rusqlite
-        // rolls back on drop), so the connection is still usable.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> Conn<'_> {
+        Conn::new(self.engine.lock())
     }
 
     /// Runs `f` in one transaction, committed only when it returns Ok.
-    pub fn write<T>(&self, f: impl FnOnce(&Connection) -> DbResult<T>) -> DbResult<T> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let value = f(&tx)?;
-        tx.commit()?;
+    pub fn write<T>(&self, f: impl FnOnce(&Tx<'_>) -> DbResult<T>) -> DbResult<T> {
+        let conn = self.lock();
+        conn.execute_batch("BEGIN")?;
+        let mut guard = Rollback {
+            conn: &conn,
+            open: true,
+        };
+        let value = f(&conn)?;
+        conn.execute_batch("COMMIT")?;
+        guard.open = false;
         Ok(value)
+    }
+
+    /// Copies the whole database into a new SQLite file `dest` (SQLite's online backup, under
+    /// the connection lock, so one consistent state); refused with PostgreSQL.
+    pub fn backup_to(&self, dest: &Path) -> DbResult<()> {
+        self.check_backup()?;
+        self.engine.backup_to(dest)
+    }
+
+    /// Whether [`Db::backup_to`] can work: [`DbError::Unsupported`] with PostgreSQL, checked
+    /// before a backup touches anything.
+    pub fn check_backup(&self) -> DbResult<()> {
+        match self.engine.backup_refusal() {
+            Some(why) => Err(DbError::Unsupported(why)),
+            None => Ok(()),
+        }
     }
 
     /// Reads a setting.
     pub fn setting(&self, key: &str) -> DbResult<Option<String>> {
-        use rusqlite::OptionalExtension;
-        Ok(self
-            .lock()
+        use sql::OptionalExtension;
+        self.lock()
             .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?)
+            .optional()
     }
 
     /// Writes a setting.
@@ -212,8 +240,82 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
+    use super::sql::{params, OptionalExtension};
+    use super::*;
+
     #[test]
     fn migrations_are_valid() {
-        super::migrations().validate().unwrap();
+        super::sqlite::migrations().validate().unwrap();
+    }
+
+    /// A transaction is all or nothing: an error or a panic in the closure rolls it back, and
+    /// the connection serves the next call.
+    #[test]
+    fn transactions_roll_back_on_error_and_on_panic() {
+        let db = Db::open_in_memory().unwrap();
+        let count = |db: &Db| -> i64 {
+            db.lock()
+                .query_row("SELECT COUNT(*) FROM settings", (), |r| r.get(0))
+                .unwrap()
+        };
+        let failed: DbResult<()> = db.write(|tx| {
+            tx.execute("INSERT INTO settings (key, value) VALUES (?1, ?2)", ["a", "1"])?;
+            Err(DbError::Corrupt("stop".into()))
+        });
+        assert!(failed.is_err());
+        assert_eq!(count(&db), 0);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = db.write(|tx| -> DbResult<()> {
+                tx.execute("INSERT INTO settings (key, value) VALUES (?1, ?2)", ["b", "2"])?;
+                panic!("in the middle of a transaction");
+            });
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(count(&db), 0);
+        db.write(|tx| tx.execute("INSERT INTO settings (key, value) VALUES (?1, ?2)", ["c", "3"]))
+            .unwrap();
+        assert_eq!(db.setting("c").unwrap().as_deref(), Some("3"));
+    }
+
+    /// Mixed parameters bind, typed getters read them back, a missing row is `None`, and a
+    /// constraint violation is a conflict.
+    #[test]
+    fn the_executor_binds_reads_and_maps_errors() {
+        let db = Db::open_in_memory().unwrap();
+        let conn = db.lock();
+        let (a, b, c, d): (i64, bool, Option<String>, String) = conn
+            .query_row("SELECT ?1, ?2, ?3, ?4", params![7i64, true, None::<&str>, "x"], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .unwrap();
+        assert_eq!((a, b, c, d.as_str()), (7, true, None, "x"));
+        let missing = conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", ["nope"], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            .unwrap();
+        assert_eq!(missing, None);
+        assert!(matches!(
+            conn.query_row("SELECT 'text'", (), |r| r.get::<_, i64>(0)),
+            Err(DbError::Corrupt(_))
+        ));
+        conn.execute("INSERT INTO settings (key, value) VALUES (?1, ?2)", ["k", "v"])
+            .unwrap();
+        assert!(matches!(
+            conn.execute("INSERT INTO settings (key, value) VALUES (?1, ?2)", ["k", "w"]),
+            Err(DbError::Conflict(_))
+        ));
+        assert!(matches!(
+            conn.execute(
+                "INSERT INTO audit (at, actor, action, object) VALUES (1, 'a', 'b', 'c')",
+                ()
+            ),
+            Ok(1)
+        ));
+        assert!(matches!(
+            conn.execute("DELETE FROM audit", ()),
+            Err(DbError::Conflict(_))
+        ));
     }
 }

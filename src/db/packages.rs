@@ -1,6 +1,6 @@
 //! Uploaded packages: identity, owner and the pre-rendered repodata fragments.
 
-use rusqlite::{params, OptionalExtension, Row};
+use super::sql::{params, OptionalExtension, Row};
 
 use super::{Db, DbError, DbResult};
 use crate::domain::package::PackageMeta;
@@ -35,7 +35,7 @@ pub struct NewPackage<'a> {
 
 const COLUMNS: &str = "sha256, filename, name, epoch, version, release, arch, size, uploaded_at";
 
-pub(crate) fn row_to_package(r: &Row<'_>) -> rusqlite::Result<StoredPackage> {
+pub(crate) fn row_to_package(r: &Row<'_>) -> DbResult<StoredPackage> {
     Ok(StoredPackage {
         sha256: r.get(0)?,
         filename: r.get(1)?,
@@ -82,7 +82,7 @@ impl Db {
     /// The package stored under this file name.
     pub fn package_by_filename(&self, filename: &str) -> DbResult<Option<StoredPackage>> {
         let sql = format!("SELECT {COLUMNS} FROM packages WHERE filename = ?1");
-        Ok(self.lock().query_row(&sql, [filename], row_to_package).optional()?)
+        self.lock().query_row(&sql, [filename], row_to_package).optional()
     }
 
     /// The package with this name, epoch, version, release and arch.
@@ -91,22 +91,21 @@ impl Db {
             "SELECT {COLUMNS} FROM packages
              WHERE name = ?1 AND epoch = ?2 AND version = ?3 AND release = ?4 AND arch = ?5"
         );
-        Ok(self
-            .lock()
+        self.lock()
             .query_row(
                 &sql,
                 params![m.name, m.epoch as i64, m.version, m.release, m.arch],
                 row_to_package,
             )
-            .optional()?)
+            .optional()
     }
 
     /// Every stored package, by file name (what `admin verify` re-reads).
     pub fn all_packages(&self) -> DbResult<Vec<StoredPackage>> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM packages ORDER BY filename"))?;
-        let rows = stmt.query_map([], row_to_package)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt.query_map((), row_to_package)?;
+        rows.collect::<Result<_, _>>()
     }
 
     /// The packages with these sha256 sums.
@@ -125,26 +124,26 @@ impl Db {
         let conn = self.lock();
         let mut stmt =
             conn.prepare_cached("SELECT primary_xml, filelists_xml, other_xml FROM packages WHERE sha256 = ?1")?;
-        Ok(stmt.query_row([sha256], |r| {
+        stmt.query_row([sha256], |r| {
             Ok(PackageXml {
                 pkgid: sha256.to_string(),
                 primary: r.get(0)?,
                 filelists: r.get(1)?,
                 other: r.get(2)?,
             })
-        })?)
+        })
     }
 
     /// (signer key ids, signed by its team) of one package.
     pub fn package_signature(&self, sha256: &str) -> DbResult<(Vec<String>, bool)> {
-        Ok(self.lock().query_row(
+        self.lock().query_row(
             "SELECT signature_key_ids, signed_by_team FROM packages WHERE sha256 = ?1",
             [sha256],
             |r| {
                 let ids: String = r.get(0)?;
                 Ok((ids.split_whitespace().map(str::to_string).collect(), r.get(1)?))
             },
-        )?)
+        )
     }
 
     /// The parsed header data of one package.

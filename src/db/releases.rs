@@ -1,6 +1,6 @@
 //! Releases and their packages.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use super::sql::{params, OptionalExtension, Tx};
 
 use super::{Db, DbError, DbResult};
 use crate::domain::release::{Release, ReleaseEvent, ReleaseState};
@@ -23,10 +23,10 @@ pub struct NewRelease<'a> {
 
 impl Db {
     /// Inserts a release and its package list (inside the caller's transaction); returns its id.
-    pub fn insert_release(tx: &Connection, r: &NewRelease<'_>) -> DbResult<i64> {
-        tx.execute(
+    pub fn insert_release(tx: &Tx<'_>, r: &NewRelease<'_>) -> DbResult<i64> {
+        let id: i64 = tx.query_row(
             "INSERT INTO releases (dist, element, version, team_id, notes, state, created_at, fixes, advisory_type, severity, refs)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
             params![
                 r.dist,
                 r.element,
@@ -40,8 +40,8 @@ impl Db {
                 r.severity,
                 serde_json::to_string(r.references).expect("strings serialise")
             ],
+            |r| r.get(0),
         )?;
-        let id = tx.last_insert_rowid();
         for sha in r.packages {
             tx.execute(
                 "INSERT INTO release_packages (release_id, sha256) VALUES (?1, ?2)",
@@ -52,7 +52,7 @@ impl Db {
     }
 
     /// Changes a release's state (inside the caller's transaction).
-    pub fn set_release_state(tx: &Connection, id: i64, state: ReleaseState) -> DbResult<()> {
+    pub fn set_release_state(tx: &Tx<'_>, id: i64, state: ReleaseState) -> DbResult<()> {
         tx.execute(
             "UPDATE releases SET state = ?2 WHERE id = ?1",
             params![id, state.as_str()],
@@ -61,7 +61,7 @@ impl Db {
     }
 
     /// Records a state change and its event (inside the caller's transaction).
-    pub fn transition_release(tx: &Connection, id: i64, ev: &ReleaseEvent) -> DbResult<()> {
+    pub fn transition_release(tx: &Tx<'_>, id: i64, ev: &ReleaseEvent) -> DbResult<()> {
         tx.execute(
             "UPDATE releases SET state = ?2 WHERE id = ?1",
             params![id, ev.to.as_str()],
@@ -82,7 +82,7 @@ impl Db {
     }
 
     /// Marks a release as announced at `at` to these (site id, SLA seconds).
-    pub fn set_announced(tx: &Connection, id: i64, at: i64, sites: &[(i64, i64)]) -> DbResult<()> {
+    pub fn set_announced(tx: &Tx<'_>, id: i64, at: i64, sites: &[(i64, i64)]) -> DbResult<()> {
         tx.execute("UPDATE releases SET announced_at = ?2 WHERE id = ?1", params![id, at])?;
         for (site, sla) in sites {
             tx.execute(
@@ -94,7 +94,7 @@ impl Db {
     }
 
     /// Records the shortened SLA of a fast-tracked announcement.
-    pub fn set_fast_track(tx: &Connection, id: i64, seconds: i64) -> DbResult<()> {
+    pub fn set_fast_track(tx: &Tx<'_>, id: i64, seconds: i64) -> DbResult<()> {
         tx.execute(
             "UPDATE releases SET fast_track_seconds = ?2 WHERE id = ?1",
             params![id, seconds],
@@ -103,7 +103,7 @@ impl Db {
     }
 
     /// Marks a release's promotion as forced past the gate.
-    pub fn set_forced(tx: &Connection, id: i64) -> DbResult<()> {
+    pub fn set_forced(tx: &Tx<'_>, id: i64) -> DbResult<()> {
         tx.execute("UPDATE releases SET forced = 1 WHERE id = ?1", [id])?;
         Ok(())
     }
@@ -146,7 +146,7 @@ impl Db {
              WHERE rs.release_id = ?1 ORDER BY s.name",
         )?;
         let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// Ids of the releases in `state`, oldest first.
@@ -247,7 +247,8 @@ impl Db {
     /// Ids of all releases, newest first, optionally of one distribution.
     pub fn release_ids(&self, dist: Option<&str>) -> DbResult<Vec<i64>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare("SELECT id FROM releases WHERE ?1 IS NULL OR dist = ?1 ORDER BY id DESC")?;
+        let mut stmt =
+            conn.prepare("SELECT id FROM releases WHERE CAST(?1 AS TEXT) IS NULL OR dist = ?1 ORDER BY id DESC")?;
         let ids = stmt.query_map([dist], |r| r.get(0))?.collect::<Result<_, _>>()?;
         Ok(ids)
     }
@@ -262,26 +263,24 @@ impl Db {
 
     /// The latest release of `dist` that brought the package `sha`: (id, element, version).
     pub fn release_of_package(&self, dist: &str, sha: &str) -> DbResult<Option<(i64, String, String)>> {
-        Ok(self
-            .lock()
+        self.lock()
             .query_row(
                 "SELECT r.id, r.element, r.version FROM release_packages rp JOIN releases r ON r.id = rp.release_id
                  WHERE r.dist = ?1 AND rp.sha256 = ?2 ORDER BY r.id DESC LIMIT 1",
                 params![dist, sha],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
-            .optional()?)
+            .optional()
     }
 
     /// Whether (dist, element, version) is taken.
     pub fn release_exists(&self, dist: &str, element: &str, version: &str) -> DbResult<Option<i64>> {
-        Ok(self
-            .lock()
+        self.lock()
             .query_row(
                 "SELECT id FROM releases WHERE dist = ?1 AND element = ?2 AND version = ?3",
                 params![dist, element, version],
                 |r| r.get(0),
             )
-            .optional()?)
+            .optional()
     }
 }

@@ -1,6 +1,6 @@
 //! Removing teams, elements and sites, and what still depends on them.
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::{Db, DbResult};
 
@@ -8,7 +8,11 @@ use super::{Db, DbResult};
 pub type Dependents = Vec<(&'static str, i64)>;
 
 impl Db {
-    fn count_dependents(&self, queries: &[(&'static str, &str)], key: &dyn rusqlite::ToSql) -> DbResult<Dependents> {
+    fn count_dependents(
+        &self,
+        queries: &[(&'static str, &str)],
+        key: &dyn super::sql::ToValue,
+    ) -> DbResult<Dependents> {
         let conn = self.lock();
         let mut out = Vec::new();
         for (what, sql) in queries {

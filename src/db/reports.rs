@@ -1,6 +1,6 @@
 //! Rollout sites' reports and problems from any site.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use super::sql::{params, OptionalExtension, Row, Tx};
 use serde::Serialize;
 
 use super::{Db, DbError, DbResult};
@@ -29,7 +29,7 @@ fn result_str(r: ReportResult) -> &'static str {
     }
 }
 
-fn problem_row(r: &Row<'_>) -> rusqlite::Result<(Problem, Option<String>)> {
+fn problem_row(r: &Row<'_>) -> DbResult<(Problem, Option<String>)> {
     let crit: Option<String> = r.get(5)?;
     Ok((
         Problem {
@@ -53,7 +53,7 @@ const PROBLEM_SELECT: &str = "SELECT p.id, p.release_id, s.name, p.text, p.creat
 impl Db {
     /// Records a report (inside the caller's transaction); returns its id.
     pub fn insert_report(
-        tx: &Connection,
+        tx: &Tx<'_>,
         release: i64,
         site_id: i64,
         result: ReportResult,
@@ -61,20 +61,21 @@ impl Db {
         at: i64,
         late: bool,
     ) -> DbResult<i64> {
-        tx.execute(
-            "INSERT INTO reports (release_id, site_id, result, text, at, late) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        tx.query_row(
+            "INSERT INTO reports (release_id, site_id, result, text, at, late) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             RETURNING id",
             params![release, site_id, result_str(result), text, at, late],
-        )?;
-        Ok(tx.last_insert_rowid())
+            |r| r.get(0),
+        )
     }
 
     /// Opens a problem (inside the caller's transaction); returns its id.
-    pub fn insert_problem(tx: &Connection, release: i64, site_id: i64, text: &str, at: i64) -> DbResult<i64> {
-        tx.execute(
-            "INSERT INTO problems (release_id, site_id, text, created_at) VALUES (?1, ?2, ?3, ?4)",
+    pub fn insert_problem(tx: &Tx<'_>, release: i64, site_id: i64, text: &str, at: i64) -> DbResult<i64> {
+        tx.query_row(
+            "INSERT INTO problems (release_id, site_id, text, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING id",
             params![release, site_id, text, at],
-        )?;
-        Ok(tx.last_insert_rowid())
+            |r| r.get(0),
+        )
     }
 
     /// Reports of a release, oldest first.
@@ -101,7 +102,7 @@ impl Db {
                 problem: None,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// Reports of a release in the gate's terms.
@@ -121,7 +122,7 @@ impl Db {
     pub fn problems(&self, release: Option<i64>, open_only: bool) -> DbResult<Vec<Problem>> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(&format!(
-            "{PROBLEM_SELECT} WHERE (?1 IS NULL OR p.release_id = ?1) AND (?2 = 0 OR p.open = 1) ORDER BY p.id DESC"
+            "{PROBLEM_SELECT} WHERE (CAST(?1 AS BIGINT) IS NULL OR p.release_id = ?1) AND (?2 = 0 OR p.open = 1) ORDER BY p.id DESC"
         ))?;
         let rows = stmt.query_map(params![release, open_only], problem_row)?;
         let mut out = Vec::new();
@@ -145,7 +146,7 @@ impl Db {
     }
 
     /// Sets a problem's triage (inside the caller's transaction).
-    pub fn triage_problem(tx: &Connection, id: i64, c: Criticality, priority: Option<i64>) -> DbResult<()> {
+    pub fn triage_problem(tx: &Tx<'_>, id: i64, c: Criticality, priority: Option<i64>) -> DbResult<()> {
         tx.execute(
             "UPDATE problems SET criticality = ?2, priority = ?3 WHERE id = ?1",
             params![id, c.as_str(), priority],
@@ -154,7 +155,7 @@ impl Db {
     }
 
     /// Closes a problem (inside the caller's transaction).
-    pub fn close_problem(tx: &Connection, id: i64, reason: &str, at: i64) -> DbResult<()> {
+    pub fn close_problem(tx: &Tx<'_>, id: i64, reason: &str, at: i64) -> DbResult<()> {
         tx.execute(
             "UPDATE problems SET open = 0, closed_reason = ?2, closed_at = ?3 WHERE id = ?1",
             params![id, reason, at],

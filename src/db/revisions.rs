@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use super::sql::{params, OptionalExtension, Tx};
 
 use super::{Db, DbError, DbResult};
 use crate::domain::repo::{RepoKind, Revision};
@@ -41,7 +41,7 @@ pub struct NewRevision<'a> {
 impl Db {
     /// Appends a revision with its changes (and its full set when a snapshot is due), inside
     /// the caller's transaction; returns its number.
-    pub fn insert_revision(tx: &Connection, r: &NewRevision<'_>) -> DbResult<i64> {
+    pub fn insert_revision(tx: &Tx<'_>, r: &NewRevision<'_>) -> DbResult<i64> {
         let (number, chain): (i64, i64) = tx.query_row(
             "SELECT COALESCE(MAX(number), 0) + 1,
                     COALESCE((SELECT chain FROM revisions WHERE dist = ?1 AND repo = ?2 ORDER BY number DESC LIMIT 1), 0)
@@ -51,10 +51,10 @@ impl Db {
         )?;
         let changes = (r.added.len() + r.removed.len()) as i64;
         let snapshot = number == 1 || chain + changes > r.packages.len() as i64 + SNAPSHOT_SLACK;
-        tx.execute(
+        let id: i64 = tx.query_row(
             "INSERT INTO revisions (dist, repo, number, repomd_revision, repomd_sha256, created_at, actor, reason,
                                     package_count, snapshot, has_changes, chain)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11) RETURNING id",
             params![
                 r.dist,
                 r.repo.as_str(),
@@ -68,8 +68,8 @@ impl Db {
                 snapshot,
                 if snapshot { 0 } else { chain + changes }
             ],
+            |r| r.get(0),
         )?;
-        let id = tx.last_insert_rowid();
         {
             let mut stmt =
                 tx.prepare_cached("INSERT INTO revision_changes (revision_id, sha256, added) VALUES (?1, ?2, ?3)")?;
@@ -114,7 +114,7 @@ impl Db {
                 package_count: r.get(6)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// The package set (sha256 sums, sorted) of revision `number`; empty for number 0: the
@@ -300,7 +300,7 @@ impl Db {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached("SELECT id, state FROM releases WHERE dist = ?1")?;
         let rows = stmt.query_map([dist], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 }
 
@@ -309,12 +309,7 @@ pub type AdvisoryRow = (String, i64, i64, i64);
 
 impl Db {
     /// Records the advisory of a promotion (inside the caller's transaction).
-    pub fn insert_advisory(
-        tx: &Connection,
-        a: &crate::domain::advisory::Advisory,
-        year: i32,
-        seq: i64,
-    ) -> DbResult<()> {
+    pub fn insert_advisory(tx: &Tx<'_>, a: &crate::domain::advisory::Advisory, year: i32, seq: i64) -> DbResult<()> {
         tx.execute(
             // A release's advisory is allocated at submission; its promotion re-issues it.
             "INSERT INTO advisories (id, release_id, dist, year, seq, issued, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -326,11 +321,11 @@ impl Db {
 
     /// The next advisory number of a year (advisory ids are unique across distributions).
     pub fn next_advisory_seq(&self, year: i32) -> DbResult<i64> {
-        Ok(self.lock().query_row(
+        self.lock().query_row(
             "SELECT COALESCE(MAX(seq), 0) + 1 FROM advisories WHERE year = ?1",
             [year],
             |r| r.get(0),
-        )?)
+        )
     }
 
     /// Advisories of a distribution, oldest first.
@@ -340,7 +335,7 @@ impl Db {
             "SELECT id, release_id, issued, updated FROM advisories WHERE dist = ?1 ORDER BY issued, id",
         )?;
         let rows = stmt.query_map([dist], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 }
 
@@ -355,7 +350,7 @@ mod tests {
     fn sets_read_back_through_snapshots_and_changes() {
         let db = Db::open_in_memory().unwrap();
         // The packages table is not what this test is about.
-        db.lock().pragma_update(None, "foreign_keys", "OFF").unwrap();
+        db.lock().execute_batch("PRAGMA foreign_keys = OFF").unwrap();
         let mut state: u64 = 7;
         let mut next = move || {
             state = state
@@ -404,7 +399,7 @@ mod tests {
         }
         let snapshots: i64 = db
             .lock()
-            .query_row("SELECT COUNT(*) FROM revisions WHERE snapshot = 1", [], |r| r.get(0))
+            .query_row("SELECT COUNT(*) FROM revisions WHERE snapshot = 1", (), |r| r.get(0))
             .unwrap();
         // The first revision, and the chain outgrowing the set at least once.
         assert!((2..40).contains(&snapshots), "{snapshots} snapshots");

@@ -1,6 +1,6 @@
 //! Sites: every grid site that reports problems and deployments.
 
-use rusqlite::{params, OptionalExtension, Row};
+use super::sql::{params, OptionalExtension, Row};
 use serde::Serialize;
 
 use super::{Db, DbResult};
@@ -19,7 +19,7 @@ pub struct Site {
     pub created_at: i64,
 }
 
-fn row(r: &Row<'_>) -> rusqlite::Result<Site> {
+fn row(r: &Row<'_>) -> DbResult<Site> {
     Ok(Site {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -47,13 +47,14 @@ impl Db {
         now: i64,
     ) -> DbResult<Site> {
         let conn = self.lock();
-        conn.execute(
+        let id: i64 = conn.query_row(
             "INSERT INTO sites (name, contact, webhook, token_hash, webhook_secret, created_at, email)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
             params![name, contact, webhook, token_hash, secret, now, email],
+            |r| r.get(0),
         )?;
         Ok(Site {
-            id: conn.last_insert_rowid(),
+            id,
             name: name.into(),
             contact: contact.map(Into::into),
             webhook: webhook.map(Into::into),
@@ -67,32 +68,30 @@ impl Db {
     pub fn sites(&self) -> DbResult<Vec<Site>> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM sites ORDER BY name"))?;
-        let rows = stmt.query_map([], row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt.query_map((), row)?;
+        rows.collect::<Result<_, _>>()
     }
 
     /// A site by name.
     pub fn site_by_name(&self, name: &str) -> DbResult<Option<Site>> {
-        Ok(self
-            .lock()
+        self.lock()
             .query_row(&format!("SELECT {COLUMNS} FROM sites WHERE name = ?1"), [name], row)
-            .optional()?)
+            .optional()
     }
 
     /// A site by id.
     pub fn site_by_id(&self, id: i64) -> DbResult<Option<Site>> {
-        Ok(self
-            .lock()
+        self.lock()
             .query_row(&format!("SELECT {COLUMNS} FROM sites WHERE id = ?1"), [id], row)
-            .optional()?)
+            .optional()
     }
 
     /// Every site's stored webhook secret, as (id, stored value).
     pub fn site_secrets(&self) -> DbResult<Vec<(i64, String)>> {
         let conn = self.lock();
         let mut stmt = conn.prepare("SELECT id, webhook_secret FROM sites")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt.query_map((), |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()
     }
 
     /// Replaces a site's stored webhook secret (with its sealed form).
@@ -106,13 +105,12 @@ impl Db {
 
     /// The site holding a token.
     pub fn site_by_token_hash(&self, hash: &str) -> DbResult<Option<Site>> {
-        Ok(self
-            .lock()
+        self.lock()
             .query_row(
                 &format!("SELECT {COLUMNS} FROM sites WHERE token_hash = ?1"),
                 [hash],
                 row,
             )
-            .optional()?)
+            .optional()
     }
 }

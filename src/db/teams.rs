@@ -1,6 +1,6 @@
 //! Product teams and their token hashes.
 
-use rusqlite::{params, OptionalExtension};
+use super::sql::{params, OptionalExtension};
 
 use super::{Db, DbResult};
 
@@ -16,12 +16,13 @@ impl Db {
     /// Creates a team with the hash of its first token.
     pub fn insert_team(&self, name: &str, token_hash: &str, now: i64) -> DbResult<Team> {
         let conn = self.lock();
-        conn.execute(
-            "INSERT INTO teams (name, token_hash, created_at) VALUES (?1, ?2, ?3)",
+        let id: i64 = conn.query_row(
+            "INSERT INTO teams (name, token_hash, created_at) VALUES (?1, ?2, ?3) RETURNING id",
             params![name, token_hash, now],
+            |r| r.get(0),
         )?;
         Ok(Team {
-            id: conn.last_insert_rowid(),
+            id,
             name: name.to_string(),
             created_at: now,
         })
@@ -31,20 +32,19 @@ impl Db {
     pub fn teams(&self) -> DbResult<Vec<Team>> {
         let conn = self.lock();
         let mut stmt = conn.prepare("SELECT id, name, created_at FROM teams ORDER BY name")?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map((), |r| {
             Ok(Team {
                 id: r.get(0)?,
                 name: r.get(1)?,
                 created_at: r.get(2)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// The team whose token hashes to `token_hash`.
     pub fn team_by_token_hash(&self, token_hash: &str) -> DbResult<Option<Team>> {
-        Ok(self
-            .lock()
+        self.lock()
             .query_row(
                 "SELECT id, name, created_at FROM teams WHERE token_hash = ?1",
                 [token_hash],
@@ -56,13 +56,12 @@ impl Db {
                     })
                 },
             )
-            .optional()?)
+            .optional()
     }
 
     /// The team called `name`.
     pub fn team_by_name(&self, name: &str) -> DbResult<Option<Team>> {
-        Ok(self
-            .lock()
+        self.lock()
             .query_row("SELECT id, name, created_at FROM teams WHERE name = ?1", [name], |r| {
                 Ok(Team {
                     id: r.get(0)?,
@@ -70,7 +69,7 @@ impl Db {
                     created_at: r.get(2)?,
                 })
             })
-            .optional()?)
+            .optional()
     }
 
     /// Replaces a team's token hash; false when there is no such team.

@@ -1,6 +1,6 @@
 //! Webhook deliveries and every attempt at them.
 
-use rusqlite::{params, Connection};
+use super::sql::{params, Tx};
 use serde::Serialize;
 
 use super::{Db, DbResult};
@@ -31,14 +31,7 @@ pub struct DeliveryAttempt {
 
 impl Db {
     /// Queues a delivery (inside the caller's transaction).
-    pub fn queue_delivery(
-        tx: &Connection,
-        site_id: i64,
-        event: &str,
-        url: &str,
-        payload: &str,
-        now: i64,
-    ) -> DbResult<()> {
+    pub fn queue_delivery(tx: &Tx<'_>, site_id: i64, event: &str, url: &str, payload: &str, now: i64) -> DbResult<()> {
         tx.execute(
             "INSERT INTO webhook_deliveries (site_id, event, url, payload, created_at, next_attempt_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
@@ -54,7 +47,7 @@ impl Db {
             "SELECT id, site_id, event, url, payload, created_at, attempts, next_attempt_at FROM webhook_deliveries
              WHERE delivered_at IS NULL AND given_up_at IS NULL ORDER BY next_attempt_at, id",
         )?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map((), |r| {
             Ok(PendingDelivery {
                 id: r.get(0)?,
                 site_id: r.get(1)?,
@@ -66,7 +59,7 @@ impl Db {
                 next_attempt_at: r.get(7)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// Records an attempt and what follows: delivered, retried at `next`, or given up.
@@ -113,6 +106,6 @@ impl Db {
                 error: r.get(5)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 }

@@ -197,6 +197,7 @@ pub fn restart_needed(running: &Config, fresh: &Config) -> Vec<&'static str> {
     compare!(
         listen,
         data_dir,
+        database_url,
         public_url,
         max_upload_size,
         keep_generations,

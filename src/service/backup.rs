@@ -133,6 +133,8 @@ impl From<BackupError> for ServiceError {
     fn from(e: BackupError) -> Self {
         match e {
             BackupError::RelativePath(_) | BackupError::Write { .. } => ServiceError::Invalid(e.to_string()),
+            // PostgreSQL: the database is backed up with its own tools (pg_dump).
+            BackupError::Db(DbError::Unsupported(m)) => ServiceError::Invalid(m),
             // A corrupt stored package is a state the admin repairs, not a server failure.
             BackupError::NotEmpty(_) | BackupError::Corrupt { .. } => ServiceError::Conflict(e.to_string()),
             other => ServiceError::Internal(other.to_string()),
@@ -193,6 +195,7 @@ impl App {
         if !dir.is_absolute() {
             return Err(BackupError::RelativePath(dir.to_path_buf()));
         }
+        self.db.check_backup()?;
         ensure_new_dir(dir)?;
         let result = self.write_backup(dir);
         if result.is_err() {

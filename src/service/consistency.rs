@@ -104,12 +104,7 @@ impl App {
             packages: repo.packages.len(),
         };
         self.db.write(|tx| {
-            tx.execute(
-                "INSERT INTO base_repos (dist, name, source, imported_at, packages) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(dist, name) DO UPDATE SET source = excluded.source,
-                    imported_at = excluded.imported_at, packages = excluded.packages",
-                rusqlite::params![dist, name, source, now, info.packages as i64],
-            )?;
+            Db::upsert_base_repo(tx, &info)?;
             Db::audit(
                 tx,
                 now,
@@ -148,7 +143,7 @@ impl App {
         }
         let now = self.clock.now();
         self.db.write(|tx| {
-            tx.execute("DELETE FROM base_repos WHERE dist = ?1 AND name = ?2", [dist, name])?;
+            Db::delete_base_repo(tx, dist, name)?;
             Db::audit(
                 tx,
                 now,

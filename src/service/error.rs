@@ -72,6 +72,7 @@ impl From<DbError> for ServiceError {
                 tracing::info!(constraint = %m, "constraint violation answered as a conflict");
                 ServiceError::Conflict(RACED.into())
             }
+            DbError::Unsupported(m) => ServiceError::Invalid(m),
             other if other.is_disk_full() => ServiceError::DiskFull(other.to_string()),
             other => ServiceError::Internal(other.to_string()),
         }

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use crate::db::Tx;
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use rusqlite::Connection;
 use serde_json::Value;
 
 use super::notify::Notice;
@@ -94,7 +94,7 @@ impl App {
     /// deadline), one to `notify_emails` (inside the caller's transaction). Nothing without SMTP.
     pub(super) fn queue_mails(
         &self,
-        tx: &Connection,
+        tx: &Tx<'_>,
         notice: &Notice<'_>,
         advisory: Option<&str>,
         sites: &[(Site, Value)],

@@ -120,7 +120,10 @@ impl App {
         let existed = data_dir.exists();
         std::fs::create_dir_all(&data_dir)?;
         private_dir(&data_dir, existed)?;
-        let db = Db::open(&data_dir.join("stagerepo.db"))?;
+        let db = match &config.database_url {
+            Some(url) => Db::open_postgres(url)?,
+            None => Db::open(&data_dir.join("stagerepo.db"))?,
+        };
         let secrets =
             crate::secrets::SecretBox::open_or_create(&data_dir).map_err(|e| ServiceError::Internal(e.to_string()))?;
         seal_clear_secrets(&db, &secrets)?;

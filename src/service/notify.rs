@@ -1,8 +1,8 @@
 //! Telling sites: the public feed and signed webhooks, queued in the same transaction as the
 //! state change they announce so that none is lost or sent for a change that did not happen.
 
+use crate::db::Tx;
 use hmac::{Hmac, Mac};
-use rusqlite::Connection;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
@@ -51,13 +51,7 @@ impl App {
     }
 
     /// Adds a feed entry and queues one webhook per site (inside the caller's transaction).
-    pub(super) fn notify(
-        &self,
-        tx: &Connection,
-        notice: &Notice<'_>,
-        sites: &[(Site, Value)],
-        now: i64,
-    ) -> DbResult<()> {
+    pub(super) fn notify(&self, tx: &Tx<'_>, notice: &Notice<'_>, sites: &[(Site, Value)], now: i64) -> DbResult<()> {
         let Notice {
             event,
             release,

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rusqlite::Connection;
+use crate::db::Tx;
 
 use super::{App, ServiceError, ServiceResult};
 use crate::db::{Db, DbResult, NewRevision};
@@ -152,7 +152,7 @@ impl App {
         &self,
         target: Publication<'_>,
         change: impl FnOnce(&[String]) -> ServiceResult<Vec<String>>,
-        record: impl FnOnce(&Connection) -> DbResult<T>,
+        record: impl FnOnce(&Tx<'_>) -> DbResult<T>,
     ) -> ServiceResult<(T, PublishOutcome)> {
         let Publication {
             dist,

@@ -1,6 +1,6 @@
 //! The staged rollout: announce, reports and problems, the gate, promotion and rejection.
 
-use rusqlite::Connection;
+use crate::db::Tx;
 use serde::Serialize;
 use serde_json::json;
 
@@ -164,7 +164,7 @@ impl App {
 
     /// Records a transition with its audit entry (inside the caller's transaction).
     pub(super) fn record_transition(
-        tx: &Connection,
+        tx: &Tx<'_>,
         release: &Release,
         t: Transition,
         actor: &str,

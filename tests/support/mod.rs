@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod postgres;
 pub mod repoclosure;
 pub mod seaweed;
 
@@ -90,8 +91,16 @@ impl TestServer {
 
     /// Starts a server in `dir`, whose `data` subdirectory may already hold a data directory,
     /// speaking HTTPS with a certificate signed by `ca_pem` when given.
+    ///
+    /// With `STAGEREPO_TEST_DATABASE=postgres` in the environment, the server keeps its
+    /// database in a fresh PostgreSQL database of this binary's throw-away cluster instead
+    /// (for running any test on that engine by hand).
     pub fn start_custom(dir: tempfile::TempDir, extra: &[&str], ca_pem: Option<Vec<u8>>) -> TestServer {
         let port = free_port();
+        let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        if std::env::var("STAGEREPO_TEST_DATABASE").as_deref() == Ok("postgres") {
+            extra.extend(["--database-url".to_string(), postgres::database().1]);
+        }
         let scheme = if ca_pem.is_some() { "https" } else { "http" };
         let mut s = TestServer {
             url: format!("{scheme}://127.0.0.1:{port}"),
@@ -99,7 +108,7 @@ impl TestServer {
             dir,
             admin_token: String::new(),
             child: None,
-            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            extra_args: extra,
             port,
             ca_pem,
         };
@@ -130,6 +139,7 @@ impl TestServer {
             .arg(self.data_dir())
             .args(&self.extra_args)
             .env_remove("STAGEREPO_CONFIG")
+            .env_remove("STAGEREPO_DATABASE_URL")
             .env("STAGEREPO_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
@@ -179,6 +189,13 @@ impl TestServer {
     /// Starts the server again on the same port and data directory.
     pub fn restart(&mut self) {
         self.stop();
+        self.spawn();
+    }
+
+    /// Stops the server and starts it again with `more` serve arguments from now on.
+    pub fn restart_with(&mut self, more: &[&str]) {
+        self.stop();
+        self.extra_args.extend(more.iter().map(|s| s.to_string()));
         self.spawn();
     }
 
