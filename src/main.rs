@@ -68,7 +68,10 @@ fn disable_huge_pages() {
     // SAFETY: prctl with integer arguments only.
     let r = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1 as libc::c_ulong, 0, 0, 0) };
     if r != 0 {
-        eprintln!("note: cannot opt out of transparent huge pages: {}", std::io::Error::last_os_error());
+        eprintln!(
+            "note: cannot opt out of transparent huge pages: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }
 

@@ -129,7 +129,10 @@ mod tests {
     #[test]
     fn merges_sorted_sets() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert_eq!(super::merge_sorted(&s(&["a", "c", "d"]), &s(&["b", "c", "e"])), ["a", "b", "c", "d", "e"]);
+        assert_eq!(
+            super::merge_sorted(&s(&["a", "c", "d"]), &s(&["b", "c", "e"])),
+            ["a", "b", "c", "d", "e"]
+        );
         assert_eq!(super::merge_sorted(&s(&[]), &s(&["b"])), ["b"]);
         assert!(super::merge_sorted(&s(&[]), &s(&[])).is_empty());
     }

@@ -202,7 +202,8 @@ impl App {
         let unmet = self.closure_unmet(dist, &names)?;
         let mut failures: Vec<String> = unmet.iter().map(|u| u.to_string()).collect();
         if let Some((element, new_shas)) = new {
-            let packages: Vec<Arc<DepPackage>> = set.iter().map(|s| self.dep_package(s)).collect::<ServiceResult<_>>()?;
+            let packages: Vec<Arc<DepPackage>> =
+                set.iter().map(|s| self.dep_package(s)).collect::<ServiceResult<_>>()?;
             let refs: Vec<&DepPackage> = packages.iter().map(|p| p.as_ref()).collect();
             let new_pkgs: Vec<Arc<DepPackage>> = new_shas
                 .iter()

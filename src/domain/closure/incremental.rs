@@ -152,7 +152,11 @@ impl<'a> Eval<'a> {
         let views = |mask: fn(&'a Status) -> &'a [bool], newest_bases: bool| -> Vec<View<'a>> {
             (0..2)
                 .map(|v| View::new(pkgs[v], tables[v]).only(Some(mask(status[v]))))
-                .chain(indexes.iter().map(|i| if newest_bases { i.newest_view() } else { i.view() }))
+                .chain(
+                    indexes
+                        .iter()
+                        .map(|i| if newest_bases { i.newest_view() } else { i.view() }),
+                )
                 .collect()
         };
         Eval {
@@ -178,7 +182,11 @@ impl<'a> Eval<'a> {
             .filter(|&(v, _)| v <= OVER)
             .filter_map(|(v, p)| {
                 let s = self.status[v as usize];
-                let on_host = if obsoletes { s.alive[p as usize] } else { s.live[p as usize] };
+                let on_host = if obsoletes {
+                    s.alive[p as usize]
+                } else {
+                    s.live[p as usize]
+                };
                 if on_host {
                     return None;
                 }
@@ -431,8 +439,12 @@ impl Snapshot {
                 .filter(|s| d.keeps(s.pkg, s.entry))
                 .filter_map(|s| {
                     let o = self.outcomes.get(&(s.pkg, s.entry))?;
-                    let same = |x: &Option<Unmet>| x.as_ref().is_some_and(|x| x.package == u.package && x.requirement == u.requirement);
-                    (same(&o.newest) || same(&o.obsoletes)).then_some(((self.shas[s.pkg as usize].as_str(), s.entry), o))
+                    let same = |x: &Option<Unmet>| {
+                        x.as_ref()
+                            .is_some_and(|x| x.package == u.package && x.requirement == u.requirement)
+                    };
+                    (same(&o.newest) || same(&o.obsoletes))
+                        .then_some(((self.shas[s.pkg as usize].as_str(), s.entry), o))
                 })
                 .collect()
         };
@@ -704,7 +716,11 @@ mod tests {
     fn random_package(rng: &mut Rng, serial: usize) -> (String, Arc<DepPackage>) {
         let name = rng.pick(NAMES);
         let arch = ["noarch", "x86_64", "x86_64", "src"][rng.below(4) as usize];
-        let evr = Evr::new(rng.below(2), &format!("{}", 1 + rng.below(3)), &format!("{}", 1 + rng.below(2)));
+        let evr = Evr::new(
+            rng.below(2),
+            &format!("{}", 1 + rng.below(3)),
+            &format!("{}", 1 + rng.below(2)),
+        );
         let versioned = |rng: &mut Rng, name: &str| {
             if rng.below(2) == 0 {
                 dep(name, None, None)
@@ -727,7 +743,11 @@ mod tests {
                 2 => dep(&format!("({} with {})", rng.pick(CAPS), rng.pick(CAPS)), None, None),
                 3 => dep("(broken", None, None),
                 _ => {
-                    let target = if rng.below(2) == 0 { rng.pick(CAPS) } else { rng.pick(NAMES) };
+                    let target = if rng.below(2) == 0 {
+                        rng.pick(CAPS)
+                    } else {
+                        rng.pick(NAMES)
+                    };
                     versioned(rng, target)
                 }
             });
@@ -776,7 +796,11 @@ mod tests {
             set.sort_by(|a, b| a.0.cmp(&b.0));
             let (shas, pkgs): (Vec<String>, Vec<Arc<DepPackage>>) = set.iter().cloned().unzip();
             let mut snap = Snapshot::new(shas, pkgs, &indexes);
-            assert_eq!(snap.check(&[], &[], &indexes, &|_| true), full(&set, &indexes), "seed {seed}: the snapshot itself");
+            assert_eq!(
+                snap.check(&[], &[], &indexes, &|_| true),
+                full(&set, &indexes),
+                "seed {seed}: the snapshot itself"
+            );
             for step in 0..12 {
                 let mut added: Vec<(String, Arc<DepPackage>)> = (0..rng.below(4))
                     .map(|_| {
@@ -789,7 +813,11 @@ mod tests {
                 let (shas, pkgs) = snap.rebased(&added, &removed);
                 let whole: Vec<(String, Arc<DepPackage>)> = shas.iter().cloned().zip(pkgs.iter().cloned()).collect();
                 let want = full(&whole, &indexes);
-                assert_eq!(snap.check(&added, &removed, &indexes, &|_| true), want, "seed {seed} step {step}");
+                assert_eq!(
+                    snap.check(&added, &removed, &indexes, &|_| true),
+                    want,
+                    "seed {seed} step {step}"
+                );
                 // What the change touches, seen from the added packages, as a submission asks.
                 let own = |n: &str| added.iter().any(|(_, p)| p.nevra == n);
                 let involved = |u: &Unmet| own(&u.package) || u.lost.iter().any(|l| own(&l.replaced_by));
@@ -815,7 +843,10 @@ mod tests {
             }
         }
         // The histories reach the interesting cases often enough to mean something.
-        assert!(seen.0 > 1500 && seen.1 > 400 && seen.2 > 200 && seen.3 > 500, "{seen:?}");
+        assert!(
+            seen.0 > 1500 && seen.1 > 400 && seen.2 > 200 && seen.3 > 500,
+            "{seen:?}"
+        );
     }
 
     #[test]
@@ -834,8 +865,18 @@ mod tests {
                 files: vec![],
             })
         };
-        let libs = mk("fts-libs", "3.13.0", vec![dep("libfts-api", Some("EQ"), Some("3"))], vec![]);
-        let dmlite = mk("dmlite", "1.15.0", vec![], vec![dep("libfts-api", Some("EQ"), Some("3"))]);
+        let libs = mk(
+            "fts-libs",
+            "3.13.0",
+            vec![dep("libfts-api", Some("EQ"), Some("3"))],
+            vec![],
+        );
+        let dmlite = mk(
+            "dmlite",
+            "1.15.0",
+            vec![],
+            vec![dep("libfts-api", Some("EQ"), Some("3"))],
+        );
         let snap = Snapshot::new(vec!["a".into(), "b".into()], vec![libs, dmlite], &[]);
         assert!(snap.check(&[], &[], &[], &|_| true).is_empty());
         let newer = mk("fts-libs", "3.14.0", vec![], vec![]);
