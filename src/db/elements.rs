@@ -42,6 +42,16 @@ impl Db {
 
     /// All elements, or one by name.
     pub fn elements(&self, name: Option<&str>) -> DbResult<Vec<Element>> {
+        self.elements_with(name, true)
+    }
+
+    /// One element by name without its package names (an element that has released for years
+    /// owns thousands, and a submission needs only its id and team).
+    pub fn element_header(&self, name: &str) -> DbResult<Option<Element>> {
+        Ok(self.elements_with(Some(name), false)?.pop())
+    }
+
+    fn elements_with(&self, name: Option<&str>, with_packages: bool) -> DbResult<Vec<Element>> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT e.id, e.name, t.name, e.team_id, e.description, e.created_at
@@ -60,6 +70,9 @@ impl Db {
             })
         })?;
         let mut out: Vec<Element> = rows.collect::<Result<_, _>>()?;
+        if !with_packages {
+            return Ok(out);
+        }
         let mut pk = conn.prepare_cached("SELECT name FROM element_packages WHERE element_id = ?1 ORDER BY name")?;
         for e in &mut out {
             e.packages = pk.query_map([e.id], |r| r.get(0))?.collect::<Result<_, _>>()?;

@@ -72,6 +72,16 @@ impl App {
         })
     }
 
+    /// An element by name without its package names, for the calls that need only its id,
+    /// team and existence.
+    pub fn element_header(&self, name: &str) -> ServiceResult<Element> {
+        self.db.element_header(name)?.ok_or_else(|| {
+            ServiceError::NotFound(format!(
+                "no element named {name}; the admin creates it with `stagerepo admin element add`"
+            ))
+        })
+    }
+
     /// All elements.
     pub fn elements(&self) -> ServiceResult<Vec<Element>> {
         Ok(self.db.elements(None)?)
@@ -209,7 +219,7 @@ impl App {
         // An unknown element is a 404 (as for the inventory), not an empty list: a typo
         // would otherwise read as "no rollout sites".
         if let Some(name) = element {
-            self.element(name)?;
+            self.element_header(name)?;
         }
         Ok(self.db.rollouts(element)?)
     }

@@ -301,7 +301,7 @@ impl App {
             self.require_dist(d)?;
         }
         if let Some(e) = &filter.element {
-            self.element(e)?;
+            self.element_header(e)?;
         }
         if let Some(s) = &filter.site {
             self.db

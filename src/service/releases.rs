@@ -71,7 +71,7 @@ impl App {
             limit(limits::check_id("fixes: problem", *pid))?;
         }
         self.require_dist(&req.dist)?;
-        let element = self.element(&req.element)?;
+        let element = self.element_header(&req.element)?;
         if element.team_id != team_id {
             return Err(ServiceError::Forbidden(format!(
                 "element {} belongs to team {}, not {team}",

@@ -216,7 +216,7 @@ impl App {
         Self::check_transition(&release, Transition::Announce)?;
         let overridden = self.check_announceable(&release, force, reason)?;
         let warnings = self.release_warnings(&release)?;
-        let element = self.element(&release.element)?;
+        let element = self.element_header(&release.element)?;
         let sites = self.db.rollout_site_ids(element.id)?;
         if sites.is_empty() {
             return Err(ServiceError::Conflict(format!(

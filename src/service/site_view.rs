@@ -55,7 +55,7 @@ impl App {
             self.require_dist(d)?;
         }
         if let Some(e) = element {
-            self.element(e)?;
+            self.element_header(e)?;
         }
         let state = state
             .map(|s| {
