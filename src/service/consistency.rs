@@ -12,7 +12,7 @@ use super::auth::Actor;
 use super::{App, ServiceError, ServiceResult};
 use crate::base::BaseRepo;
 use crate::db::{BaseInfo, Db};
-use crate::domain::closure::{check_conflicts, DepPackage, ProviderIndex, Unmet};
+use crate::domain::closure::{check_conflicts_owned_by, DepPackage, ProviderIndex, Unmet};
 
 /// A base repository's name and index.
 type NamedIndex = (String, Arc<ProviderIndex>);
@@ -210,25 +210,32 @@ impl App {
                 .map(|s| self.dep_package(s))
                 .collect::<ServiceResult<_>>()?;
             let new_refs: Vec<&DepPackage> = new_pkgs.iter().map(|p| p.as_ref()).collect();
-            let mut owners = Vec::with_capacity(refs.len());
-            for p in &refs {
-                let owner = self.db.package_owner(&p.name)?.map(|(e, _)| e).unwrap_or_default();
-                owners.push(owner);
-            }
             // Superseded versions are not on an upgraded host: they conflict with nothing.
             let newest = newest_evrs(&refs);
-            let existing: Vec<(&DepPackage, &str)> = refs
+            let existing: Vec<&DepPackage> = refs
                 .iter()
-                .zip(&owners)
-                .filter(|(p, _)| !new_refs.contains(p))
-                .filter(|(p, _)| {
+                .filter(|p| !new_refs.contains(p))
+                .filter(|p| {
                     newest
                         .get(&(p.name.as_str(), p.arch.as_str()))
                         .is_some_and(|e| p.evr.cmp(e).is_eq())
                 })
-                .map(|(p, o)| (*p, o.as_str()))
+                .copied()
                 .collect();
-            failures.extend(check_conflicts(&new_refs, &existing, element));
+            // Owners are asked for only where a conflict or obsolete shows up.
+            let mut lookup_failed = None;
+            let mut owner_of = |i: usize| match self.db.package_owner(&existing[i].name) {
+                Ok(owner) => owner.map(|(e, _)| e).unwrap_or_default(),
+                Err(e) => {
+                    lookup_failed = Some(e);
+                    String::new()
+                }
+            };
+            let problems = check_conflicts_owned_by(&new_refs, &existing, &mut owner_of, element);
+            if let Some(e) = lookup_failed {
+                return Err(e.into());
+            }
+            failures.extend(problems);
         }
         Ok(failures)
     }

@@ -21,12 +21,25 @@ use crate::domain::package::Dependency;
 /// element's packages). Each problem is one sentence naming both packages and elements;
 /// the list is sorted and empty when the promotion is fine.
 pub fn check_conflicts(new: &[&DepPackage], existing: &[(&DepPackage, &str)], new_element: &str) -> Vec<String> {
+    let packages: Vec<&DepPackage> = existing.iter().map(|(p, _)| *p).collect();
+    let owners: Vec<&str> = existing.iter().map(|(_, e)| *e).collect();
+    check_conflicts_owned_by(new, &packages, &mut |i| owners[i].to_string(), new_element)
+}
+
+/// [`check_conflicts`] with the owner of `existing[i]` asked of `owner_of(i)` only for the
+/// packages a problem involves: asking a database for the element of every production
+/// package would cost in proportion to production.
+pub fn check_conflicts_owned_by(
+    new: &[&DepPackage],
+    existing: &[&DepPackage],
+    owner_of: &mut dyn FnMut(usize) -> String,
+    new_element: &str,
+) -> Vec<String> {
     let new: Vec<&DepPackage> = new.iter().copied().filter(|p| !is_source(p)).collect();
-    let (others, elements): (Vec<&DepPackage>, Vec<&str>) = existing
-        .iter()
-        .filter(|(p, e)| *e != new_element && !is_source(p))
-        .map(|(p, e)| (*p, *e))
-        .unzip();
+    let positions: Vec<usize> = (0..existing.len()).filter(|&i| !is_source(existing[i])).collect();
+    let others: Vec<&DepPackage> = positions.iter().map(|&i| existing[i]).collect();
+    let mut owners: Vec<Option<String>> = vec![None; others.len()];
+    let mut element = |i: usize| -> String { owners[i].get_or_insert_with(|| owner_of(positions[i])).clone() };
     let new_table = Table::build(Pkgs::Refs(&new));
     let other_table = Table::build(Pkgs::Refs(&others));
     let in_new = Resolver::new(vec![View::new(Pkgs::Refs(&new), &new_table)]);
@@ -37,42 +50,57 @@ pub fn check_conflicts(new: &[&DepPackage], existing: &[(&DepPackage, &str)], ne
         let who = format!("{} (element {new_element})", n.nevra);
         for c in &n.conflicts {
             for i in conflicting(&in_others, c) {
-                problems.push(format!(
-                    "{who} conflicts with {}, which {} of element {} provides",
-                    describe(c),
-                    others[i].nevra,
-                    elements[i]
-                ));
+                let e = element(i);
+                if e != new_element {
+                    problems.push(format!(
+                        "{who} conflicts with {}, which {} of element {e} provides",
+                        describe(c),
+                        others[i].nevra,
+                    ));
+                }
             }
         }
         for o in &n.obsoletes {
             for i in obsoleted(&in_others, o) {
-                problems.push(format!(
-                    "{who} obsoletes {}, which would replace {} of element {}",
-                    describe(o),
-                    others[i].nevra,
-                    elements[i]
-                ));
+                let e = element(i);
+                if e != new_element {
+                    problems.push(format!(
+                        "{who} obsoletes {}, which would replace {} of element {e}",
+                        describe(o),
+                        others[i].nevra,
+                    ));
+                }
             }
         }
     }
-    for (o, element) in others.iter().zip(&elements) {
-        let who = format!("{} of element {element} (in production)", o.nevra);
-        for c in &o.conflicts {
-            for i in conflicting(&in_new, c) {
+    for (i, o) in others.iter().enumerate() {
+        let (conflicts, obsoletes): (Vec<_>, Vec<_>) = (
+            o.conflicts.iter().map(|c| (c, conflicting(&in_new, c))).filter(|(_, h)| !h.is_empty()).collect(),
+            o.obsoletes.iter().map(|b| (b, obsoleted(&in_new, b))).filter(|(_, h)| !h.is_empty()).collect(),
+        );
+        if conflicts.is_empty() && obsoletes.is_empty() {
+            continue;
+        }
+        let e = element(i);
+        if e == new_element {
+            continue;
+        }
+        let who = format!("{} of element {e} (in production)", o.nevra);
+        for (c, hits) in conflicts {
+            for j in hits {
                 problems.push(format!(
                     "{who} conflicts with {}, which {} (element {new_element}) provides",
                     describe(c),
-                    new[i].nevra
+                    new[j].nevra
                 ));
             }
         }
-        for ob in &o.obsoletes {
-            for i in obsoleted(&in_new, ob) {
+        for (ob, hits) in obsoletes {
+            for j in hits {
                 problems.push(format!(
                     "{who} obsoletes {}, which would replace {} (element {new_element})",
                     describe(ob),
-                    new[i].nevra
+                    new[j].nevra
                 ));
             }
         }

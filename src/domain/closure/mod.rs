@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 
 pub use arch::compatible_arches;
 pub use check::{check_closure, check_closure_for_arch, check_closure_newest, Lost, Unmet};
-pub use conflicts::check_conflicts;
+pub use conflicts::{check_conflicts, check_conflicts_owned_by};
 pub use evrmatch::{evrcmp_match_release, format_dep, match_flags_evr, Sense};
 pub use incremental::Snapshot;
 pub use index::ProviderIndex;
