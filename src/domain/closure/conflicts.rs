@@ -75,8 +75,16 @@ pub fn check_conflicts_owned_by(
     }
     for (i, o) in others.iter().enumerate() {
         let (conflicts, obsoletes): (Vec<_>, Vec<_>) = (
-            o.conflicts.iter().map(|c| (c, conflicting(&in_new, c))).filter(|(_, h)| !h.is_empty()).collect(),
-            o.obsoletes.iter().map(|b| (b, obsoleted(&in_new, b))).filter(|(_, h)| !h.is_empty()).collect(),
+            o.conflicts
+                .iter()
+                .map(|c| (c, conflicting(&in_new, c)))
+                .filter(|(_, h)| !h.is_empty())
+                .collect(),
+            o.obsoletes
+                .iter()
+                .map(|b| (b, obsoleted(&in_new, b)))
+                .filter(|(_, h)| !h.is_empty())
+                .collect(),
         );
         if conflicts.is_empty() && obsoletes.is_empty() {
             continue;
