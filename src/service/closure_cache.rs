@@ -56,7 +56,8 @@ impl Snapshots {
     fn keep(&self, dist: &str, new: Arc<Kept>, old: Option<&Arc<Kept>>) {
         let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
         let list = kept.entry(dist.to_string()).or_default();
-        list.retain(|k| old.is_none_or(|o| !Arc::ptr_eq(k, o)) && !Arc::ptr_eq(k, &new));
+        // Snapshots of other base indexes (a base re-imported or removed) are of no more use.
+        list.retain(|k| old.is_none_or(|o| !Arc::ptr_eq(k, o)) && !Arc::ptr_eq(k, &new) && k.same_bases(&new.bases));
         list.insert(0, new);
         list.truncate(KEPT);
     }
@@ -94,14 +95,22 @@ impl Snapshots {
                     }
                 };
                 let (from, added, removed) = next;
-                let (shas, packages) = from.snap.rebased(&added, &removed);
-                let refs: Vec<&ProviderIndex> = from.bases.iter().map(|b| b.as_ref()).collect();
-                let snap = Snapshot::new(shas, packages, &refs);
-                let new = Arc::new(Kept {
-                    bases: from.bases.clone(),
-                    snap,
-                });
-                this.keep(&dist, new, Some(&from));
+                let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let (shas, packages) = from.snap.rebased(&added, &removed);
+                    let refs: Vec<&ProviderIndex> = from.bases.iter().map(|b| b.as_ref()).collect();
+                    Snapshot::new(shas, packages, &refs)
+                }));
+                match built {
+                    Ok(snap) => {
+                        let new = Arc::new(Kept {
+                            bases: from.bases.clone(),
+                            snap,
+                        });
+                        this.keep(&dist, new, Some(&from));
+                    }
+                    // A bug here must not stop later rebases: checks then start further away.
+                    Err(_) => tracing::error!(dist, "rebuilding a closure snapshot panicked"),
+                }
             }
         });
         if spawned.is_err() {
