@@ -119,6 +119,16 @@ impl Db {
         Ok(out)
     }
 
+    /// Every stored package named `name` (any version, architecture or repository).
+    pub fn packages_named(&self, name: &str) -> DbResult<Vec<StoredPackage>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM packages WHERE name = ?1 ORDER BY sha256"
+        ))?;
+        let rows = stmt.query_map([name], row_to_package)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The repodata fragments of one package.
     pub fn package_xml(&self, sha256: &str) -> DbResult<PackageXml> {
         let conn = self.lock();

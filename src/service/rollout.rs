@@ -130,21 +130,31 @@ impl App {
             .db
             .latest_revision(&release.dist, RepoKind::Production)?
             .map_or(0, |r| r.number);
-        let production_rows = self
+        let production = self
             .db
-            .revision_package_rows(&release.dist, RepoKind::Production, prod_number)?;
+            .revision_packages_shared(&release.dist, RepoKind::Production, prod_number)?;
+        let in_production = |sha: &str| production.binary_search_by(|s| s.as_str().cmp(sha)).is_ok();
         let shas = self.db.release_package_shas(release.id)?;
         let mine = self.db.packages_by_sha(&shas)?;
-        let production: Vec<VersionedPackage> = production_rows
-            .iter()
-            .filter(|p| !shas.contains(&p.sha256))
-            .map(to_versioned)
-            .collect();
-        let mut failures = downgrades(&mine.iter().map(to_versioned).collect::<Vec<_>>(), &production);
+        // Only production's versions of the release's names can be downgraded: read those, not
+        // every production package.
+        let mut names: Vec<&str> = mine.iter().map(|p| p.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut same_names = Vec::new();
+        for name in names {
+            same_names.extend(
+                self.db
+                    .packages_named(name)?
+                    .into_iter()
+                    .filter(|p| in_production(&p.sha256) && !shas.contains(&p.sha256)),
+            );
+        }
+        let production_versions: Vec<VersionedPackage> = same_names.iter().map(to_versioned).collect();
+        let mut failures = downgrades(&mine.iter().map(to_versioned).collect::<Vec<_>>(), &production_versions);
         let latest = self.latest_promoted_version(&release.dist, &release.element, release.id)?;
         failures.extend(element_version_check(&release.version, latest.as_deref()));
-        let mut set: Vec<String> = production_rows.iter().map(|p| p.sha256.clone()).collect();
-        set.extend(shas.iter().cloned());
+        let mut set: Vec<String> = production.iter().chain(&shas).cloned().collect();
         set.sort();
         set.dedup();
         failures.extend(self.closure_failures(&release.dist, &set, Some((&release.element, &shas)))?);
