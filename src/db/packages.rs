@@ -126,7 +126,7 @@ impl Db {
             "SELECT {COLUMNS} FROM packages WHERE name = ?1 ORDER BY sha256"
         ))?;
         let rows = stmt.query_map([name], row_to_package)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// The repodata fragments of one package.

@@ -19,6 +19,9 @@ const KEPT: usize = 3;
 /// A difference of more than this many packages is rebased in the background.
 const REBASE_AFTER: usize = 16;
 
+/// What a check found: the unmet requirements, and the conflict candidates when asked.
+type Checked = (Vec<Unmet>, Option<Vec<Arc<DepPackage>>>);
+
 /// A snapshot to bring up to date: from, the packages to add, the positions to remove.
 type Rebase = (Arc<Kept>, Vec<(String, Arc<DepPackage>)>, Vec<usize>);
 
@@ -154,6 +157,31 @@ impl App {
         keep: &dyn Fn(&Unmet) -> bool,
         own: Option<&[String]>,
     ) -> ServiceResult<Vec<Unmet>> {
+        Ok(self.closure_of(dist, set, keep, own, None)?.0)
+    }
+
+    /// [`App::newest_unmet`] of `set` with everything accepted, and the packages of `set` a
+    /// conflict or obsolete could pair with one of `new` (the newest of their name and
+    /// architecture, none of `new`): what [`crate::domain::closure::check_conflicts`] needs
+    /// to see, found through the snapshot's indexes rather than by indexing the whole set.
+    pub(super) fn newest_unmet_and_conflict_candidates(
+        &self,
+        dist: &str,
+        set: &[&str],
+        new: &[&DepPackage],
+    ) -> ServiceResult<(Vec<Unmet>, Vec<Arc<DepPackage>>)> {
+        let (unmet, candidates) = self.closure_of(dist, set, &|_| true, None, Some(new))?;
+        Ok((unmet, candidates.unwrap_or_default()))
+    }
+
+    fn closure_of(
+        &self,
+        dist: &str,
+        set: &[&str],
+        keep: &dyn Fn(&Unmet) -> bool,
+        own: Option<&[String]>,
+        conflicts_of: Option<&[&DepPackage]>,
+    ) -> ServiceResult<Checked> {
         let bases: Vec<Arc<ProviderIndex>> = self
             .closure
             .bases_of(dist)
@@ -202,11 +230,12 @@ impl App {
             kept.snap.check(&added, &removed, &refs, keep)
         };
         self.name_replacements(dist, &kept.snap, &added, &mut unmet)?;
+        let candidates = conflicts_of.map(|new| kept.snap.conflict_candidates(&added, &removed, new));
         snapshots.touch(dist, &kept);
         if added.len() + removed.len() > REBASE_AFTER {
             snapshots.rebase(dist, kept, added, removed);
         }
-        Ok(unmet)
+        Ok((unmet, candidates))
     }
 
     /// Says which release brings each package that replaces a lost provider.

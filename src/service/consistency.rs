@@ -199,44 +199,32 @@ impl App {
         // Sorted input (the usual case) costs one pass.
         names.sort_unstable();
         names.dedup();
-        let unmet = self.closure_unmet(dist, &names)?;
+        let Some((element, new_shas)) = new else {
+            let unmet = self.closure_unmet(dist, &names)?;
+            return Ok(unmet.iter().map(|u| u.to_string()).collect());
+        };
+        let new_pkgs: Vec<Arc<DepPackage>> = new_shas
+            .iter()
+            .map(|s| self.dep_package(s))
+            .collect::<ServiceResult<_>>()?;
+        let new_refs: Vec<&DepPackage> = new_pkgs.iter().map(|p| p.as_ref()).collect();
+        let (unmet, candidates) = self.newest_unmet_and_conflict_candidates(dist, &names, &new_refs)?;
         let mut failures: Vec<String> = unmet.iter().map(|u| u.to_string()).collect();
-        if let Some((element, new_shas)) = new {
-            let packages: Vec<Arc<DepPackage>> =
-                set.iter().map(|s| self.dep_package(s)).collect::<ServiceResult<_>>()?;
-            let refs: Vec<&DepPackage> = packages.iter().map(|p| p.as_ref()).collect();
-            let new_pkgs: Vec<Arc<DepPackage>> = new_shas
-                .iter()
-                .map(|s| self.dep_package(s))
-                .collect::<ServiceResult<_>>()?;
-            let new_refs: Vec<&DepPackage> = new_pkgs.iter().map(|p| p.as_ref()).collect();
-            // Superseded versions are not on an upgraded host: they conflict with nothing.
-            let newest = newest_evrs(&refs);
-            let existing: Vec<&DepPackage> = refs
-                .iter()
-                .filter(|p| !new_refs.contains(p))
-                .filter(|p| {
-                    newest
-                        .get(&(p.name.as_str(), p.arch.as_str()))
-                        .is_some_and(|e| p.evr.cmp(e).is_eq())
-                })
-                .copied()
-                .collect();
-            // Owners are asked for only where a conflict or obsolete shows up.
-            let mut lookup_failed = None;
-            let mut owner_of = |i: usize| match self.db.package_owner(&existing[i].name) {
-                Ok(owner) => owner.map(|(e, _)| e).unwrap_or_default(),
-                Err(e) => {
-                    lookup_failed = Some(e);
-                    String::new()
-                }
-            };
-            let problems = check_conflicts_owned_by(&new_refs, &existing, &mut owner_of, element);
-            if let Some(e) = lookup_failed {
-                return Err(e.into());
+        let existing: Vec<&DepPackage> = candidates.iter().map(|p| p.as_ref()).collect();
+        // Owners are asked for only where a conflict or obsolete shows up.
+        let mut lookup_failed = None;
+        let mut owner_of = |i: usize| match self.db.package_owner(&existing[i].name) {
+            Ok(owner) => owner.map(|(e, _)| e).unwrap_or_default(),
+            Err(e) => {
+                lookup_failed = Some(e);
+                String::new()
             }
-            failures.extend(problems);
+        };
+        let problems = check_conflicts_owned_by(&new_refs, &existing, &mut owner_of, element);
+        if let Some(e) = lookup_failed {
+            return Err(e.into());
         }
+        failures.extend(problems);
         Ok(failures)
     }
 
@@ -282,17 +270,6 @@ impl App {
 }
 
 /// The highest EVR of each (name, architecture).
-fn newest_evrs<'a>(pkgs: &[&'a DepPackage]) -> HashMap<(&'a str, &'a str), &'a crate::domain::evr::Evr> {
-    let mut out: HashMap<(&str, &str), &crate::domain::evr::Evr> = HashMap::new();
-    for p in pkgs {
-        let e = out.entry((p.name.as_str(), p.arch.as_str())).or_insert(&p.evr);
-        if p.evr > **e {
-            *e = &p.evr;
-        }
-    }
-    out
-}
-
 fn internal(e: impl std::fmt::Display) -> ServiceError {
     ServiceError::Internal(e.to_string())
 }

@@ -68,6 +68,25 @@ pub(super) fn requirement_keys(dep: &crate::domain::package::Dependency, out: &m
     }
 }
 
+/// The capability names a dependency entry names, as text: its name, or every name in a
+/// rich one (none for one that does not parse).
+pub(super) fn cap_names(dep: &crate::domain::package::Dependency, out: &mut Vec<String>) {
+    fn rich(d: &RichDep, out: &mut Vec<String>) {
+        match d {
+            RichDep::Cap { name, .. } => out.push(name.clone()),
+            RichDep::Op(l, _, r) => {
+                rich(l, out);
+                rich(r, out);
+            }
+        }
+    }
+    match parse(dep) {
+        Ok(Parsed::Simple(name, _)) => out.push(name.to_string()),
+        Ok(Parsed::Rich(r)) => rich(&r, out),
+        Err(_) => {}
+    }
+}
+
 /// The name an `Obsoletes:` entry replaces, when it is a plain (possibly versioned) one of
 /// another name than its package's.
 pub(super) fn obsoleted_name<'d>(p: &DepPackage, o: &'d crate::domain::package::Dependency) -> Option<&'d str> {

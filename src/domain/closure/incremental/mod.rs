@@ -18,10 +18,10 @@ use std::sync::Arc;
 
 mod eval;
 
-use eval::{group_hash, obsoleted_name, obsoletes_package, requirement_keys, Eval, Outcome, Status};
+use eval::{cap_names, group_hash, obsoleted_name, obsoletes_package, requirement_keys, Eval, Outcome, Status};
 
 use super::check::Unmet;
-use super::index::{hash, is_source, Pkgs, Slot, Slots, Table};
+use super::index::{hash, is_source, Pkgs, Slot, Slots, Table, View};
 use super::newest::{newest_of, obsoleted_by};
 use super::{DepPackage, ProviderIndex};
 
@@ -46,6 +46,8 @@ pub struct Snapshot {
     obsoleters: Slots,
     /// Requirements by the capabilities they name (pkg, entry: the requirement's position).
     requirers: Slots,
+    /// Conflicts by the capabilities they name (pkg, entry: the conflict's position).
+    conflicters: Slots,
     /// The unmet requirements, by (package, requirement).
     outcomes: BTreeMap<(u32, u32), Outcome>,
     /// The same by the hash of their (package, requirement) text.
@@ -71,6 +73,7 @@ impl Snapshot {
             status.alive[i] = status.live[i] && o.is_none();
         }
         let (mut groups, mut names, mut obsoleters, mut requirers) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut conflicters = Vec::new();
         let mut keys = Vec::new();
         for (i, p) in packages.iter().enumerate() {
             let pkg = i as u32;
@@ -92,6 +95,17 @@ impl Snapshot {
                         entry: e as u32,
                     });
                 }
+            }
+            for (c, conflict) in p.conflicts.iter().enumerate() {
+                keys.clear();
+                requirement_keys(conflict, &mut keys);
+                keys.sort_unstable();
+                keys.dedup();
+                conflicters.extend(keys.iter().map(|&hash| Slot {
+                    hash,
+                    pkg,
+                    entry: c as u32,
+                }));
             }
             for (r, req) in p.requires.iter().enumerate() {
                 keys.clear();
@@ -145,6 +159,7 @@ impl Snapshot {
             names: Slots::new(names),
             obsoleters: Slots::new(obsoleters),
             requirers: Slots::new(requirers),
+            conflicters: Slots::new(conflicters),
             outcomes,
         }
     }
@@ -207,6 +222,68 @@ impl Snapshot {
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out.into_iter().unzip()
+    }
+
+    /// The packages of the snapshot's set plus `added` minus `removed` that a conflict or
+    /// obsolete could pair with one of `new` (packages of that set): those providing, owning
+    /// or named as what a package of `new` conflicts with or obsoletes, and those whose
+    /// conflicts or obsoletes name a capability, file or name of one; each the newest of its
+    /// name and architecture, none of `new`. [`super::check_conflicts`] finds over these
+    /// what it finds over all the newest packages, at the cost of the release.
+    pub fn conflict_candidates(
+        &self,
+        added: &[(String, Arc<DepPackage>)],
+        removed: &[usize],
+        new: &[&DepPackage],
+    ) -> Vec<Arc<DepPackage>> {
+        let gone: HashSet<usize> = removed.iter().copied().collect();
+        let is_new = |p: &DepPackage| new.iter().any(|n| std::ptr::eq(*n, p) || **n == *p);
+        let view = View::new(Pkgs::Shared(&self.packages), &self.table);
+        let mut found: HashSet<u32> = HashSet::new();
+        let mut keys = Vec::new();
+        for n in new {
+            for d in n.conflicts.iter().chain(&n.obsoletes) {
+                keys.clear();
+                cap_names(d, &mut keys);
+                for name in &keys {
+                    found.extend(view.provides(name).map(|(p, _)| p));
+                    found.extend(view.owners(name));
+                }
+            }
+            let mut mine: Vec<u64> = vec![hash(&n.name)];
+            mine.extend(n.provides.iter().map(|d| hash(&d.name)));
+            mine.extend(n.files.iter().map(|f| hash(f)));
+            for k in mine {
+                found.extend(self.conflicters.find(k).iter().map(|s| s.pkg));
+            }
+            found.extend(self.obsoleters.find(hash(&n.name)).iter().map(|s| s.pkg));
+            // The obsoleters index leaves out a package obsoleting its own name, which still
+            // replaces that name's other architectures.
+            found.extend(self.names.find(hash(&n.name)).iter().map(|s| s.pkg));
+        }
+        let candidates = found
+            .into_iter()
+            .filter(|&p| !gone.contains(&(p as usize)))
+            .map(|p| self.packages[p as usize].clone())
+            .chain(added.iter().map(|(_, p)| p.clone()))
+            .filter(|p| !is_new(p));
+        // The newest of each name and architecture in the whole set.
+        let newest = |p: &DepPackage| -> bool {
+            let snapshot = self
+                .groups
+                .find(group_hash(&p.name, &p.arch))
+                .iter()
+                .filter(|s| !gone.contains(&(s.pkg as usize)))
+                .map(|s| &self.packages[s.pkg as usize]);
+            let mut same = snapshot
+                .chain(added.iter().map(|(_, q)| q))
+                .filter(|q| q.name == p.name && q.arch == p.arch);
+            same.all(|q| q.evr <= p.evr)
+        };
+        let mut out: Vec<Arc<DepPackage>> = candidates.filter(|p| newest(p)).collect();
+        out.sort_by(|a, b| a.nevra.cmp(&b.nevra));
+        out.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        out
     }
 
     /// The sum of the package with this NEVRA in the snapshot (the first, if several).

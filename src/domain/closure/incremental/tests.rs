@@ -84,6 +84,16 @@ fn random_package(rng: &mut Rng, serial: usize) -> (String, Arc<DepPackage>) {
             versioned(rng, name)
         })
         .collect();
+    let conflicts = (0..u64::from(rng.below(3) == 0))
+        .map(|_| match rng.below(3) {
+            0 => dep(rng.pick(FILES), None, None),
+            1 => dep(&format!("({} or {})", rng.pick(CAPS), rng.pick(NAMES)), None, None),
+            _ => {
+                let cap = rng.pick(CAPS);
+                versioned(rng, cap)
+            }
+        })
+        .collect();
     let sha = format!("{:016x}{serial:08}", rng.next());
     let p = DepPackage {
         nevra: DepPackage::format_nevra(name, &evr, arch),
@@ -92,7 +102,7 @@ fn random_package(rng: &mut Rng, serial: usize) -> (String, Arc<DepPackage>) {
         evr,
         provides,
         requires,
-        conflicts: vec![],
+        conflicts,
         obsoletes,
         files,
     };
@@ -109,7 +119,7 @@ fn snapshot_checks_equal_the_full_check_over_random_histories() {
     let base = ProviderIndex::new(vec![Arc::unwrap_or_clone(random_package(&mut Rng(7), 0).1)]);
     let mut serial = 1;
     // Checks with problems, with a superseded provider, with an obsoleted one.
-    let mut seen = (0, 0, 0, 0);
+    let mut seen = (0, 0, 0, 0, 0);
     for seed in 1..=150u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let indexes: Vec<&ProviderIndex> = if seed % 3 == 0 { vec![&base] } else { vec![] };
@@ -155,6 +165,27 @@ fn snapshot_checks_equal_the_full_check_over_random_histories() {
             let expected: Vec<Unmet> = want.iter().filter(|u| involved(u)).cloned().collect();
             assert_eq!(touched, expected, "seed {seed} step {step}: touched");
             seen.3 += expected.len();
+            // The conflicts of the added packages as a release of element "x", over the
+            // candidates against over every newest package.
+            let element_of = |p: &DepPackage| if p.name.as_str() < "c" { "x" } else { "y" }.to_string();
+            let new: Vec<&DepPackage> = added.iter().map(|(_, p)| p.as_ref()).collect();
+            let newest_all: Vec<&DepPackage> = whole
+                .iter()
+                .map(|(_, p)| p.as_ref())
+                .filter(|p| !new.contains(p))
+                .filter(|p| {
+                    whole
+                        .iter()
+                        .all(|(_, q)| q.name != p.name || q.arch != p.arch || q.evr <= p.evr)
+                })
+                .collect();
+            let all =
+                super::super::check_conflicts_owned_by(&new, &newest_all, &mut |i| element_of(newest_all[i]), "x");
+            let candidates = snap.conflict_candidates(&added, &removed, &new);
+            let some: Vec<&DepPackage> = candidates.iter().map(|p| p.as_ref()).collect();
+            let found = super::super::check_conflicts_owned_by(&new, &some, &mut |i| element_of(some[i]), "x");
+            assert_eq!(found, all, "seed {seed} step {step}: conflicts");
+            seen.4 += all.len();
             seen.0 += usize::from(!want.is_empty());
             seen.1 += usize::from(want.iter().any(|u| u.lost.iter().any(|l| !l.obsoleted)));
             seen.2 += usize::from(want.iter().any(|u| u.lost.iter().any(|l| l.obsoleted)));
@@ -170,7 +201,7 @@ fn snapshot_checks_equal_the_full_check_over_random_histories() {
     }
     // The histories reach the interesting cases often enough to mean something.
     assert!(
-        seen.0 > 1500 && seen.1 > 400 && seen.2 > 200 && seen.3 > 500,
+        seen.0 > 1500 && seen.1 > 400 && seen.2 > 200 && seen.3 > 500 && seen.4 > 800,
         "{seen:?}"
     );
 }
