@@ -167,6 +167,9 @@ impl App {
             .get(&(dist.to_string(), repo))
             .ok_or_else(|| ServiceError::NotFound(format!("no repository {dist}/{repo}")))?;
         let mut publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
+        // Other replicas on the same database publish too: one at a time per repository, and
+        // each starts from the newest revision, whoever recorded it.
+        let _across = self.db.lock_repository(dist, repo.as_str())?;
         let (current_number, current) = publisher.current_set(&self.db)?;
         let mut new_set = change(&current)?;
         // Nearly sorted (the current set plus a few): the sort is one merge.
@@ -288,6 +291,7 @@ impl App {
         let packages_dir = publisher.dir.join("Packages");
         std::fs::create_dir_all(&packages_dir)?;
         for (sha, filename) in unlinked.iter().zip(&names) {
+            self.fetch_missing_package(sha)?;
             link_into(&self.store.path(sha), &packages_dir.join(filename))?;
             publisher.linked.insert(sha.to_string());
         }
