@@ -43,6 +43,13 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         tokio::pin!(notified);
         notified.as_mut().enable();
 
+        // Every replica serves what any of them published.
+        if app.db.may_be_shared() {
+            let a = app.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || a.catch_up()).await {
+                tracing::warn!(error = %e, "catching up with another replica's publication failed; retrying");
+            }
+        }
         let lead_app = app.clone();
         let leader = tokio::task::spawn_blocking(move || lead_app.db.try_lead())
             .await

@@ -447,6 +447,11 @@ impl App {
                         }
                         self.write_repository(&mut publisher, &set, None)?;
                         publisher.current = Some((rev.number, set));
+                        // A replica's own copy (the database records the publisher's, and the
+                        // bucket holds that): rewritten here only.
+                        if self.db.may_be_shared() {
+                            continue;
+                        }
                         self.db.update_revision_repomd(
                             dist,
                             *repo,
@@ -461,6 +466,29 @@ impl App {
             }
         }
         Ok(())
+    }
+}
+
+impl App {
+    /// Brings every working copy whose files are behind the database's newest revision (another
+    /// replica published) up to date: the packages come from the bucket when missing, the
+    /// repodata is written here; the bucket and the recorded revision stay the publisher's.
+    /// Returns how many repositories were rewritten.
+    pub fn catch_up(&self) -> ServiceResult<usize> {
+        let mut rewritten = 0;
+        for ((dist, repo), lock) in &self.publishers {
+            let mut publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
+            let (number, set) = publisher.current_set(&self.db)?;
+            if number == 0 || *publisher.written == *set {
+                continue;
+            }
+            // Rebuilt from the database, so the newest advisories are in.
+            publisher.advisories.clear();
+            self.write_repository(&mut publisher, &set, None)?;
+            tracing::info!(dist, %repo, revision = number, packages = set.len(), "caught up with another replica's publication");
+            rewritten += 1;
+        }
+        Ok(rewritten)
     }
 }
 
