@@ -131,7 +131,17 @@ fn two_replicas_behave_as_one_server_and_the_timer_survives_kill_9_of_its_leader
     a.add_site("SITE-R", None);
     a.cli_ok(
         None,
-        &["admin", "rollout", "add", "--element", "rep", "--site", "SITE-R", "--sla", &format!("{sla}s")],
+        &[
+            "admin",
+            "rollout",
+            "add",
+            "--element",
+            "rep",
+            "--site",
+            "SITE-R",
+            "--sla",
+            &format!("{sla}s"),
+        ],
     );
     b.cli_ok(None, &["admin", "release", "announce", &id.to_string()]);
     let announced = Instant::now();
@@ -187,4 +197,137 @@ fn two_replicas_behave_as_one_server_and_the_timer_survives_kill_9_of_its_leader
         "replicas: promoted {after:?} after the announcement ({waited:?} of waiting after the kill), whole test {:?}",
         started.elapsed()
     );
+}
+
+/// (href, sha256) of every file repomd.xml names.
+fn named_files(repomd: &str) -> Vec<(String, String)> {
+    repomd
+        .split("<data ")
+        .skip(1)
+        .map(|block| {
+            let between = |a: &str, b: &str| {
+                let start = block.find(a).unwrap_or_else(|| panic!("no {a} in {block}")) + a.len();
+                block[start..start + block[start..].find(b).unwrap()].to_string()
+            };
+            (
+                between("<location href=\"", "\""),
+                between("<checksum type=\"sha256\">", "<"),
+            )
+        })
+        .collect()
+}
+
+/// Reads repomd.xml of `base` and every file it names; an error says what was inconsistent.
+fn read_consistently(get: &dyn Fn(&str) -> Result<Vec<u8>, String>) -> Result<usize, String> {
+    use sha2::{Digest, Sha256};
+    let repomd = String::from_utf8(get("repodata/repomd.xml")?).map_err(|e| e.to_string())?;
+    let files = named_files(&repomd);
+    for (href, sha) in &files {
+        let bytes = get(href)?;
+        let found = hex::encode(Sha256::digest(&bytes));
+        if &found != sha {
+            return Err(format!("{href}: repomd.xml says {sha}, the file is {found}"));
+        }
+    }
+    Ok(files.len())
+}
+
+#[test]
+fn readers_of_both_replicas_and_the_bucket_never_see_a_404_or_a_checksum_mismatch_during_publications() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let (weed, _one) = Seaweed::start(&[BUCKET]);
+    let (_name, url) = database();
+    let config = format!(
+        "database_url = \"{url}\"\nkeep_generations = 2\n{}",
+        weed.config(BUCKET)
+    );
+    let a = TestServer::start_with_config(&config);
+    let b = replica_of(&a, &config);
+    let team = a.team_with_element("t", "rd");
+    let work = tempfile::tempdir().unwrap();
+    let versions: Vec<String> = (1..=6).map(|i| format!("1.{i}")).collect();
+    let pkgs: Vec<SpecPackage> = versions.iter().map(|v| SpecPackage::new("rd-app", v, "1")).collect();
+    let rpms = build_rpms(work.path(), &pkgs);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for base in [a.url.clone(), b.url.clone()] {
+        let stop = stop.clone();
+        readers.push(std::thread::spawn(move || {
+            let get = |rel: &str| -> Result<Vec<u8>, String> {
+                let (status, body) = support::ureq_get(&format!("{base}/repo/el9/beta/{rel}"))?;
+                if status != 200 {
+                    return Err(format!("{base} {rel}: {status}"));
+                }
+                Ok(body)
+            };
+            let mut reads = 0;
+            while !stop.load(Ordering::Relaxed) {
+                read_consistently(&get).unwrap_or_else(|e| panic!("reader of {base}: {e}"));
+                reads += 1;
+            }
+            reads
+        }));
+    }
+    {
+        let stop = stop.clone();
+        let store = weed.store(BUCKET);
+        readers.push(std::thread::spawn(move || {
+            use stagerepo::blob::BlobStore;
+            let get = |rel: &str| store.get(&format!("repos/el9/beta/{rel}")).map_err(|e| e.to_string());
+            let mut reads = 0;
+            while !stop.load(Ordering::Relaxed) {
+                read_consistently(&get).unwrap_or_else(|e| panic!("reader of the bucket: {e}"));
+                reads += 1;
+            }
+            reads
+        }));
+    }
+    // Publications alternate between the replicas.
+    for (i, (rpm, version)) in rpms.iter().zip(&versions).enumerate() {
+        let server = if i % 2 == 0 { &a } else { &b };
+        server.submit(&team, "rd", &format!("{version}.0"), std::slice::from_ref(rpm));
+    }
+    // Both serve the last one (the other replica catches up within its worker's period).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for server in [&a, &b] {
+        loop {
+            let (_, body) = support::ureq_get(&format!("{}/repo/el9/beta/repodata/repomd.xml", server.url)).unwrap();
+            let repomd = String::from_utf8(body).unwrap();
+            let primary = named_files(&repomd)
+                .into_iter()
+                .find(|(h, _)| h.contains("primary.xml"))
+                .unwrap();
+            let (_, bytes) = support::ureq_get(&format!("{}/repo/el9/beta/{}", server.url, primary.0)).unwrap();
+            let text = String::from_utf8_lossy(&flate2_or_raw(&bytes)).into_owned();
+            if text.contains("ver=\"1.6\"") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} never served 1.6:\n{text}\nA:\n{}\nB:\n{}",
+                server.url,
+                a.log(),
+                b.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let reads: Vec<usize> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+    assert!(reads.iter().all(|n| *n > 0), "{reads:?}");
+    eprintln!("replicas: consistent reads during 6 publications (A, B, bucket): {reads:?}");
+}
+
+/// `bytes` gunzipped when they are gzip, else as they are.
+fn flate2_or_raw(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out).unwrap();
+        out
+    } else {
+        bytes.to_vec()
+    }
 }

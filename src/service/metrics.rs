@@ -236,7 +236,11 @@ impl App {
             "gauge",
             "1 on the replica that runs the SLA timer and deliveries (holds the leader lock), else 0.",
         );
-        out.sample("stagerepo_leader", &[], if m.leader.load(Ordering::Relaxed) { 1.0 } else { 0.0 });
+        out.sample(
+            "stagerepo_leader",
+            &[],
+            if m.leader.load(Ordering::Relaxed) { 1.0 } else { 0.0 },
+        );
 
         out.family("stagerepo_releases", "gauge", "Releases by state.");
         let counts: BTreeMap<String, i64> = self.db.release_state_counts()?.into_iter().collect();
