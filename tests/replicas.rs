@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::postgres::{database, Cluster};
@@ -235,7 +236,6 @@ fn read_consistently(get: &dyn Fn(&str) -> Result<Vec<u8>, String>) -> Result<us
 #[test]
 fn readers_of_both_replicas_and_the_bucket_never_see_a_404_or_a_checksum_mismatch_during_publications() {
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
     let (weed, _one) = Seaweed::start(&[BUCKET]);
     let (_name, url) = database();
     let config = format!(
@@ -330,4 +330,98 @@ fn flate2_or_raw(bytes: &[u8]) -> Vec<u8> {
     } else {
         bytes.to_vec()
     }
+}
+
+/// The two guarantees under the timer, on one PostgreSQL database seen by two handles (two
+/// replicas): one leader at a time, the lock freed with its holder; and one state change
+/// applied once when two transactions decide it at the same moment.
+#[test]
+fn one_leader_at_a_time_and_a_promotion_decided_twice_at_once_applies_once() {
+    use stagerepo::db::{Db, DbError, NewRelease};
+    use stagerepo::domain::release::{ReleaseEvent, ReleaseState};
+    let (_name, url) = database();
+    let first = Db::open_postgres(&url).unwrap();
+    let second = Db::open_postgres(&url).unwrap();
+    assert!(first.try_lead());
+    assert!(first.try_lead(), "the leader stays the leader");
+    assert!(!second.try_lead(), "one leader at a time");
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !second.try_lead() {
+        assert!(
+            Instant::now() < deadline,
+            "the lock of a closed connection was not freed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let first = Arc::new(Db::open_postgres(&url).unwrap());
+    let second = Arc::new(second);
+    let team = first.insert_team("t", "hash", 1).unwrap();
+    let id = first
+        .write(|tx| {
+            Db::insert_release(
+                tx,
+                &NewRelease {
+                    dist: "el9",
+                    element: "e",
+                    version: "1.0.0",
+                    team_id: team.id,
+                    notes: "",
+                    state: ReleaseState::Rollout,
+                    now: 1,
+                    packages: &[],
+                    fixes: &[],
+                    advisory_type: "enhancement",
+                    severity: None,
+                    references: &[],
+                },
+            )
+        })
+        .unwrap();
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let results: Vec<Result<(), DbError>> = [first.clone(), second.clone()]
+        .into_iter()
+        .map(|db| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                db.write(|tx| {
+                    barrier.wait();
+                    let event = ReleaseEvent {
+                        at: 2,
+                        actor: "stagerepo".into(),
+                        from: Some(ReleaseState::Rollout),
+                        to: ReleaseState::Promoted,
+                        reason: "the gate is open".into(),
+                    };
+                    Db::transition_release(tx, id, &event)?;
+                    Db::audit(
+                        tx,
+                        2,
+                        "stagerepo",
+                        "release.promoted",
+                        &format!("release:{id}"),
+                        "",
+                        Some(id),
+                    )
+                })
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let applied = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(applied, 1, "{results:?}");
+    assert!(
+        results.iter().any(|r| matches!(r, Err(DbError::Conflict(_)))),
+        "{results:?}"
+    );
+    let promotions = first
+        .audit_entries(Some(id), None)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "release.promoted")
+        .count();
+    assert_eq!(promotions, 1);
 }
