@@ -1,5 +1,8 @@
 //! Background work of the daemon: the SLA timer, webhook delivery and e-mail.
 //!
+//! With several replicas on one PostgreSQL database only the leader (see `Db::try_lead`) runs
+//! the timer and the deliveries; every replica retries its own bucket copy.
+//!
 //! Neither polls in a busy loop: each sleeps until its next deadline or until the service
 //! signals a change (`App::wake`), whichever comes first.
 
@@ -16,6 +19,9 @@ use crate::service::App;
 const IDLE: Duration = Duration::from_secs(300);
 /// Seconds between attempts to bring an out-of-sync bucket copy in line.
 const MIRROR_RETRY_SECS: i64 = 5;
+/// Longest sleep between two looks at the leader lock: how soon a replica takes over from a
+/// failed leader, and how soon a leader notices that it lost its lock's connection.
+const LEADER_CHECK: Duration = Duration::from_secs(2);
 
 /// Runs the SLA timer and the webhook sender until `shutdown` turns true.
 pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
@@ -37,16 +43,35 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         tokio::pin!(notified);
         notified.as_mut().enable();
 
-        let timer_app = app.clone();
-        let next_gate = match tokio::task::spawn_blocking(move || timer_app.run_due()).await {
-            Ok(Ok(next)) => next,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "SLA timer failed; retrying");
-                Some(app.clock.now() + 5)
+        // Every replica serves what any of them published.
+        if app.db.may_be_shared() {
+            let a = app.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || a.catch_up()).await {
+                tracing::warn!(error = %e, "catching up with another replica's publication failed; retrying");
             }
-            Err(e) => {
-                tracing::error!(error = %e, "SLA timer panicked; retrying");
-                Some(app.clock.now() + 5)
+        }
+        let lead_app = app.clone();
+        let leader = tokio::task::spawn_blocking(move || lead_app.db.try_lead())
+            .await
+            .unwrap_or(false);
+        let was = app.metrics.leader.swap(leader, std::sync::atomic::Ordering::Relaxed);
+        if was != leader {
+            tracing::info!(leader, "leadership changed");
+        }
+        let timer_app = app.clone();
+        let next_gate = if !leader {
+            None
+        } else {
+            match tokio::task::spawn_blocking(move || timer_app.run_due()).await {
+                Ok(Ok(next)) => next,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "SLA timer failed; retrying");
+                    Some(app.clock.now() + 5)
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "SLA timer panicked; retrying");
+                    Some(app.clock.now() + 5)
+                }
             }
         };
         // A repository whose bucket copy failed is retried every few seconds until it works.
@@ -61,10 +86,15 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
                 }
             }
         }
-        let next_delivery = deliver_due(&app, &http).await;
-        let next_mail = match &mailer {
-            Some(m) => send_mail_due(&app, m).await,
-            None => None,
+        let (next_delivery, next_mail) = if leader {
+            let delivery = deliver_due(&app, &http).await;
+            let mail = match &mailer {
+                Some(m) => send_mail_due(&app, m).await,
+                None => None,
+            };
+            (delivery, mail)
+        } else {
+            (None, None)
         };
 
         let now = app.clock.now();
@@ -73,6 +103,12 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
             .flatten()
             .min();
         let sleep = next.map_or(IDLE, |t| Duration::from_secs((t - now).max(0) as u64).min(IDLE));
+        // Only a database that may be shared needs the lock looked at again.
+        let sleep = if app.db.may_be_shared() {
+            sleep.min(LEADER_CHECK)
+        } else {
+            sleep
+        };
         // Deadlines are whole seconds; waking a little after guarantees `now >= deadline`.
         let sleep = sleep + Duration::from_millis(50);
         tokio::select! {

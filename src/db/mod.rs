@@ -130,6 +130,16 @@ trait Engine: Send + Sync {
     fn backup_refusal(&self) -> Option<String> {
         None
     }
+    /// Whether this process leads (runs the SLA timer and deliveries): takes or checks the
+    /// leader lock. One process per database file on SQLite, so it always leads there.
+    fn try_lead(&self) -> bool {
+        true
+    }
+    /// Holds the cross-process lock `key` until the returned guard is dropped. One process
+    /// per SQLite file, whose in-process locks suffice: nothing to hold there.
+    fn hold(&self, _key: i64) -> DbResult<Box<dyn Send>> {
+        Ok(Box::new(()))
+    }
 }
 
 /// The database handle shared by the service layer.
@@ -187,6 +197,31 @@ impl Db {
 
     fn lock(&self) -> Conn<'_> {
         Conn::new(self.engine.lock())
+    }
+
+    /// Whether this replica is the leader, which alone runs the SLA timer and the webhook and
+    /// e-mail delivery: on PostgreSQL an advisory lock held on a dedicated connection, taken
+    /// when free and given up when that connection fails; on SQLite always.
+    pub fn try_lead(&self) -> bool {
+        self.engine.try_lead()
+    }
+
+    /// Holds the lock that serialises publications of `dist/repo` across replicas (a
+    /// PostgreSQL advisory lock on its own connection) until the guard is dropped; a no-op on
+    /// SQLite. Taken inside the in-process per-repository lock, so a replica waits for it once.
+    pub fn lock_repository(&self, dist: &str, repo: &str) -> DbResult<Box<dyn Send>> {
+        // A stable key (not the randomly seeded std hasher): FNV-1a of "dist/repo".
+        let mut key: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in format!("stagerepo-publish:{dist}/{repo}").bytes() {
+            key = (key ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+        self.engine.hold(key as i64)
+    }
+
+    /// Whether other processes (replicas) may use this database too, so that leadership can
+    /// move and must be looked at again: PostgreSQL.
+    pub fn may_be_shared(&self) -> bool {
+        self.engine.name() == "postgres"
     }
 
     /// Runs `f` in one transaction, committed only when it returns Ok.

@@ -70,9 +70,18 @@ impl State {
     }
 }
 
+/// Any number, distinct from [`MIGRATION_LOCK`]: the session-level advisory lock whose holder
+/// is the leader replica.
+const LEADER_LOCK: i64 = 0x5354_4147_4c45_4144;
+
 /// A PostgreSQL database behind a lock.
 pub(super) struct Postgres {
     state: Mutex<State>,
+    /// The dedicated connection of the leader lock: `Some` while this process holds the lock
+    /// on it. A session lock lives exactly as long as its connection, so the lock goes with a
+    /// crashed process or a broken connection and another replica takes it.
+    leader: Mutex<Option<Client>>,
+    url: String,
 }
 
 impl Postgres {
@@ -86,6 +95,8 @@ impl Postgres {
                 statements: HashMap::new(),
                 url: url.to_string(),
             }),
+            leader: Mutex::new(None),
+            url: url.to_string(),
         })
     }
 }
@@ -141,6 +152,46 @@ impl Engine for Postgres {
 
     fn name(&self) -> &'static str {
         "postgres"
+    }
+
+    fn hold(&self, key: i64) -> DbResult<Box<dyn Send>> {
+        // Its own connection, so that waiting blocks no other statement of this process, and
+        // the lock (a session lock) ends with the connection: dropping the guard, or a crash.
+        let mut client = Client::connect(&self.url, NoTls)?;
+        client.execute("SELECT pg_advisory_lock($1)", &[&key])?;
+        Ok(Box::new(client))
+    }
+
+    fn try_lead(&self) -> bool {
+        let mut leader = self.leader.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = leader.as_mut() {
+            // Still leading only while the connection that holds the lock answers.
+            if client.is_valid(std::time::Duration::from_secs(5)).is_ok() {
+                return true;
+            }
+            tracing::warn!("the leader lock's connection failed; no longer the leader");
+            *leader = None;
+            return false;
+        }
+        let attempt = || -> DbResult<Option<Client>> {
+            let mut client = Client::connect(&self.url, NoTls)?;
+            let got: bool = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])?
+                .get(0);
+            Ok(got.then_some(client))
+        };
+        match attempt() {
+            Ok(Some(client)) => {
+                tracing::info!("took the leader lock: this replica runs the SLA timer and deliveries");
+                *leader = Some(client);
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot try the leader lock");
+                false
+            }
+        }
     }
 
     fn backup_to(&self, _dest: &Path) -> DbResult<()> {

@@ -61,11 +61,27 @@ impl Db {
     }
 
     /// Records a state change and its event (inside the caller's transaction).
+    ///
+    /// A change from a known state applies only while the release is still in it, so that two
+    /// processes deciding the same change at once (two replicas' SLA timers for a moment) make
+    /// it once: the second finds no row in that state and its whole transaction is refused.
     pub fn transition_release(tx: &Tx<'_>, id: i64, ev: &ReleaseEvent) -> DbResult<()> {
-        tx.execute(
-            "UPDATE releases SET state = ?2 WHERE id = ?1",
-            params![id, ev.to.as_str()],
-        )?;
+        let changed = match ev.from {
+            Some(from) => tx.execute(
+                "UPDATE releases SET state = ?2 WHERE id = ?1 AND state = ?3",
+                params![id, ev.to.as_str(), from.as_str()],
+            )?,
+            None => tx.execute(
+                "UPDATE releases SET state = ?2 WHERE id = ?1",
+                params![id, ev.to.as_str()],
+            )?,
+        };
+        if changed == 0 {
+            return Err(DbError::Conflict(format!(
+                "release {id} is no longer {}: it was changed meanwhile",
+                ev.from.map_or("there", |f| f.as_str())
+            )));
+        }
         tx.execute(
             "INSERT INTO release_events (release_id, at, actor, from_state, to_state, reason)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -99,6 +99,8 @@ pub struct Metrics {
     upload_seconds: Histogram,
     /// (dist, repo) -> publications.
     publications: Mutex<BTreeMap<(String, String), PublicationStats>>,
+    /// Whether this replica leads (runs the SLA timer and deliveries), as the workers last found.
+    pub leader: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Metrics {
@@ -109,6 +111,7 @@ impl Default for Metrics {
             upload_bytes: Histogram::new(BYTE_BUCKETS),
             upload_seconds: Histogram::new(DURATION_BUCKETS),
             publications: Mutex::new(BTreeMap::new()),
+            leader: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -226,6 +229,17 @@ impl App {
             "stagerepo_build_info",
             &[("version", v.version), ("commit", v.commit)],
             1.0,
+        );
+
+        out.family(
+            "stagerepo_leader",
+            "gauge",
+            "1 on the replica that runs the SLA timer and deliveries (holds the leader lock), else 0.",
+        );
+        out.sample(
+            "stagerepo_leader",
+            &[],
+            if m.leader.load(Ordering::Relaxed) { 1.0 } else { 0.0 },
         );
 
         out.family("stagerepo_releases", "gauge", "Releases by state.");

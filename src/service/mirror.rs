@@ -28,6 +28,8 @@ pub struct Mirror {
     dirty: Mutex<HashSet<(String, RepoKind)>>,
     redirect: bool,
     ttl: Duration,
+    /// Other replicas (on the same PostgreSQL database) publish into this bucket too.
+    shared: bool,
 }
 
 /// The bucket key of a stored package.
@@ -42,7 +44,8 @@ pub fn repository_prefix(dist: &str, repo: RepoKind) -> String {
 
 impl Mirror {
     /// Opens the mirror over `blob`, learning which objects it already holds.
-    pub fn open(blob: Arc<dyn BlobStore>, redirect: bool, ttl: Duration) -> BlobResult<Mirror> {
+    /// With `shared`, other replicas publish into the same bucket: see [`Mirror::repository`].
+    pub fn open(blob: Arc<dyn BlobStore>, redirect: bool, ttl: Duration, shared: bool) -> BlobResult<Mirror> {
         let known = blob.list("")?.into_iter().collect();
         Ok(Mirror {
             blob,
@@ -51,6 +54,7 @@ impl Mirror {
             dirty: Mutex::new(HashSet::new()),
             redirect,
             ttl,
+            shared,
         })
     }
 
@@ -146,7 +150,12 @@ impl Mirror {
             }
             self.note(key);
         }
-        // 3. What left the working copy's generations leaves the bucket. The known keys (the
+        // 3. Shared with other replicas, the bucket's older generations may be ones another
+        // replica's readers still follow: they stay (see README "Two replicas").
+        if self.shared {
+            return Ok(());
+        }
+        // What left the working copy's generations leaves the bucket. The known keys (the
         // bucket's listing at start plus what was written since) say what is there, without
         // listing the bucket at every publication.
         let present: HashSet<String> = local.iter().map(|rel| format!("{prefix}{rel}")).collect();
@@ -167,7 +176,13 @@ impl Mirror {
 
     /// Replaces repomd.xml only over the version this daemon wrote (or found at its first sync).
     fn write_repomd(&self, key: &str, bytes: Vec<u8>) -> BlobResult<()> {
-        let last = self.repomd.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned();
+        let mut last = self.repomd.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned();
+        if self.shared {
+            // Another replica may have written it since: publications of one repository are
+            // serialised across replicas by the database (`Db::lock_repository`), held here, so
+            // the version to replace is the one there now.
+            last = None;
+        }
         let previous = match last {
             Some((_, ref old)) if *old == bytes => return Ok(()),
             Some((etag, _)) => Some(etag),
@@ -192,6 +207,25 @@ impl Mirror {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(key.to_string(), (etag, bytes));
+    }
+
+    /// Copies package `sha256` from the bucket's store into `dest` (a temporary file of the
+    /// local store) and checks its checksum: an upload another replica took.
+    pub fn fetch_package(&self, sha256: &str, dest: &mut std::fs::File) -> BlobResult<()> {
+        use sha2::{Digest, Sha256};
+        use std::io::Write;
+        let key = package_key(sha256);
+        let bytes = self.blob.get(&key)?;
+        let found = hex::encode(Sha256::digest(&bytes));
+        if found != sha256 {
+            return Err(BlobError::Store(format!("{key} holds content with sha256 {found}")));
+        }
+        dest.write_all(&bytes).map_err(|source| BlobError::Io {
+            path: key.clone(),
+            source,
+        })?;
+        self.note(key);
+        Ok(())
     }
 
     /// Whether downloads of repository file `rel` (`<dist>/<repo>/...`) are redirected to the
@@ -244,4 +278,22 @@ fn local_files(dir: &Path) -> BlobResult<Vec<String>> {
     }
     files.sort();
     Ok(files)
+}
+
+impl crate::service::App {
+    /// Makes sure package `sha256` is in the local store, fetching it from the bucket when
+    /// another replica took the upload; a package in neither is left to the caller's error.
+    pub(crate) fn fetch_missing_package(&self, sha256: &str) -> crate::service::ServiceResult<()> {
+        let Some(mirror) = &self.mirror else {
+            return Ok(());
+        };
+        if self.store.path(sha256).exists() {
+            return Ok(());
+        }
+        let mut temp = self.store.temp_file()?;
+        mirror.fetch_package(sha256, temp.as_file_mut())?;
+        self.store.commit(temp, sha256)?;
+        tracing::info!(sha256, "fetched a package another replica took from the bucket");
+        Ok(())
+    }
 }

@@ -76,7 +76,9 @@ fn open_mirror(config: &Config) -> ServiceResult<Option<Arc<mirror::Mirror>>> {
         .presign_ttl_duration()
         .map_err(|e| ServiceError::Invalid(e.to_string()))?;
     let blob = crate::blob::S3Store::new(s3).map_err(|e| ServiceError::Invalid(format!("[s3]: {e}")))?;
-    let mirror = mirror::Mirror::open(Arc::new(blob), config.redirect_downloads, ttl)
+    // A PostgreSQL database may have other replicas publishing into the same bucket.
+    let shared = config.database_url.is_some();
+    let mirror = mirror::Mirror::open(Arc::new(blob), config.redirect_downloads, ttl, shared)
         .map_err(|e| ServiceError::Internal(format!("cannot reach the bucket {}: {e}", s3.bucket)))?;
     tracing::info!(bucket = %s3.bucket, endpoint = s3.endpoint.as_deref().unwrap_or("AWS"), "packages and repositories are copied to the bucket");
     Ok(Some(Arc::new(mirror)))

@@ -167,6 +167,9 @@ impl App {
             .get(&(dist.to_string(), repo))
             .ok_or_else(|| ServiceError::NotFound(format!("no repository {dist}/{repo}")))?;
         let mut publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
+        // Other replicas on the same database publish too: one at a time per repository, and
+        // each starts from the newest revision, whoever recorded it.
+        let _across = self.db.lock_repository(dist, repo.as_str())?;
         let (current_number, current) = publisher.current_set(&self.db)?;
         let mut new_set = change(&current)?;
         // Nearly sorted (the current set plus a few): the sort is one merge.
@@ -288,6 +291,7 @@ impl App {
         let packages_dir = publisher.dir.join("Packages");
         std::fs::create_dir_all(&packages_dir)?;
         for (sha, filename) in unlinked.iter().zip(&names) {
+            self.fetch_missing_package(sha)?;
             link_into(&self.store.path(sha), &packages_dir.join(filename))?;
             publisher.linked.insert(sha.to_string());
         }
@@ -443,6 +447,11 @@ impl App {
                         }
                         self.write_repository(&mut publisher, &set, None)?;
                         publisher.current = Some((rev.number, set));
+                        // A replica's own copy (the database records the publisher's, and the
+                        // bucket holds that): rewritten here only.
+                        if self.db.may_be_shared() {
+                            continue;
+                        }
                         self.db.update_revision_repomd(
                             dist,
                             *repo,
@@ -457,6 +466,29 @@ impl App {
             }
         }
         Ok(())
+    }
+}
+
+impl App {
+    /// Brings every working copy whose files are behind the database's newest revision (another
+    /// replica published) up to date: the packages come from the bucket when missing, the
+    /// repodata is written here; the bucket and the recorded revision stay the publisher's.
+    /// Returns how many repositories were rewritten.
+    pub fn catch_up(&self) -> ServiceResult<usize> {
+        let mut rewritten = 0;
+        for ((dist, repo), lock) in &self.publishers {
+            let mut publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
+            let (number, set) = publisher.current_set(&self.db)?;
+            if number == 0 || *publisher.written == *set {
+                continue;
+            }
+            // Rebuilt from the database, so the newest advisories are in.
+            publisher.advisories.clear();
+            self.write_repository(&mut publisher, &set, None)?;
+            tracing::info!(dist, %repo, revision = number, packages = set.len(), "caught up with another replica's publication");
+            rewritten += 1;
+        }
+        Ok(rewritten)
     }
 }
 

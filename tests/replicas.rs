@@ -1,0 +1,427 @@
+//! Two `stagerepo serve` replicas on one PostgreSQL database and one bucket (a real
+//! SeaweedFS), each with its own data directory: uploads, releases and admin calls through
+//! either, dnf installs through both, and the SLA timer moving to the other replica when its
+//! leader is killed with `kill -9`, promoting exactly once.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support::postgres::{database, Cluster};
+use support::seaweed::Seaweed;
+use support::{build_rpms, DnfRoot, SpecPackage, TestServer};
+
+const BUCKET: &str = "replicas";
+
+/// Whether `server`'s metrics say it holds the leader lock.
+fn is_leader(server: &TestServer) -> bool {
+    let (status, body) = support::http(
+        reqwest::Method::GET,
+        &format!("{}/metrics", server.url),
+        Some(&server.admin_token),
+        None,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("stagerepo_leader "))
+        .unwrap_or_else(|| panic!("no stagerepo_leader in\n{text}"));
+    line.ends_with(" 1")
+}
+
+/// Waits until exactly one of `servers` leads; returns its index.
+fn the_leader(servers: &[&TestServer]) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let leading: Vec<usize> = (0..servers.len()).filter(|i| is_leader(servers[*i])).collect();
+        if leading.len() == 1 {
+            return leading[0];
+        }
+        assert!(Instant::now() < deadline, "leaders: {leading:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A second replica of `first`: the same configuration, its own data directory holding the
+/// first's admin token and secret key (shared secrets, as the README tells operators).
+fn replica_of(first: &TestServer, config: &str) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for file in ["admin.token", "secret.key"] {
+        std::fs::copy(first.data_dir().join(file), data.join(file)).unwrap();
+    }
+    let path = dir.path().join("stagerepo.toml");
+    std::fs::write(&path, config).unwrap();
+    TestServer::start_custom(dir, &["--config", path.to_str().unwrap()], None)
+}
+
+fn kill_9(server: &TestServer) {
+    let pid = server.pid().expect("running").to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap()
+        .success());
+}
+
+#[test]
+fn two_replicas_behave_as_one_server_and_the_timer_survives_kill_9_of_its_leader() {
+    let started = Instant::now();
+    let (weed, _one) = Seaweed::start(&[BUCKET]);
+    let (name, url) = database();
+    // The gate opens when the SLA period runs out (no deployment evidence asked for).
+    let config = format!(
+        "database_url = \"{url}\"\nmin_deployed_sites = 0\n{}",
+        weed.config(BUCKET)
+    );
+    let a = TestServer::start_with_config(&config);
+    let b = replica_of(&a, &config);
+    let leader = the_leader(&[&a, &b]);
+
+    // Admin calls through A, the upload through A, the submission through B.
+    let team = a.team_with_element("t", "rep");
+    let work = tempfile::tempdir().unwrap();
+    let rpms = build_rpms(work.path(), &[SpecPackage::new("rep-app", "1.0", "1")]);
+    let rpm = std::fs::read(&rpms[0]).unwrap();
+    let (status, body) = support::http(
+        reqwest::Method::PUT,
+        &format!("{}/api/v1/upload/rep-app-1.0-1.noarch.rpm", a.url),
+        Some(&team),
+        Some(rpm),
+        &[],
+    )
+    .unwrap();
+    assert!(status == 200 || status == 201, "{}", String::from_utf8_lossy(&body));
+    let submit = serde_json::json!({"dist": "el9", "element": "rep", "version": "1.0.0",
+        "packages": ["rep-app-1.0-1.noarch.rpm"]});
+    let (status, body) = support::http(
+        reqwest::Method::POST,
+        &format!("{}/api/v1/releases", b.url),
+        Some(&team),
+        Some(serde_json::to_vec(&submit).unwrap()),
+        &[("Content-Type", "application/json")],
+    )
+    .unwrap();
+    assert!(status == 200 || status == 201, "{}", String::from_utf8_lossy(&body));
+    let id = support::json(&body)["id"].as_i64().unwrap();
+    assert_eq!(a.get_json(&format!("/api/v1/releases/{id}"))["state"], "beta");
+
+    // dnf installs from beta through either replica (A catches up with B's publication).
+    for server in [&a, &b] {
+        let root = DnfRoot::new(&[format!("{}/repo/el9/beta.repo", server.url)]);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let (ok, out) = root.dnf(&["install", "rep-app"]);
+            if ok {
+                break;
+            }
+            assert!(Instant::now() < deadline, "dnf through {}: {out}", server.url);
+            std::thread::sleep(Duration::from_millis(500));
+            root.dnf(&["clean", "all"]);
+        }
+        assert_eq!(root.installed("rep-app").as_deref(), Some("rep-app-1.0-1.noarch"));
+    }
+
+    // Announced to a site with a short SLA; the leader dies during it.
+    let sla = 6;
+    a.add_site("SITE-R", None);
+    a.cli_ok(
+        None,
+        &[
+            "admin",
+            "rollout",
+            "add",
+            "--element",
+            "rep",
+            "--site",
+            "SITE-R",
+            "--sla",
+            &format!("{sla}s"),
+        ],
+    );
+    b.cli_ok(None, &["admin", "release", "announce", &id.to_string()]);
+    let announced = Instant::now();
+    let (mut dead, survivor) = if leader == 0 { (a, b) } else { (b, a) };
+    kill_9(&dead);
+    dead.stop();
+    assert_eq!(
+        survivor.get_json(&format!("/api/v1/releases/{id}"))["state"],
+        "rollout",
+        "nothing promoted before the deadline"
+    );
+    assert_eq!(the_leader(&[&survivor]), 0);
+    let waited = survivor.wait_for_state(id, "promoted", Duration::from_secs(40));
+    let after = announced.elapsed();
+    // The server's clock: the promotion is not before the site's deadline.
+    let release = survivor.get_json(&format!("/api/v1/releases/{id}"));
+    let deadline = release["announced_at"].as_i64().unwrap() + sla as i64;
+    let promoted: Vec<&serde_json::Value> = release["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["to"] == "promoted")
+        .collect();
+    assert_eq!(promoted.len(), 1, "{release:#}");
+    assert!(promoted[0]["at"].as_i64().unwrap() >= deadline, "{release:#}");
+    assert_eq!(promoted[0]["actor"], "stagerepo", "the SLA timer promoted: {release:#}");
+
+    // Exactly one promotion: one audit entry, one production revision for it.
+    let mut db = Cluster::get().client(&name);
+    let promotions: i64 = db
+        .query_one(
+            "SELECT COUNT(*) FROM audit WHERE action = 'release.promoted' AND release_id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(promotions, 1);
+    let revisions: i64 = db
+        .query_one(
+            "SELECT COUNT(*) FROM revisions WHERE dist = 'el9' AND repo = 'production' AND reason LIKE $1",
+            &[&format!("promotion of release {id} %")],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(revisions, 1);
+
+    // Hosts install from production through the survivor.
+    let root = DnfRoot::new(&[format!("{}/repo/el9/production.repo", survivor.url)]);
+    root.dnf_ok(&["install", "rep-app"]);
+    assert_eq!(root.installed("rep-app").as_deref(), Some("rep-app-1.0-1.noarch"));
+    assert!(survivor.log().contains("took the leader lock"), "{}", survivor.log());
+    eprintln!(
+        "replicas: promoted {after:?} after the announcement ({waited:?} of waiting after the kill), whole test {:?}",
+        started.elapsed()
+    );
+}
+
+/// (href, sha256) of every file repomd.xml names.
+fn named_files(repomd: &str) -> Vec<(String, String)> {
+    repomd
+        .split("<data ")
+        .skip(1)
+        .map(|block| {
+            let between = |a: &str, b: &str| {
+                let start = block.find(a).unwrap_or_else(|| panic!("no {a} in {block}")) + a.len();
+                block[start..start + block[start..].find(b).unwrap()].to_string()
+            };
+            (
+                between("<location href=\"", "\""),
+                between("<checksum type=\"sha256\">", "<"),
+            )
+        })
+        .collect()
+}
+
+/// Reads repomd.xml of `base` and every file it names; an error says what was inconsistent.
+fn read_consistently(get: &dyn Fn(&str) -> Result<Vec<u8>, String>) -> Result<usize, String> {
+    use sha2::{Digest, Sha256};
+    let repomd = String::from_utf8(get("repodata/repomd.xml")?).map_err(|e| e.to_string())?;
+    let files = named_files(&repomd);
+    for (href, sha) in &files {
+        let bytes = get(href)?;
+        let found = hex::encode(Sha256::digest(&bytes));
+        if &found != sha {
+            return Err(format!("{href}: repomd.xml says {sha}, the file is {found}"));
+        }
+    }
+    Ok(files.len())
+}
+
+#[test]
+fn readers_of_both_replicas_and_the_bucket_never_see_a_404_or_a_checksum_mismatch_during_publications() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (weed, _one) = Seaweed::start(&[BUCKET]);
+    let (_name, url) = database();
+    let config = format!(
+        "database_url = \"{url}\"\nkeep_generations = 2\n{}",
+        weed.config(BUCKET)
+    );
+    let a = TestServer::start_with_config(&config);
+    let b = replica_of(&a, &config);
+    let team = a.team_with_element("t", "rd");
+    let work = tempfile::tempdir().unwrap();
+    let versions: Vec<String> = (1..=6).map(|i| format!("1.{i}")).collect();
+    let pkgs: Vec<SpecPackage> = versions.iter().map(|v| SpecPackage::new("rd-app", v, "1")).collect();
+    let rpms = build_rpms(work.path(), &pkgs);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for base in [a.url.clone(), b.url.clone()] {
+        let stop = stop.clone();
+        readers.push(std::thread::spawn(move || {
+            let get = |rel: &str| -> Result<Vec<u8>, String> {
+                let (status, body) = support::ureq_get(&format!("{base}/repo/el9/beta/{rel}"))?;
+                if status != 200 {
+                    return Err(format!("{base} {rel}: {status}"));
+                }
+                Ok(body)
+            };
+            let mut reads = 0;
+            while !stop.load(Ordering::Relaxed) {
+                read_consistently(&get).unwrap_or_else(|e| panic!("reader of {base}: {e}"));
+                reads += 1;
+            }
+            reads
+        }));
+    }
+    {
+        let stop = stop.clone();
+        let store = weed.store(BUCKET);
+        readers.push(std::thread::spawn(move || {
+            use stagerepo::blob::BlobStore;
+            let get = |rel: &str| store.get(&format!("repos/el9/beta/{rel}")).map_err(|e| e.to_string());
+            let mut reads = 0;
+            while !stop.load(Ordering::Relaxed) {
+                read_consistently(&get).unwrap_or_else(|e| panic!("reader of the bucket: {e}"));
+                reads += 1;
+            }
+            reads
+        }));
+    }
+    // Publications alternate between the replicas.
+    for (i, (rpm, version)) in rpms.iter().zip(&versions).enumerate() {
+        let server = if i % 2 == 0 { &a } else { &b };
+        server.submit(&team, "rd", &format!("{version}.0"), std::slice::from_ref(rpm));
+    }
+    // Both serve the last one (the other replica catches up within its worker's period).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for server in [&a, &b] {
+        loop {
+            let (_, body) = support::ureq_get(&format!("{}/repo/el9/beta/repodata/repomd.xml", server.url)).unwrap();
+            let repomd = String::from_utf8(body).unwrap();
+            let primary = named_files(&repomd)
+                .into_iter()
+                .find(|(h, _)| h.contains("primary.xml"))
+                .unwrap();
+            let (_, bytes) = support::ureq_get(&format!("{}/repo/el9/beta/{}", server.url, primary.0)).unwrap();
+            let text = String::from_utf8_lossy(&flate2_or_raw(&bytes)).into_owned();
+            if text.contains("ver=\"1.6\"") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} never served 1.6:\n{text}\nA:\n{}\nB:\n{}",
+                server.url,
+                a.log(),
+                b.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let reads: Vec<usize> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+    assert!(reads.iter().all(|n| *n > 0), "{reads:?}");
+    eprintln!("replicas: consistent reads during 6 publications (A, B, bucket): {reads:?}");
+}
+
+/// `bytes` gunzipped when they are gzip, else as they are.
+fn flate2_or_raw(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out).unwrap();
+        out
+    } else {
+        bytes.to_vec()
+    }
+}
+
+/// The two guarantees under the timer, on one PostgreSQL database seen by two handles (two
+/// replicas): one leader at a time, the lock freed with its holder; and one state change
+/// applied once when two transactions decide it at the same moment.
+#[test]
+fn one_leader_at_a_time_and_a_promotion_decided_twice_at_once_applies_once() {
+    use stagerepo::db::{Db, DbError, NewRelease};
+    use stagerepo::domain::release::{ReleaseEvent, ReleaseState};
+    let (_name, url) = database();
+    let first = Db::open_postgres(&url).unwrap();
+    let second = Db::open_postgres(&url).unwrap();
+    assert!(first.try_lead());
+    assert!(first.try_lead(), "the leader stays the leader");
+    assert!(!second.try_lead(), "one leader at a time");
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !second.try_lead() {
+        assert!(
+            Instant::now() < deadline,
+            "the lock of a closed connection was not freed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let first = Arc::new(Db::open_postgres(&url).unwrap());
+    let second = Arc::new(second);
+    let team = first.insert_team("t", "hash", 1).unwrap();
+    let id = first
+        .write(|tx| {
+            Db::insert_release(
+                tx,
+                &NewRelease {
+                    dist: "el9",
+                    element: "e",
+                    version: "1.0.0",
+                    team_id: team.id,
+                    notes: "",
+                    state: ReleaseState::Rollout,
+                    now: 1,
+                    packages: &[],
+                    fixes: &[],
+                    advisory_type: "enhancement",
+                    severity: None,
+                    references: &[],
+                },
+            )
+        })
+        .unwrap();
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let results: Vec<Result<(), DbError>> = [first.clone(), second.clone()]
+        .into_iter()
+        .map(|db| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                db.write(|tx| {
+                    barrier.wait();
+                    let event = ReleaseEvent {
+                        at: 2,
+                        actor: "stagerepo".into(),
+                        from: Some(ReleaseState::Rollout),
+                        to: ReleaseState::Promoted,
+                        reason: "the gate is open".into(),
+                    };
+                    Db::transition_release(tx, id, &event)?;
+                    Db::audit(
+                        tx,
+                        2,
+                        "stagerepo",
+                        "release.promoted",
+                        &format!("release:{id}"),
+                        "",
+                        Some(id),
+                    )
+                })
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let applied = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(applied, 1, "{results:?}");
+    assert!(
+        results.iter().any(|r| matches!(r, Err(DbError::Conflict(_)))),
+        "{results:?}"
+    );
+    let promotions = first
+        .audit_entries(Some(id), None)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "release.promoted")
+        .count();
+    assert_eq!(promotions, 1);
+}
