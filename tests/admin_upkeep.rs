@@ -11,36 +11,10 @@ fn removals_are_refused_naming_what_depends_and_succeed_once_nothing_does() {
     let work = tempfile::tempdir().unwrap();
     let team = server.team_with_element("fts-team", "fts");
     server.add_site("CERN-PROD", None);
-    server.cli_ok(
-        None,
-        &[
-            "admin",
-            "rollout",
-            "add",
-            "--element",
-            "fts",
-            "--site",
-            "CERN-PROD",
-            "--sla",
-            "1d",
-        ],
-    );
+    server.add_rollout("fts", "CERN-PROD", "1d");
 
     // Re-adding the pair says the SLA changed.
-    let out = server.cli_ok(
-        None,
-        &[
-            "admin",
-            "rollout",
-            "add",
-            "--element",
-            "fts",
-            "--site",
-            "CERN-PROD",
-            "--sla",
-            "3d",
-        ],
-    );
+    let out = server.add_rollout("fts", "CERN-PROD", "3d");
     assert!(
         out.contains("SLA changed 1day -> 3days") || out.contains("SLA changed 1d -> 3d"),
         "{out}"

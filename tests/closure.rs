@@ -212,20 +212,7 @@ fn conflicts_and_obsoletes_across_elements_are_refused() {
     );
     // The gate shows the same failure for a release in rollout.
     server.add_site("S", None);
-    server.cli_ok(
-        None,
-        &[
-            "admin",
-            "rollout",
-            "add",
-            "--element",
-            "replacer",
-            "--site",
-            "S",
-            "--sla",
-            "1h",
-        ],
-    );
+    server.add_rollout("replacer", "S", "1h");
     // A release that could never be promoted is only announced when forced with a reason.
     let (ok, _, err) = server.cli(None, &["admin", "release", "announce", &id.to_string()]);
     assert!(!ok && err.contains("409") && err.contains("obsoletes"), "{err}");
@@ -258,20 +245,7 @@ fn auto_announce_starts_the_rollout_at_submission() {
     let server = TestServer::start_with_config("auto_announce = true\nmin_deployed_sites = 0\n");
     let team = server.team_with_element("t", "auto");
     let (_site, _) = server.add_site("S", None);
-    server.cli_ok(
-        None,
-        &[
-            "admin",
-            "rollout",
-            "add",
-            "--element",
-            "auto",
-            "--site",
-            "S",
-            "--sla",
-            "2s",
-        ],
-    );
+    server.add_rollout("auto", "S", "2s");
     let work = tempfile::tempdir().unwrap();
     let id = server.submit(
         &team,

@@ -232,20 +232,7 @@ fn hosts_upgrade_after_every_promotion_and_breaking_releases_are_refused() {
 
     // Announce: refused with the failures (409, JSON), then forced with a reason.
     server.add_site("site1", None);
-    server.cli_ok(
-        None,
-        &[
-            "admin",
-            "rollout",
-            "add",
-            "--element",
-            "fts",
-            "--site",
-            "site1",
-            "--sla",
-            "1h",
-        ],
-    );
+    server.add_rollout("fts", "site1", "1h");
     let url = format!("{}/api/v1/admin/releases/{bad}/announce", server.url);
     let (status, body) = http(
         reqwest::Method::POST,

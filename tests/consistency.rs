@@ -194,20 +194,7 @@ fn a_critical_fix_is_fast_tracked() {
     let server = TestServer::start_with_config("fast_track_sla = \"2s\"\n");
     let team = server.team_with_element("fts-team", "fts");
     let (site, _) = server.add_site("CERN-PROD", None);
-    server.cli_ok(
-        None,
-        &[
-            "admin",
-            "rollout",
-            "add",
-            "--element",
-            "fts",
-            "--site",
-            "CERN-PROD",
-            "--sla",
-            "1h",
-        ],
-    );
+    server.add_rollout("fts", "CERN-PROD", "1h");
     let work = tempfile::tempdir().unwrap();
     let v1 = server.submit(
         &team,

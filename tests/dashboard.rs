@@ -103,20 +103,7 @@ fn dashboard_shows_the_rollout_on_a_phone_and_no_secret() {
     let (cern, cern_secret) = server.add_site("CERN-PROD", Some("http://127.0.0.1:9/hook"));
     let (ral, ral_secret) = server.add_site("RAL", None);
     for (site, sla) in [("CERN-PROD", "2d"), ("RAL", "5d")] {
-        server.cli_ok(
-            None,
-            &[
-                "admin",
-                "rollout",
-                "add",
-                "--element",
-                "fts",
-                "--site",
-                site,
-                "--sla",
-                sla,
-            ],
-        );
+        server.add_rollout("fts", site, sla);
     }
     let work = tempfile::tempdir().unwrap();
     let build = |v: &str| {
@@ -259,20 +246,7 @@ fn every_release_problem_site_and_element_has_a_page() {
     let server = TestServer::start();
     let team = server.team_with_element("fts-team", "fts");
     let (cern, _) = server.add_site("CERN-PROD", None);
-    server.cli_ok(
-        None,
-        &[
-            "admin",
-            "rollout",
-            "add",
-            "--element",
-            "fts",
-            "--site",
-            "CERN-PROD",
-            "--sla",
-            "2d",
-        ],
-    );
+    server.add_rollout("fts", "CERN-PROD", "2d");
     let work = tempfile::tempdir().unwrap();
     let build = |v: &str| {
         let dir = work.path().join(v);

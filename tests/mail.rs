@@ -131,20 +131,7 @@ fn announcements_promotions_and_rejections_are_mailed_to_sites_and_the_release_m
     );
     assert!(out.contains("ops@ral.example"), "{out}");
     for site in ["CERN-PROD", "RAL-LCG2"] {
-        server.cli_ok(
-            None,
-            &[
-                "admin",
-                "rollout",
-                "add",
-                "--element",
-                "fts",
-                "--site",
-                site,
-                "--sla",
-                "2d",
-            ],
-        );
+        server.add_rollout("fts", site, "2d");
     }
     let (ok, _, err) = server.cli(None, &["admin", "site", "set", "RAL-LCG2", "--email", "not an address"]);
     assert!(!ok && err.contains("invalid"), "{err}");
@@ -261,20 +248,7 @@ fn an_unreachable_smtp_server_never_blocks_the_change_and_mail_is_retried() {
             "grid-admins@cern.example",
         ],
     );
-    server.cli_ok(
-        None,
-        &[
-            "admin",
-            "rollout",
-            "add",
-            "--element",
-            "fts",
-            "--site",
-            "CERN-PROD",
-            "--sla",
-            "2d",
-        ],
-    );
+    server.add_rollout("fts", "CERN-PROD", "2d");
     let r1 = release(&server, &team, work.path(), "3.1.0");
     let started = Instant::now();
     server.cli_ok(None, &["admin", "release", "announce", &r1.to_string()]);

@@ -227,20 +227,7 @@ fn atom_feeds_validate_and_a_site_feed_has_only_its_releases() {
     server.add_site("RAL", None);
     server.add_site("NIKHEF", None);
     w.rollout("CERN-PROD", "1h");
-    server.cli_ok(
-        None,
-        &[
-            "admin",
-            "rollout",
-            "add",
-            "--element",
-            "dcache",
-            "--site",
-            "RAL",
-            "--sla",
-            "1h",
-        ],
-    );
+    server.add_rollout("dcache", "RAL", "1h");
     let fts = server.submit(&w.team, "fts", "1.0.0", &w.rpms("1.0"));
     let rpm = build_rpms(w.work.path(), &[SpecPackage::new("dcache-server", "9.2", "1")]);
     let dcache = server.submit(&w.team, "dcache", "9.2.0", &rpm);

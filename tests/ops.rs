@@ -143,18 +143,7 @@ fn rpm_of_stagerepo_ships_through_stagerepo_and_installs_with_dnf() {
     let server = TestServer::start();
     let team = server.team_with_element("ops-team", "stagerepo");
     let id = server.submit(&team, "stagerepo", version, std::slice::from_ref(&rpm));
-    server.cli_ok(
-        None,
-        &[
-            "admin",
-            "release",
-            "promote",
-            &id.to_string(),
-            "--force",
-            "--reason",
-            "stagerepo ships through itself",
-        ],
-    );
+    server.promote_forced(id, "stagerepo ships through itself");
     let root = DnfRoot::new(&[format!("{}/repo/el9/production.repo", server.url)]);
     root.dnf_ok(&["install", "stagerepo"]);
     assert_eq!(

@@ -60,20 +60,7 @@ fn staged_rollout_with_dnf(server: &mut TestServer, element: &str) -> i64 {
 
     // Staged rollout: a site with a 2 s SLA reports ok, the SLA timer promotes.
     let (site, _) = server.add_site("SITE-PG", None);
-    server.cli_ok(
-        None,
-        &[
-            "admin",
-            "rollout",
-            "add",
-            "--element",
-            element,
-            "--site",
-            "SITE-PG",
-            "--sla",
-            "2s",
-        ],
-    );
+    server.add_rollout(element, "SITE-PG", "2s");
     server.cli_ok(None, &["admin", "release", "announce", &id.to_string()]);
     server.cli_ok(Some(&site), &["site", "report", &id.to_string(), "--ok"]);
     server.wait_for_state(id, "promoted", Duration::from_secs(30));

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use support::postgres::{database, Cluster};
 use support::seaweed::Seaweed;
-use support::{build_rpms, DnfRoot, SpecPackage, TestServer};
+use support::{build_rpms, repomd_files, DnfRoot, SpecPackage, TestServer};
 
 const BUCKET: &str = "replicas";
 
@@ -130,20 +130,7 @@ fn two_replicas_behave_as_one_server_and_the_timer_survives_kill_9_of_its_leader
     // Announced to a site with a short SLA; the leader dies during it.
     let sla = 6;
     a.add_site("SITE-R", None);
-    a.cli_ok(
-        None,
-        &[
-            "admin",
-            "rollout",
-            "add",
-            "--element",
-            "rep",
-            "--site",
-            "SITE-R",
-            "--sla",
-            &format!("{sla}s"),
-        ],
-    );
+    a.add_rollout("rep", "SITE-R", &format!("{sla}s"));
     b.cli_ok(None, &["admin", "release", "announce", &id.to_string()]);
     let announced = Instant::now();
     let (mut dead, survivor) = if leader == 0 { (a, b) } else { (b, a) };
@@ -200,29 +187,11 @@ fn two_replicas_behave_as_one_server_and_the_timer_survives_kill_9_of_its_leader
     );
 }
 
-/// (href, sha256) of every file repomd.xml names.
-fn named_files(repomd: &str) -> Vec<(String, String)> {
-    repomd
-        .split("<data ")
-        .skip(1)
-        .map(|block| {
-            let between = |a: &str, b: &str| {
-                let start = block.find(a).unwrap_or_else(|| panic!("no {a} in {block}")) + a.len();
-                block[start..start + block[start..].find(b).unwrap()].to_string()
-            };
-            (
-                between("<location href=\"", "\""),
-                between("<checksum type=\"sha256\">", "<"),
-            )
-        })
-        .collect()
-}
-
 /// Reads repomd.xml of `base` and every file it names; an error says what was inconsistent.
 fn read_consistently(get: &dyn Fn(&str) -> Result<Vec<u8>, String>) -> Result<usize, String> {
     use sha2::{Digest, Sha256};
     let repomd = String::from_utf8(get("repodata/repomd.xml")?).map_err(|e| e.to_string())?;
-    let files = named_files(&repomd);
+    let files = repomd_files(&repomd);
     for (href, sha) in &files {
         let bytes = get(href)?;
         let found = hex::encode(Sha256::digest(&bytes));
@@ -295,7 +264,7 @@ fn readers_of_both_replicas_and_the_bucket_never_see_a_404_or_a_checksum_mismatc
         loop {
             let (_, body) = support::ureq_get(&format!("{}/repo/el9/beta/repodata/repomd.xml", server.url)).unwrap();
             let repomd = String::from_utf8(body).unwrap();
-            let primary = named_files(&repomd)
+            let primary = repomd_files(&repomd)
                 .into_iter()
                 .find(|(h, _)| h.contains("primary.xml"))
                 .unwrap();

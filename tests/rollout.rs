@@ -141,34 +141,8 @@ fn happy_path_promotes_after_the_last_deadline_and_dnf_sees_the_update() {
     let hook = Receiver::start();
     let (cern, cern_secret) = server.add_site("CERN-PROD", Some(&hook.url));
     let (_ral, _) = server.add_site("RAL", None);
-    server.cli_ok(
-        None,
-        &[
-            "admin",
-            "rollout",
-            "add",
-            "--element",
-            "fts",
-            "--site",
-            "CERN-PROD",
-            "--sla",
-            "2s",
-        ],
-    );
-    server.cli_ok(
-        None,
-        &[
-            "admin",
-            "rollout",
-            "add",
-            "--element",
-            "fts",
-            "--site",
-            "RAL",
-            "--sla",
-            "4s",
-        ],
-    );
+    server.add_rollout("fts", "CERN-PROD", "2s");
+    server.add_rollout("fts", "RAL", "4s");
 
     // Version 1 reaches production first (forced, so the test is short) and a host installs it.
     let v1 = s.release("1.0", "1.0.0");
@@ -285,20 +259,7 @@ fn problems_block_until_triaged_and_critical_ones_until_rejected() {
     let server = &s.server;
     let (cern, _) = server.add_site("CERN-PROD", None);
     let (other, _) = server.add_site("NIKHEF", None);
-    server.cli_ok(
-        None,
-        &[
-            "admin",
-            "rollout",
-            "add",
-            "--element",
-            "fts",
-            "--site",
-            "CERN-PROD",
-            "--sla",
-            "1s",
-        ],
-    );
+    server.add_rollout("fts", "CERN-PROD", "1s");
 
     // An untriaged problem from a site that is not a rollout site blocks past every deadline.
     let r1 = s.release("1.0", "1.0.0");
@@ -398,20 +359,7 @@ fn problems_block_until_triaged_and_critical_ones_until_rejected() {
 fn a_deadline_that_passed_while_the_daemon_was_down_promotes_at_start() {
     let mut s = Scenario::new();
     let (site, _) = s.server.add_site("CERN-PROD", None);
-    s.server.cli_ok(
-        None,
-        &[
-            "admin",
-            "rollout",
-            "add",
-            "--element",
-            "fts",
-            "--site",
-            "CERN-PROD",
-            "--sla",
-            "3s",
-        ],
-    );
+    s.server.add_rollout("fts", "CERN-PROD", "3s");
     let r = s.release("1.0", "1.0.0");
     s.server.cli_ok(None, &["admin", "release", "announce", &r.to_string()]);
     // The site deployed it (its evidence) and stayed silent: approval once the SLA runs out.
@@ -433,20 +381,7 @@ fn refusals_change_nothing() {
     // Announcing without rollout sites is refused with a message that says so.
     let (ok, _, err) = server.cli(None, &["admin", "release", "announce", &r1.to_string()]);
     assert!(!ok && err.contains("no rollout site"), "{err}");
-    server.cli_ok(
-        None,
-        &[
-            "admin",
-            "rollout",
-            "add",
-            "--element",
-            "fts",
-            "--site",
-            "CERN-PROD",
-            "--sla",
-            "1h",
-        ],
-    );
+    server.add_rollout("fts", "CERN-PROD", "1h");
     server.cli_ok(
         None,
         &[

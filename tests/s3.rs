@@ -13,27 +13,9 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use stagerepo::blob::BlobStore;
 use support::seaweed::Seaweed;
-use support::{build_rpms, DnfRoot, SpecPackage, TestServer};
+use support::{build_rpms, repomd_files, DnfRoot, SpecPackage, TestServer};
 
 const BUCKET: &str = "stagerepo";
-
-/// (href, sha256) of every file repomd.xml names.
-fn named_files(repomd: &str) -> Vec<(String, String)> {
-    repomd
-        .split("<data ")
-        .skip(1)
-        .map(|block| {
-            let between = |a: &str, b: &str| {
-                let start = block.find(a).unwrap_or_else(|| panic!("no {a} in {block}")) + a.len();
-                block[start..start + block[start..].find(b).unwrap()].to_string()
-            };
-            (
-                between("<location href=\"", "\""),
-                between("<checksum type=\"sha256\">", "<"),
-            )
-        })
-        .collect()
-}
 
 /// Checks that repomd.xml of `prefix` in the bucket names only objects that exist there with
 /// the recorded checksum; returns how many files it named.
@@ -41,7 +23,7 @@ fn bucket_repository_is_consistent(store: &dyn BlobStore, prefix: &str) -> Resul
     let repomd = store
         .get(&format!("{prefix}repodata/repomd.xml"))
         .map_err(|e| e.to_string())?;
-    let files = named_files(&String::from_utf8(repomd).unwrap());
+    let files = repomd_files(&String::from_utf8(repomd).unwrap());
     for (href, sha) in &files {
         let bytes = store
             .get(&format!("{prefix}{href}"))
@@ -156,20 +138,7 @@ fn packages_and_repositories_live_in_the_bucket_and_dnf_installs_through_presign
     // The staged rollout: a site with a 2 s SLA reports ok, the SLA timer promotes, and
     // production is published into the bucket too; hosts install from there.
     let (site, _) = server.add_site("SITE-A", None);
-    server.cli_ok(
-        None,
-        &[
-            "admin",
-            "rollout",
-            "add",
-            "--element",
-            "s3demo",
-            "--site",
-            "SITE-A",
-            "--sla",
-            "2s",
-        ],
-    );
+    server.add_rollout("s3demo", "SITE-A", "2s");
     server.cli_ok(None, &["admin", "release", "announce", &id.to_string()]);
     server.cli_ok(Some(&site), &["site", "report", &id.to_string(), "--ok"]);
     server.wait_for_state(id, "promoted", Duration::from_secs(20));

@@ -133,7 +133,7 @@ impl App {
         set: &[&str],
         keep: &dyn Fn(&Unmet) -> bool,
     ) -> ServiceResult<Vec<Unmet>> {
-        self.newest_unmet_of(dist, set, keep, None)
+        Ok(self.closure_of(dist, set, keep, None, None)?.0)
     }
 
     /// [`App::newest_unmet`] for a `keep` that accepts only problems naming one of `own`
@@ -147,17 +147,7 @@ impl App {
         own: &[String],
         keep: &dyn Fn(&Unmet) -> bool,
     ) -> ServiceResult<Vec<Unmet>> {
-        self.newest_unmet_of(dist, set, keep, Some(own))
-    }
-
-    fn newest_unmet_of(
-        &self,
-        dist: &str,
-        set: &[&str],
-        keep: &dyn Fn(&Unmet) -> bool,
-        own: Option<&[String]>,
-    ) -> ServiceResult<Vec<Unmet>> {
-        Ok(self.closure_of(dist, set, keep, own, None)?.0)
+        Ok(self.closure_of(dist, set, keep, Some(own), None)?.0)
     }
 
     /// [`App::newest_unmet`] of `set` with everything accepted, and the packages of `set` a

@@ -65,21 +65,13 @@ impl App {
 
     /// One element by name.
     pub fn element(&self, name: &str) -> ServiceResult<Element> {
-        self.db.elements(Some(name))?.pop().ok_or_else(|| {
-            ServiceError::NotFound(format!(
-                "no element named {name}; the admin creates it with `stagerepo admin element add`"
-            ))
-        })
+        self.db.elements(Some(name))?.pop().ok_or_else(|| no_element(name))
     }
 
     /// An element by name without its package names, for the calls that need only its id,
     /// team and existence.
     pub fn element_header(&self, name: &str) -> ServiceResult<Element> {
-        self.db.element_header(name)?.ok_or_else(|| {
-            ServiceError::NotFound(format!(
-                "no element named {name}; the admin creates it with `stagerepo admin element add`"
-            ))
-        })
+        self.db.element_header(name)?.ok_or_else(|| no_element(name))
     }
 
     /// All elements.
@@ -235,4 +227,11 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// The answer for an element name nobody added.
+fn no_element(name: &str) -> ServiceError {
+    ServiceError::NotFound(format!(
+        "no element named {name}; the admin creates it with `stagerepo admin element add`"
+    ))
 }

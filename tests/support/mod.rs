@@ -275,6 +275,25 @@ impl TestServer {
         v["id"].as_i64().expect("release id")
     }
 
+    /// Makes `site` a rollout site of `element` with SLA `sla` (`admin rollout add`); returns
+    /// what the command printed.
+    pub fn add_rollout(&self, element: &str, site: &str, sla: &str) -> String {
+        self.cli_ok(
+            None,
+            &[
+                "admin",
+                "rollout",
+                "add",
+                "--element",
+                element,
+                "--site",
+                site,
+                "--sla",
+                sla,
+            ],
+        )
+    }
+
     /// Promotes release `id` past its gate (`admin release promote --force`).
     pub fn promote_forced(&self, id: i64, reason: &str) {
         self.cli_ok(
@@ -680,4 +699,22 @@ pub fn gate_condition<'a>(release: &'a Value, name: &str) -> &'a Value {
         .as_array()
         .and_then(|c| c.iter().find(|c| c["name"] == name))
         .unwrap_or_else(|| panic!("no gate condition {name}: {release:#}"))
+}
+
+/// (href, sha256) of every file a repomd.xml names.
+pub fn repomd_files(repomd: &str) -> Vec<(String, String)> {
+    repomd
+        .split("<data ")
+        .skip(1)
+        .map(|block| {
+            let between = |a: &str, b: &str| {
+                let start = block.find(a).unwrap_or_else(|| panic!("no {a} in {block}")) + a.len();
+                block[start..start + block[start..].find(b).unwrap()].to_string()
+            };
+            (
+                between("<location href=\"", "\""),
+                between("<checksum type=\"sha256\">", "<"),
+            )
+        })
+        .collect()
 }
