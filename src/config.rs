@@ -90,6 +90,9 @@ pub struct Config {
     /// Memory (MiB) for the contents of repository files served from memory (repodata,
     /// small packages); 0 serves every file from disk.
     pub file_cache_mb: u64,
+    /// A publication whose new repodata files add up to at least this many MiB is served
+    /// from memory at once and written to disk behind (0: always; large: never).
+    pub write_behind_mb: u64,
     /// How often a background thread re-reads every stored package and repodata file
     /// (like `stagerepo admin verify`) at idle I/O priority; "0" (the default) never does.
     pub scrub_interval: String,
@@ -207,6 +210,7 @@ impl Default for Config {
             min_upload_rate: 4096,
             upload_rate_grace: "10s".into(),
             file_cache_mb: 128,
+            write_behind_mb: 4,
             scrub_interval: "0".into(),
             min_deployed_sites: 1,
             sla_grace: "0s".into(),
@@ -241,6 +245,11 @@ impl Config {
     /// `file_cache_mb` in bytes.
     pub fn file_cache_bytes(&self) -> u64 {
         self.file_cache_mb.saturating_mul(1024 * 1024)
+    }
+
+    /// `write_behind_mb` in bytes.
+    pub fn write_behind_bytes(&self) -> u64 {
+        self.write_behind_mb.saturating_mul(1024 * 1024)
     }
 
     /// Reads `file` (if any) over the defaults, then applies the overrides.

@@ -99,12 +99,24 @@ pub async fn serve_with_reload(config: Config, source: ConfigSource) -> Result<(
     let reloader = tokio::spawn(reload_on_hangup(app.config.clone(), source, cert));
     let files = crate::http::files::RepoFiles::new(app.clone(), app.config.file_cache_bytes());
     settings.fast = Some(crate::http::fast::FastPath::new(files.clone()));
+    let pending = app.pending.clone();
     let router = crate::http::router(app, files);
     crate::http::serve::run(listener, router, settings, shutdown_signal()).await;
     reloader.abort();
     let _ = stop_tx.send(true);
     scrub_stop.store(true, std::sync::atomic::Ordering::Release);
     let _ = workers.await;
+    // The files of generations written behind reach the disk before the process goes (a
+    // crash instead leaves that to the next start's reconciliation).
+    let unwritten = tokio::task::spawn_blocking(move || pending.flush_all())
+        .await
+        .unwrap_or(0);
+    if unwritten > 0 {
+        tracing::error!(
+            repositories = unwritten,
+            "repodata written behind did not reach the disk; the next start rewrites it"
+        );
+    }
     tracing::info!("stopped");
     Ok(())
 }

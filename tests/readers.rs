@@ -29,7 +29,35 @@ fn repomd_entries(xml: &str) -> Vec<(String, String)> {
 
 #[test]
 fn readers_during_publication_never_see_404_or_checksum_mismatch() {
-    let server = TestServer::start();
+    readers_never_miss(&TestServer::start());
+}
+
+/// The same with every generation written behind (`write_behind_mb = 0`): served from memory
+/// first, and the disk, once written, holds exactly what was served; a restart finds it whole.
+#[test]
+fn generations_written_behind_are_served_whole_and_reach_the_disk() {
+    let mut server = TestServer::start_with_config("write_behind_mb = 0\n");
+    readers_never_miss(&server);
+    let (_, served) = ureq_get(&format!("{}/repo/el9/beta/repodata/repomd.xml", server.url)).unwrap();
+    let repo = server.data_dir().join("repos/el9/beta");
+    let started = std::time::Instant::now();
+    while std::fs::read(repo.join("repodata/repomd.xml")).ok().as_deref() != Some(&served[..]) {
+        assert!(started.elapsed().as_secs() < 10, "repomd.xml did not reach the disk");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for (href, checksum) in repomd_entries(&String::from_utf8(served.clone()).unwrap()) {
+        let bytes = std::fs::read(repo.join(&href)).unwrap_or_else(|e| panic!("{href} on disk: {e}"));
+        assert_eq!(hex::encode(Sha256::digest(&bytes)), checksum, "{href} on disk");
+    }
+    server.restart();
+    let (_, after) = ureq_get(&format!("{}/repo/el9/beta/repodata/repomd.xml", server.url)).unwrap();
+    assert_eq!(
+        after, served,
+        "the restart found the written generation whole and kept it"
+    );
+}
+
+fn readers_never_miss(server: &TestServer) {
     let team = server.add_team("readers");
     for i in 0..12 {
         server.add_element(&format!("reader{i}"), "readers");

@@ -74,6 +74,8 @@ struct Entry {
     cache_control: HeaderValue,
     /// The contents, when small enough to keep.
     body: Option<Bytes>,
+    /// The contents of a file not on disk yet (a generation written behind), as its pieces.
+    parts: Option<Arc<[Bytes]>>,
     path: PathBuf,
 }
 
@@ -129,6 +131,11 @@ impl RepoFiles {
                 m.expected, m.found, m.repair
             )));
         }
+        if self.app.pending.any() {
+            if let Some(entry) = self.in_memory(rel)? {
+                return respond(&entry, method, headers);
+            }
+        }
         let generation = self.app.files_generation();
         let entry = match rel.rsplit_once('/') {
             Some((dir, name @ ("repomd.xml" | "repomd.xml.asc"))) if dir.ends_with("/repodata") => {
@@ -143,6 +150,51 @@ impl RepoFiles {
         };
         let entry = entry.ok_or_else(not_found)?;
         respond(&entry, method, headers)
+    }
+
+    /// The file from a generation that is served from memory while it is written to disk:
+    /// its repomd.xml, signature and new files (the files it shares with older generations
+    /// are on disk already).
+    fn in_memory(&self, rel: &str) -> ServiceResult<Option<Entry>> {
+        let Some((dir, name)) = rel.rsplit_once('/').filter(|(dir, _)| dir.ends_with("/repodata")) else {
+            return Ok(None);
+        };
+        let Some(generation) = self.app.pending.get(&self.root.join(dir)) else {
+            return Ok(None);
+        };
+        let (bytes, parts, len, modified) = if name == "repomd.xml" {
+            let b = generation.repomd.clone();
+            (Some(b.clone()), None, b.len() as u64, generation.modified)
+        } else if name == "repomd.xml.asc" || name == crate::repodata::signature_name(&generation.revision) {
+            // An unsigned generation has no signature, whatever an older one left on disk.
+            let Some(b) = generation.signature.clone() else {
+                return Err(ServiceError::NotFound(format!("no file /repo/{rel}")));
+            };
+            (Some(b.clone()), None, b.len() as u64, generation.modified)
+        } else if let Some(file) = generation.files.get(name) {
+            (None, Some(file.parts.clone()), file.len, file.modified)
+        } else {
+            return Ok(None);
+        };
+        let etag = match (&bytes, name_etag(rel)) {
+            (_, Some(tag)) => tag,
+            (Some(b), None) => content_etag(b),
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(Entry {
+            generation: 0,
+            len,
+            identity: (0, 0, 0),
+            modified,
+            etag: value(&etag)?,
+            last_modified: value(&httpdate::fmt_http_date(modified))?,
+            content_type: HeaderValue::from_static(content_type(name)),
+            content_length: HeaderValue::from(len),
+            cache_control: if is_immutable(rel) { IMMUTABLE } else { NO_CACHE },
+            body: bytes,
+            parts,
+            path: self.root.join(rel),
+        }))
     }
 
     async fn file(self: &Arc<Self>, rel: &str, generation: u64) -> ServiceResult<Option<Arc<Entry>>> {
@@ -330,6 +382,7 @@ fn load(
             content_length: prev.content_length.clone(),
             cache_control: prev.cache_control.clone(),
             body: prev.body.clone(),
+            parts: None,
             path: prev.path.clone(),
         })));
     }
@@ -348,9 +401,12 @@ fn load(
     };
     let modified = meta.modified().unwrap_or(UNIX_EPOCH);
     let immutable = is_immutable(rel);
-    let etag = match (&body, immutable) {
+    let etag = match (&body, immutable, name_etag(rel)) {
+        // Checksum-named repodata: by its name, the same from memory, from disk and from
+        // every replica.
+        (_, _, Some(tag)) => tag,
         // Mutable names: by content, so that an unchanged repomd.xml keeps its ETag.
-        (Some(b), false) => format!("\"{}\"", hex::encode(&Sha256::digest(b)[..12])),
+        (Some(b), false, None) => content_etag(b),
         _ => format!("\"{:x}-{:x}-{:x}\"", identity.1, len, identity.2),
     };
     let name = rel.rsplit('/').next().unwrap_or(rel);
@@ -366,8 +422,23 @@ fn load(
         content_length: HeaderValue::from(len),
         cache_control: if immutable { IMMUTABLE } else { NO_CACHE },
         body,
+        parts: None,
         path: root.join(rel),
     })))
+}
+
+/// The ETag of a file by its contents.
+fn content_etag(bytes: &[u8]) -> String {
+    format!("\"{}\"", hex::encode(&Sha256::digest(bytes)[..12]))
+}
+
+/// The ETag of checksum-named repodata (`repodata/<sha256>-<kind>...`): from its name.
+fn name_etag(rel: &str) -> Option<String> {
+    let mut parts = rel.rsplit('/');
+    let name = parts.next()?;
+    let (hash, _) = name.split_once('-')?;
+    (parts.next() == Some("repodata") && hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| format!("\"{}\"", &hash[..24]))
 }
 
 /// Packages and checksum-named repodata never change under their name.
@@ -439,15 +510,42 @@ fn respond(entry: &Entry, method: &Method, headers: &HeaderMap) -> ServiceResult
     if head || start == end {
         return Ok(response);
     }
-    *response.body_mut() = match &entry.body {
-        Some(bytes) => Body::from(bytes.slice(start as usize..end as usize)),
-        None => stream(&entry.path, start, end)?,
+    *response.body_mut() = match (&entry.body, &entry.parts) {
+        (Some(bytes), _) => Body::from(bytes.slice(start as usize..end as usize)),
+        (None, Some(parts)) => parts_body(parts, start, end),
+        (None, None) => stream(&entry.path, start, end)?,
     };
     Ok(response)
 }
 
 fn value(s: &str) -> ServiceResult<HeaderValue> {
     HeaderValue::from_str(s).map_err(|e| ServiceError::Internal(e.to_string()))
+}
+
+/// Bytes `start..end` of a file held as pieces, without copying them.
+fn parts_body(parts: &[Bytes], start: u64, end: u64) -> Body {
+    let slices = slices(parts, start, end).into_iter().map(Ok::<_, std::io::Error>);
+    Body::from_stream(futures_util::stream::iter(slices))
+}
+
+/// The pieces of `parts` that cover bytes `start..end`, cut to that range.
+fn slices(parts: &[Bytes], start: u64, end: u64) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    if start >= end {
+        return out;
+    }
+    let mut at = 0u64;
+    for part in parts {
+        let (from, to) = (at, at + part.len() as u64);
+        at = to;
+        if to <= start || from >= end || from == to {
+            continue;
+        }
+        let a = start.saturating_sub(from) as usize;
+        let b = (end.min(to) - from) as usize;
+        out.push(part.slice(a..b));
+    }
+    out
 }
 
 /// Streams bytes `start..end` of a file too big for the cache.
@@ -557,6 +655,31 @@ fn requested_range(entry: &Entry, headers: &HeaderMap) -> Ranged {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_of_pieces_are_cut_without_copying() {
+        let parts: Vec<Bytes> = ["abc", "", "defg", "h"]
+            .iter()
+            .map(|s| Bytes::from_static(s.as_bytes()))
+            .collect();
+        let cut = |a, b| slices(&parts, a, b).concat();
+        assert_eq!(cut(0, 8), b"abcdefgh");
+        assert_eq!(cut(2, 5), b"cde");
+        assert_eq!(cut(3, 7), b"defg");
+        assert_eq!(cut(7, 8), b"h");
+        assert!(slices(&parts, 4, 4).is_empty());
+    }
+
+    #[test]
+    fn checksum_named_repodata_has_an_etag_from_its_name() {
+        let hash = "ab".repeat(32);
+        assert_eq!(
+            name_etag(&format!("el9/beta/repodata/{hash}-primary.xml.gz")),
+            Some(format!("\"{}\"", &hash[..24]))
+        );
+        assert_eq!(name_etag("el9/beta/repodata/repomd.xml"), None);
+        assert_eq!(name_etag(&format!("el9/beta/Packages/{hash}-x.rpm")), None);
+    }
 
     #[test]
     fn servable_paths() {

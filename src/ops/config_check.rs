@@ -217,6 +217,7 @@ pub fn restart_needed(running: &Config, fresh: &Config) -> Vec<&'static str> {
         min_upload_rate,
         upload_rate_grace,
         file_cache_mb,
+        write_behind_mb,
         scrub_interval,
         smtp_server,
         smtp_port,

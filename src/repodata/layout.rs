@@ -14,8 +14,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
+use bytes::Bytes;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use sha2::{Digest, Sha256};
@@ -46,6 +47,8 @@ pub(crate) struct Frame {
     pub footer: [&'static str; STREAMS],
     header_member: [Vec<u8>; STREAMS],
     pub footer_member: [Vec<u8>; STREAMS],
+    header_bytes: [Bytes; STREAMS],
+    footer_bytes: [Bytes; STREAMS],
     /// Hash states after the header: uncompressed and compressed.
     start: [State; STREAMS],
 }
@@ -65,18 +68,13 @@ pub(crate) fn frame() -> &'static Frame {
         Frame {
             header,
             footer,
+            header_bytes: header_member.clone().map(Bytes::from),
+            footer_bytes: footer_member.clone().map(Bytes::from),
             header_member,
             footer_member,
             start,
         }
     })
-}
-
-impl Frame {
-    /// The header member of stream `s` (the first bytes of its file).
-    pub(crate) fn header_member(&self, s: usize) -> &[u8] {
-        &self.header_member[s]
-    }
 }
 
 /// Compresses `data` as one complete gzip member (no name, mtime 0: deterministic).
@@ -99,7 +97,7 @@ struct Block {
     /// Stable while the block exists; blocks are in increasing id order.
     id: u64,
     pkgids: Vec<String>,
-    members: [Arc<Vec<u8>>; STREAMS],
+    members: [Bytes; STREAMS],
     open_len: [u64; STREAMS],
 }
 
@@ -344,7 +342,7 @@ impl Layout {
                 }
                 t
             });
-            let members = std::array::from_fn(|s| Arc::new(gzip_member(text[s].as_bytes())));
+            let members = std::array::from_fn(|s| Bytes::from(gzip_member(text[s].as_bytes())));
             Built {
                 block: Block {
                     id: *id,
@@ -382,14 +380,14 @@ impl Layout {
                     Some(t) => t[s].as_bytes(),
                     None => {
                         scratch.clear();
-                        flate2::read::GzDecoder::new(block.members[s].as_slice())
+                        flate2::read::GzDecoder::new(&block.members[s][..])
                             .read_to_end(&mut scratch)
                             .expect("cached members are valid gzip");
                         &scratch
                     }
                 };
                 state.open.update(open);
-                state.comp.update(block.members[s].as_slice());
+                state.comp.update(&block.members[s][..]);
                 out.push(state.clone());
             }
             out
@@ -418,13 +416,13 @@ impl Layout {
         })
     }
 
-    /// The compressed file of stream `s`, as pieces in order.
-    pub(crate) fn pieces(&self, s: usize) -> Vec<&[u8]> {
+    /// The same pieces as shared buffers, for a file served from memory before it is on disk.
+    pub(crate) fn shared_pieces(&self, s: usize) -> Vec<Bytes> {
         let f = frame();
         let mut out = Vec::with_capacity(self.blocks.len() + 2);
-        out.push(f.header_member(s));
-        out.extend(self.blocks.iter().map(|b| b.members[s].as_slice()));
-        out.push(f.footer_member[s].as_slice());
+        out.push(f.header_bytes[s].clone());
+        out.extend(self.blocks.iter().map(|b| b.members[s].clone()));
+        out.push(f.footer_bytes[s].clone());
         out
     }
 }

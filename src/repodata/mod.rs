@@ -9,11 +9,13 @@ mod fsutil;
 mod generations;
 mod layout;
 mod other;
+mod pending;
 mod pieces;
 mod primary;
 mod publish;
 pub use generations::remove_leftovers;
 pub use layout::Loader;
+pub use pending::{MemFile, Pending, PendingGeneration};
 pub use publish::{resign, signature_name, verify, SignatureCheck};
 
 /// A data file a repomd.xml names: where, and the sha256 (hex) and size it must have.
@@ -47,7 +49,7 @@ mod xml;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::domain::package::{FileKind, PackageMeta};
 use xml::{attr, push_text};
@@ -129,6 +131,8 @@ pub struct Published {
     pub blocks_total: usize,
     /// Blocks that had to be compressed, i.e. were not in the cache (0 when unchanged).
     pub blocks_compressed: usize,
+    /// Bytes of the files repomd.xml names.
+    pub bytes: u64,
 }
 
 /// An additional metadata file of a repository, e.g. `updateinfo`.
@@ -166,9 +170,77 @@ pub type Signer<'a> = dyn Fn(&[u8]) -> Result<String, String> + 'a;
 #[derive(Default)]
 pub struct RepoWriter {
     layouts: Mutex<HashMap<PathBuf, layout::Layout>>,
+    /// Where generations wait while written behind, and from what size they are.
+    behind: Option<(Arc<Pending>, u64)>,
 }
 
 impl RepoWriter {
+    /// A writer that writes a generation of at least `threshold` bytes of new files behind,
+    /// serving it from `pending` meanwhile (see [`pending`]).
+    pub fn writing_behind(pending: Arc<Pending>, threshold: u64) -> RepoWriter {
+        RepoWriter {
+            behind: Some((pending, threshold)),
+            ..RepoWriter::default()
+        }
+    }
+
+    /// Waits until the files of every publication into `repo_dir` are on disk; returns the
+    /// error of a background write that failed (its generation stays served from memory
+    /// until the next publication writes one).
+    pub fn flush(&self, repo_dir: &Path) -> Result<(), RepodataError> {
+        match &self.behind {
+            Some((pending, _)) => pending
+                .flush(&repo_dir.join("repodata"))
+                .map_err(|e| RepodataError::Io(std::io::Error::other(e))),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes what a publication left to write, now or (large, with an overlay) behind.
+    fn finish(&self, prepared: (Published, Option<publish::DiskJob>), sync: bool) -> Result<Published, RepodataError> {
+        let (published, job) = prepared;
+        let Some(job) = job else {
+            return Ok(published);
+        };
+        match &self.behind {
+            Some((pending, threshold)) if !sync && job.bytes() >= *threshold => {
+                let repodata = job.repodata.clone();
+                let revision = job.revision.clone();
+                pending.insert(&repodata, Arc::new(job.in_memory()));
+                let writer = pending.clone();
+                let dir = repodata.clone();
+                std::thread::Builder::new()
+                    .name("repodata-writer".into())
+                    .spawn(move || {
+                        let result = job.run().map_err(|e| e.to_string());
+                        if let Err(e) = &result {
+                            tracing::error!(dir = %repodata.display(), revision, error = %e, "writing a generation behind failed; it is served from memory until the next publication");
+                        }
+                        writer.written(&repodata, &revision, result);
+                    })
+                    .map_err(|e| {
+                        pending.remove(&dir);
+                        RepodataError::Io(e)
+                    })?;
+            }
+            _ => {
+                let repodata = job.repodata.clone();
+                job.run()?;
+                if let Some((pending, _)) = &self.behind {
+                    // A generation left in memory by a failed write behind is replaced now.
+                    pending.remove(&repodata);
+                }
+            }
+        }
+        Ok(published)
+    }
+
+    /// Waits for an earlier write behind into `repo_dir`; true when it failed (the next
+    /// publication then writes synchronously, so that its errors reach the caller).
+    fn settle(&self, repo_dir: &Path) -> bool {
+        self.flush(repo_dir).is_err()
+    }
+
     /// Publishes `packages` into `repo_dir/repodata`: new files beside the old, then
     /// repomd.xml replaced by rename. The files of the current generation and of the `keep`
     /// generations before it stay; older metadata files of ours are deleted. Packages the
@@ -201,6 +273,7 @@ impl RepoWriter {
         signer: Option<&Signer<'_>>,
     ) -> Result<Published, RepodataError> {
         let given: HashMap<&str, &PackageXml> = packages.iter().map(|p| (p.pkgid.as_str(), *p)).collect();
+        let sync = self.settle(repo_dir);
         let mut layouts = self.layouts.lock().unwrap_or_else(|e| e.into_inner());
         let layout = layouts.entry(repo_dir.to_path_buf()).or_default();
         let removed: Vec<String> = layout
@@ -230,7 +303,9 @@ impl RepoWriter {
             removed: &removed,
             added: &added,
         };
-        publish::publish(layout, repo_dir, change, &mut load, keep, now, extras, signer)
+        let prepared = publish::publish(layout, repo_dir, change, &mut load, keep, now, extras, signer)?;
+        drop(layouts);
+        self.finish(prepared, sync)
     }
 
     /// Publishes exactly the packages `set` (sorted, without duplicates) into `repo_dir`,
@@ -249,6 +324,7 @@ impl RepoWriter {
         signer: Option<&Signer<'_>>,
     ) -> Result<Published, RepodataError> {
         debug_assert!(set.windows(2).all(|w| w[0] < w[1]), "publish_set takes a sorted set");
+        let sync = self.settle(repo_dir);
         let mut layouts = self.layouts.lock().unwrap_or_else(|e| e.into_inner());
         let layout = layouts.entry(repo_dir.to_path_buf()).or_default();
         // Both sides are sorted: one merge finds what leaves and what comes.
@@ -269,7 +345,9 @@ impl RepoWriter {
             removed: &removed,
             added: &added,
         };
-        publish::publish(layout, repo_dir, change, load, keep, now, extras, signer)
+        let prepared = publish::publish(layout, repo_dir, change, load, keep, now, extras, signer)?;
+        drop(layouts);
+        self.finish(prepared, sync)
     }
 
     /// Number of packages laid out for `repo_dir` (0 before its first publication here).

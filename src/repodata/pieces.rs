@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use xxhash_rust::xxh3::xxh3_128;
 
@@ -14,7 +15,7 @@ struct Piece {
     /// Tells pieces apart without comparing their text.
     fingerprint: u128,
     len: usize,
-    member: Arc<Vec<u8>>,
+    member: Bytes,
     open: Sha256,
     comp: Sha256,
 }
@@ -41,9 +42,9 @@ impl Chain {
             None => (Sha256::new(), Sha256::new()),
         };
         for (text, print) in texts[keep..].iter().zip(&prints[keep..]) {
-            let member = Arc::new(gzip_member(text.as_bytes()));
+            let member = Bytes::from(gzip_member(text.as_bytes()));
             open.update(text.as_bytes());
-            comp.update(member.as_slice());
+            comp.update(&member[..]);
             self.pieces.push(Piece {
                 fingerprint: *print,
                 len: text.len(),
@@ -69,9 +70,9 @@ impl Chain {
         }
     }
 
-    /// The compressed file, as pieces in order.
-    pub(crate) fn members(&self) -> Vec<&[u8]> {
-        self.pieces.iter().map(|p| p.member.as_slice()).collect()
+    /// The same pieces as shared buffers.
+    pub(crate) fn shared_members(&self) -> Vec<Bytes> {
+        self.pieces.iter().map(|p| p.member.clone()).collect()
     }
 }
 
@@ -87,7 +88,7 @@ mod tests {
         assert_eq!(chain.update(&text(&["<a>\n", "<b/>\n", "</a>\n"])), 3);
         assert_eq!(chain.update(&text(&["<a>\n", "<b/>\n", "<c/>\n", "</a>\n"])), 2);
         assert_eq!(chain.update(&text(&["<a>\n", "<c/>\n", "</a>\n"])), 2);
-        let bytes: Vec<u8> = chain.members().concat();
+        let bytes: Vec<u8> = chain.shared_members().concat();
         let mut out = String::new();
         flate2::read::MultiGzDecoder::new(bytes.as_slice())
             .read_to_string(&mut out)

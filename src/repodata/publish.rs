@@ -9,14 +9,16 @@
 //! each publication cost the size of the repository (a 50,000-package repository has about
 //! 20 MB of metadata), which is what the layout avoids everywhere else.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use super::fsutil::{sync_dir, write_atomic, write_derived};
 use super::generations::{prune, Generation, Generations};
 use super::layout::{Layout, Loader, StreamDigest, STREAMS};
+use super::pending::{MemFile, PendingGeneration};
 use super::repomd::{Record, Repomd};
 use super::{ExtraData, Published, RepodataError, Signer};
 
@@ -39,7 +41,7 @@ pub(crate) fn publish(
     now: i64,
     extras: &[ExtraData],
     signer: Option<&Signer<'_>>,
-) -> Result<Published, RepodataError> {
+) -> Result<(Published, Option<DiskJob>), RepodataError> {
     let repodata = repo_dir.join("repodata");
     std::fs::create_dir_all(&repodata)?;
     let now = u64::try_from(now).unwrap_or(0);
@@ -69,43 +71,57 @@ pub(crate) fn publish(
     if let (Some(text), Some(cur)) = (&current_text, &current) {
         let signed_ok = signer.is_none() || repodata.join("repomd.xml.asc").exists();
         if let Some(files) = unchanged(repo_dir, cur, &digests, extras, &extra_digests).filter(|_| signed_ok) {
-            return Ok(Published {
+            let published = Published {
                 revision: cur.revision_number().unwrap_or(0),
                 repomd_sha256: hex::encode(Sha256::digest(text.as_bytes())),
                 changed: false,
                 files,
                 blocks_total: 0,
                 blocks_compressed: 0,
-            });
+                bytes: cur.records.iter().map(|r| r.size).sum(),
+            };
+            return Ok((published, None));
         }
     }
 
     let mut records = Vec::with_capacity(KINDS.len() + extras.len());
     let mut files = Vec::with_capacity(KINDS.len() + extras.len());
-    let names: Vec<String> = KINDS
-        .iter()
-        .zip(&digests)
-        .map(|(kind, d)| format!("{}-{kind}.xml.gz", hex::encode(d.sha256)))
-        .collect();
-    // The three files are most of a publication's bytes: primary on one core, the others on
-    // another.
-    let timestamps: Vec<Result<i64, RepodataError>> = std::thread::scope(|scope| {
-        let layout = &*layout;
-        let place = |s: usize| place_file(&repodata, &names[s], &layout.pieces(s), digests[s].size, now);
-        let first = scope.spawn(move || place(0));
-        let rest: Vec<_> = (1..STREAMS).map(place).collect();
-        std::iter::once(first.join().expect("writer thread panicked"))
-            .chain(rest)
-            .collect()
+    let mut to_write = Vec::new();
+    let streams = KINDS.iter().enumerate().map(|(s, kind)| {
+        let name = format!("{}-{kind}.xml.gz", hex::encode(digests[s].sha256));
+        (kind.to_string(), name, digests[s].clone(), s)
     });
-    for (s, ((kind, digest), timestamp)) in KINDS.iter().zip(&digests).zip(timestamps).enumerate() {
-        let timestamp = timestamp?;
-        let checksum = hex::encode(digest.sha256);
-        let name = names[s].clone();
+    let extra_files = extras.iter().map(|e| {
+        let d = layout.extras[&e.kind].digest();
+        let name = format!("{}-{}.xml.gz", hex::encode(d.sha256), e.kind);
+        (e.kind.clone(), name, d, STREAMS)
+    });
+    for (i, (kind, name, digest, s)) in streams.chain(extra_files).enumerate() {
+        let timestamp = match intact_mtime(&repodata, &name, digest.size) {
+            Some(t) => t,
+            None => {
+                let parts = if s < STREAMS {
+                    layout.shared_pieces(s)
+                } else {
+                    layout.extras[&extras[i - STREAMS].kind].shared_members()
+                };
+                to_write.push(FileToWrite {
+                    name: name.clone(),
+                    parts,
+                    size: digest.size,
+                    mtime: now,
+                });
+                now as i64
+            }
+        };
+        let open_checksum = match s {
+            STREAMS => extra_digests[i - STREAMS].0.clone(),
+            _ => hex::encode(digest.open_sha256),
+        };
         records.push(Record {
-            kind: (*kind).to_owned(),
-            checksum,
-            open_checksum: Some(hex::encode(digest.open_sha256)),
+            kind,
+            checksum: hex::encode(digest.sha256),
+            open_checksum: Some(open_checksum),
             href: format!("repodata/{name}"),
             timestamp,
             size: digest.size,
@@ -113,23 +129,7 @@ pub(crate) fn publish(
         });
         files.push(name);
     }
-    for (extra, (open_sha, open_size)) in extras.iter().zip(&extra_digests) {
-        let chain = &layout.extras[&extra.kind];
-        let d = chain.digest();
-        let checksum = hex::encode(d.sha256);
-        let name = format!("{checksum}-{}.xml.gz", extra.kind);
-        let timestamp = place_file(&repodata, &name, &chain.members(), d.size, now)?;
-        records.push(Record {
-            kind: extra.kind.clone(),
-            checksum,
-            open_checksum: Some(open_sha.clone()),
-            href: format!("repodata/{name}"),
-            timestamp,
-            size: d.size,
-            open_size: Some(*open_size),
-        });
-        files.push(name);
-    }
+    let bytes = records.iter().map(|r| r.size).sum();
 
     // Never backwards: old yum refuses a repomd.xml older than the one it has.
     let revision = match current.as_ref().and_then(Repomd::revision_number) {
@@ -145,64 +145,151 @@ pub(crate) fn publish(
         .map(|sign| sign(repomd.as_bytes()))
         .transpose()
         .map_err(RepodataError::Sign)?;
-    if let Some(sig) = &signature {
-        // The generation's own signature exists before its repomd.xml appears: whoever
-        // fetched this repomd.xml can fetch the matching signature by the revision it names,
-        // whatever publication comes next.
-        write_derived(
-            &repodata,
-            &signature_name(&revision.to_string()),
-            &[sig.as_bytes()],
-            None,
-        )?;
-    }
-    write_derived(&repodata, "repomd.xml", &[repomd.as_bytes()], None)?;
-    match &signature {
-        // Right after repomd.xml, for clients (dnf) that only know the fixed name.
-        Some(sig) => write_derived(&repodata, "repomd.xml.asc", &[sig.as_bytes()], None)?,
-        None => remove_signatures(&repodata)?,
-    }
 
-    let mut generations = Generations::load(&repodata);
-    if let Some(cur) = &current {
-        generations.push(Generation {
-            revision: cur.revision.clone(),
-            files: file_names(cur),
-        });
-    }
-    generations.push(Generation {
-        revision: revision.to_string(),
-        files: files.clone(),
-    });
-    generations.truncate(keep.saturating_add(1));
-    generations.save(&repodata)?;
-    prune(&repodata, &generations.referenced())?;
-    prune_signatures(&repodata, keep.saturating_add(1))?;
-
-    Ok(Published {
+    let published = Published {
         revision,
         repomd_sha256: hex::encode(Sha256::digest(repomd.as_bytes())),
         changed: true,
-        files,
+        files: files.clone(),
         blocks_total: stats.blocks_total,
         blocks_compressed: stats.blocks_compressed,
-    })
+        bytes,
+    };
+    let job = DiskJob {
+        repodata,
+        files: to_write,
+        revision: revision.to_string(),
+        repomd: repomd.into(),
+        signature: signature.map(Bytes::from),
+        previous: current.map(|cur| Generation {
+            revision: cur.revision.clone(),
+            files: file_names(&cur),
+        }),
+        file_names: files,
+        keep,
+        now,
+    };
+    Ok((published, Some(job)))
 }
 
-/// Writes a content-addressed file unless an intact copy exists (an older generation with the
-/// same content, e.g. after a rollback); returns its timestamp, which like createrepo_c's is
-/// the file's mtime (`now` for a file written now). The name carries the sha256 of `pieces`.
-fn place_file(repodata: &Path, name: &str, pieces: &[&[u8]], size: u64, now: u64) -> Result<i64, RepodataError> {
-    let path = repodata.join(name);
-    if let Ok(meta) = std::fs::metadata(&path) {
-        let intact = meta.len() == size && file_sha256(&path).is_ok_and(|sha| name.starts_with(&sha));
-        let mtime = meta.modified().ok().and_then(|m| m.duration_since(UNIX_EPOCH).ok());
-        if let (true, Some(mtime)) = (intact, mtime) {
-            return Ok(mtime.as_secs() as i64);
+/// A file of a new generation that is not on disk yet.
+pub(crate) struct FileToWrite {
+    pub name: String,
+    pub parts: Vec<Bytes>,
+    pub size: u64,
+    /// Its timestamp in repomd.xml, set as its mtime.
+    pub mtime: u64,
+}
+
+/// What a publication still has to write, in the order that keeps every repomd.xml a client
+/// may hold resolvable: the new files, the per-generation signature, repomd.xml, then its
+/// fixed-name signature, the generation bookkeeping and the pruning of what left the window.
+pub(crate) struct DiskJob {
+    pub repodata: PathBuf,
+    pub files: Vec<FileToWrite>,
+    pub revision: String,
+    pub repomd: Bytes,
+    pub signature: Option<Bytes>,
+    /// The generation being replaced (the current repomd.xml on disk).
+    previous: Option<Generation>,
+    file_names: Vec<String>,
+    keep: usize,
+    now: u64,
+}
+
+impl DiskJob {
+    /// Bytes of the files still to write.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+
+    /// The generation as served from memory until this job is done.
+    pub(crate) fn in_memory(&self) -> PendingGeneration {
+        let at = |t: u64| UNIX_EPOCH + Duration::from_secs(t);
+        PendingGeneration {
+            revision: self.revision.clone(),
+            repomd: self.repomd.clone(),
+            modified: at(self.now),
+            signature: self.signature.clone(),
+            files: self
+                .files
+                .iter()
+                .map(|f| {
+                    let file = MemFile {
+                        parts: f.parts.clone().into(),
+                        len: f.size,
+                        modified: at(f.mtime),
+                    };
+                    (f.name.clone(), file)
+                })
+                .collect(),
         }
     }
-    write_derived(repodata, name, pieces, Some(UNIX_EPOCH + Duration::from_secs(now)))?;
-    Ok(now as i64)
+
+    /// Writes the generation to disk.
+    pub(crate) fn run(self) -> Result<(), RepodataError> {
+        let repodata = &self.repodata;
+        // The files are most of a publication's bytes: the first (primary) on one core, the
+        // others on another.
+        let written: Vec<std::io::Result<()>> = std::thread::scope(|scope| {
+            let place = |f: &FileToWrite| {
+                let parts: Vec<&[u8]> = f.parts.iter().map(|p| &p[..]).collect();
+                write_derived(
+                    repodata,
+                    &f.name,
+                    &parts,
+                    Some(UNIX_EPOCH + Duration::from_secs(f.mtime)),
+                )
+            };
+            let mut files = self.files.iter();
+            let first = files.next().map(|f| scope.spawn(move || place(f)));
+            let rest: Vec<_> = files.map(place).collect();
+            first
+                .map(|h| h.join().expect("writer thread panicked"))
+                .into_iter()
+                .chain(rest)
+                .collect()
+        });
+        written.into_iter().collect::<std::io::Result<()>>()?;
+        if let Some(sig) = &self.signature {
+            // The generation's own signature exists before its repomd.xml appears: whoever
+            // fetched this repomd.xml can fetch the matching signature by the revision it
+            // names, whatever publication comes next.
+            write_derived(repodata, &signature_name(&self.revision), &[sig], None)?;
+        }
+        write_derived(repodata, "repomd.xml", &[&self.repomd], None)?;
+        match &self.signature {
+            // Right after repomd.xml, for clients (dnf) that only know the fixed name.
+            Some(sig) => write_derived(repodata, "repomd.xml.asc", &[sig], None)?,
+            None => remove_signatures(repodata)?,
+        }
+
+        let mut generations = Generations::load(repodata);
+        if let Some(previous) = self.previous {
+            generations.push(previous);
+        }
+        generations.push(Generation {
+            revision: self.revision.clone(),
+            files: self.file_names,
+        });
+        generations.truncate(self.keep.saturating_add(1));
+        generations.save(repodata)?;
+        prune(repodata, &generations.referenced())?;
+        prune_signatures(repodata, self.keep.saturating_add(1))?;
+        Ok(())
+    }
+}
+
+/// The timestamp of `name` when an intact copy is already on disk (an older generation with
+/// the same content, e.g. after a rollback): like createrepo_c's, a file's timestamp is its
+/// mtime. The name carries the file's sha256.
+fn intact_mtime(repodata: &Path, name: &str, size: u64) -> Option<i64> {
+    let path = repodata.join(name);
+    let meta = std::fs::metadata(&path).ok().filter(|m| m.len() == size)?;
+    let mtime = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
+    file_sha256(&path)
+        .is_ok_and(|sha| name.starts_with(&sha))
+        .then_some(mtime.as_secs() as i64)
 }
 
 /// Hex sha256 of a file's bytes.

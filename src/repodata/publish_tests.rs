@@ -410,3 +410,38 @@ fn going_back_to_an_earlier_package_set_reuses_or_repairs_its_files() {
     let name = a.files[0].split('-').next().unwrap();
     assert_eq!(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)), name);
 }
+
+#[test]
+fn a_generation_written_behind_is_in_memory_first_and_then_on_disk_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let pending = std::sync::Arc::new(super::Pending::default());
+    let writer = RepoWriter::writing_behind(pending.clone(), 0);
+    let pkgs = synthetic(40);
+    let first = writer.publish(dir.path(), &refs(&pkgs[..30]), 2, 10).unwrap();
+    let second = writer.publish(dir.path(), &refs(&pkgs), 2, 20).unwrap();
+    let repodata = dir.path().join("repodata");
+    // What the overlay holds now is the newest generation (or nothing, once written).
+    if let Some(generation) = pending.get(&repodata) {
+        assert_eq!(generation.revision, second.revision.to_string());
+        for (name, file) in &generation.files {
+            assert!(second.files.contains(name), "{name} is of the newest generation");
+            assert_eq!(file.parts.iter().map(|p| p.len() as u64).sum::<u64>(), file.len);
+        }
+    }
+    let in_memory: Vec<(String, Vec<u8>)> = pending
+        .get(&repodata)
+        .map(|g| g.files.iter().map(|(n, f)| (n.clone(), f.parts.concat())).collect())
+        .unwrap_or_default();
+    writer.flush(dir.path()).unwrap();
+    assert!(pending.get(&repodata).is_none(), "written, it leaves the overlay");
+    for (name, bytes) in in_memory {
+        assert_eq!(std::fs::read(repodata.join(&name)).unwrap(), bytes, "{name} on disk");
+    }
+    let text = std::fs::read_to_string(repodata.join("repomd.xml")).unwrap();
+    assert_eq!(Repomd::parse(&text).unwrap().revision, second.revision.to_string());
+    let files = repodata_files(dir.path());
+    for f in first.files.iter().chain(&second.files) {
+        assert!(files.contains(f), "{f} kept");
+    }
+    assert!(super::verify(dir.path()));
+}

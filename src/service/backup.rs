@@ -173,6 +173,7 @@ impl App {
     /// while the server keeps serving (admin only).
     pub fn backup(&self, actor: &Actor, dir: &Path) -> ServiceResult<BackupOutcome> {
         actor.require_admin()?;
+        self.pending.flush_all();
         let outcome = match self.backup_into(dir) {
             Err(e @ BackupError::Corrupt { .. }) => {
                 // Mark what is damaged, as `admin verify` would: it is then refused for

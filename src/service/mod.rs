@@ -112,6 +112,8 @@ pub struct App {
     pub integrity: verify::Integrity,
     /// The bucket copy of packages and repositories, with `storage = "s3"`.
     pub mirror: Option<Arc<mirror::Mirror>>,
+    /// Generations served from memory while their files are written (`write_behind_mb`).
+    pub pending: Arc<crate::repodata::Pending>,
 }
 
 impl App {
@@ -138,13 +140,19 @@ impl App {
             }
             None => None,
         };
+        let pending = Arc::new(crate::repodata::Pending::default());
         let mut publishers = HashMap::new();
         for dist in config.dist.keys() {
             for repo in RepoKind::ALL {
                 let dir = repos_dir.join(dist).join(repo.as_str());
                 publishers.insert(
                     (dist.clone(), repo),
-                    Mutex::new(publish::Publisher::new(dir, dist, repo)),
+                    Mutex::new(publish::Publisher::new(
+                        dir,
+                        dist,
+                        repo,
+                        crate::repodata::RepoWriter::writing_behind(pending.clone(), config.write_behind_bytes()),
+                    )),
                 );
             }
         }
@@ -167,6 +175,7 @@ impl App {
             files_generation: std::sync::atomic::AtomicU64::new(0),
             integrity: verify::Integrity::default(),
             mirror,
+            pending,
         };
         app.remove_leftovers()?;
         app.load_integrity_marks()?;
@@ -225,7 +234,10 @@ impl App {
     /// The generation of the served files: changes whenever a publication (or pruning) may
     /// have changed a file under [`App::repos_dir`].
     pub fn files_generation(&self) -> u64 {
-        self.files_generation.load(std::sync::atomic::Ordering::Acquire)
+        // A generation written behind reaching the disk changes the files too.
+        self.files_generation
+            .load(std::sync::atomic::Ordering::Acquire)
+            .wrapping_add(self.pending.changes())
     }
 
     /// Notes that files under [`App::repos_dir`] changed.

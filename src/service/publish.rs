@@ -45,12 +45,12 @@ pub struct Publisher {
 
 impl Publisher {
     /// A publisher for the repository rooted at `dir`.
-    pub fn new(dir: PathBuf, dist: &str, repo: RepoKind) -> Self {
+    pub fn new(dir: PathBuf, dist: &str, repo: RepoKind, writer: RepoWriter) -> Self {
         Publisher {
             dir,
             dist: dist.to_string(),
             repo,
-            writer: RepoWriter::default(),
+            writer,
             filenames: HashMap::new(),
             current: None,
             written: Arc::default(),
@@ -240,6 +240,12 @@ impl App {
         self.metrics
             .record_publication(dist, repo, count, publisher.last_bytes, started.elapsed());
         tracing::info!(dist, %repo, revision = number, packages = count, ms = outcome.millis as u64, us = started.elapsed().as_micros() as u64, actor, reason, "published");
+        if self.mirror.is_some() || self.integrity.any.load(std::sync::atomic::Ordering::Acquire) {
+            // The bucket copy and the re-check read the files from disk.
+            if let Err(e) = publisher.writer.flush(&publisher.dir) {
+                tracing::error!(dist, %repo, error = %e, "the repodata of the publication did not reach the disk");
+            }
+        }
         self.after_publication(dist, repo);
         Ok((value, outcome))
     }
@@ -337,13 +343,7 @@ impl App {
         publisher.written = set.clone();
         publisher.last_revision = published.revision;
         publisher.last_sha = published.repomd_sha256;
-        let repodata = publisher.dir.join("repodata");
-        publisher.last_bytes = published
-            .files
-            .iter()
-            .filter_map(|f| std::fs::metadata(repodata.join(f)).ok())
-            .map(|m| m.len())
-            .sum();
+        publisher.last_bytes = published.bytes;
         Ok(())
     }
 
@@ -495,6 +495,7 @@ impl App {
 /// sha256 of the repomd.xml a repository serves now ("" when it cannot be read).
 fn served_repomd_sha(publisher: &Publisher) -> String {
     use sha2::{Digest, Sha256};
+    let _ = publisher.writer.flush(&publisher.dir);
     std::fs::read(publisher.dir.join("repodata/repomd.xml"))
         .map(|b| hex::encode(Sha256::digest(&b)))
         .unwrap_or_default()

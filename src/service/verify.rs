@@ -84,7 +84,7 @@ pub struct IntegrityStatus {
 #[derive(Debug, Default)]
 pub struct Integrity {
     /// True while `marks` is not empty: the lock-free fast path of [`App::corrupt_file`].
-    any: AtomicBool,
+    pub(super) any: AtomicBool,
     /// Served path (or `store/...`) -> what is wrong with it.
     marks: RwLock<BTreeMap<String, Mismatch>>,
     /// Background scrubs finished.
@@ -368,6 +368,9 @@ impl App {
             sha256: None,
         };
         tally.files += 1;
+        // A generation written behind is checked once on disk (a failed write shows as the
+        // mismatch it is).
+        let _ = self.pending.flush(&dir.join("repodata"));
         let text = std::fs::read(dir.join("repodata/repomd.xml")).ok();
         tally.bytes += text.as_ref().map_or(0, |t| t.len() as u64);
         let found = text.as_ref().map(|t| (hex::encode(Sha256::digest(t)), t.len() as u64));
