@@ -176,7 +176,10 @@ pub struct RepoWriter {
 
 impl RepoWriter {
     /// A writer that writes a generation of at least `threshold` bytes of new files behind,
-    /// serving it from `pending` meanwhile (see [`pending`]).
+    /// serving it from `pending` meanwhile (see [`pending`]). Such a write starts with
+    /// [`RepoWriter::start_writes`] (or the next publication or flush), so that the caller can
+    /// first record the publication: its database commit then does not wait behind the
+    /// file system's journal for megabytes of fresh metadata.
     pub fn writing_behind(pending: Arc<Pending>, threshold: u64) -> RepoWriter {
         RepoWriter {
             behind: Some((pending, threshold)),
@@ -204,24 +207,7 @@ impl RepoWriter {
         };
         match &self.behind {
             Some((pending, threshold)) if !sync && job.bytes() >= *threshold => {
-                let repodata = job.repodata.clone();
-                let revision = job.revision.clone();
-                pending.insert(&repodata, Arc::new(job.in_memory()));
-                let writer = pending.clone();
-                let dir = repodata.clone();
-                std::thread::Builder::new()
-                    .name("repodata-writer".into())
-                    .spawn(move || {
-                        let result = job.run().map_err(|e| e.to_string());
-                        if let Err(e) = &result {
-                            tracing::error!(dir = %repodata.display(), revision, error = %e, "writing a generation behind failed; it is served from memory until the next publication");
-                        }
-                        writer.written(&repodata, &revision, result);
-                    })
-                    .map_err(|e| {
-                        pending.remove(&dir);
-                        RepodataError::Io(e)
-                    })?;
+                pending.park(job);
             }
             _ => {
                 let repodata = job.repodata.clone();
@@ -233,6 +219,13 @@ impl RepoWriter {
             }
         }
         Ok(published)
+    }
+
+    /// Starts the writes behind that publications left parked, each on a thread of its own.
+    pub fn start_writes(&self) {
+        if let Some((pending, _)) = &self.behind {
+            pending.start_writes();
+        }
     }
 
     /// Waits for an earlier write behind into `repo_dir`; true when it failed (the next

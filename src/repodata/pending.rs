@@ -20,6 +20,8 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
+use super::publish::DiskJob;
+
 /// One metadata file held in memory: its compressed bytes as the layout's pieces.
 #[derive(Debug)]
 pub struct MemFile {
@@ -42,7 +44,7 @@ pub struct PendingGeneration {
 }
 
 /// The generations in memory, by repodata directory.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Pending {
     slots: Mutex<HashMap<PathBuf, Slot>>,
     /// Signalled when a write behind ends.
@@ -51,6 +53,8 @@ pub struct Pending {
     active: AtomicUsize,
     /// Bumped when an entry comes or goes, so that caches of the disk's files revalidate.
     changes: AtomicU64,
+    /// Writes not started yet: a publication starts its write once it is recorded.
+    parked: Mutex<Vec<DiskJob>>,
 }
 
 #[derive(Debug)]
@@ -89,9 +93,47 @@ impl Pending {
         self.changes.load(Ordering::Acquire)
     }
 
+    /// Serves `job`'s generation from memory; its write waits for [`Pending::start_writes`]
+    /// (or a flush).
+    pub(crate) fn park(&self, job: DiskJob) {
+        self.insert(&job.repodata, Arc::new(job.in_memory()));
+        self.parked.lock().unwrap_or_else(|p| p.into_inner()).push(job);
+    }
+
+    /// Starts the parked writes, each on a thread of its own.
+    pub fn start_writes(self: &Arc<Self>) {
+        let jobs = std::mem::take(&mut *self.parked.lock().unwrap_or_else(|p| p.into_inner()));
+        for job in jobs {
+            // Shared with the thread, so that the job can still be run here if no thread
+            // can be made.
+            let slot = Arc::new(Mutex::new(Some(job)));
+            let write = {
+                let (pending, slot) = (self.clone(), slot.clone());
+                move || pending.write(&slot)
+            };
+            if let Err(e) = std::thread::Builder::new().name("repodata-writer".into()).spawn(write) {
+                tracing::warn!(error = %e, "no thread for writing repodata behind; writing it now");
+                self.write(&slot);
+            }
+        }
+    }
+
+    fn write(&self, slot: &Mutex<Option<DiskJob>>) {
+        let Some(job) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return;
+        };
+        let (repodata, revision) = (job.repodata.clone(), job.revision.clone());
+        let result = job.run().map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            tracing::error!(dir = %repodata.display(), revision, error = %e, "writing a generation behind failed; it is served from memory until the next publication");
+        }
+        self.written(&repodata, &revision, result);
+    }
+
     /// Waits until no write behind into `repodata` is running; the error of one that failed
     /// (its files are then not all on disk).
-    pub fn flush(&self, repodata: &Path) -> Result<(), String> {
+    pub fn flush(self: &Arc<Self>, repodata: &Path) -> Result<(), String> {
+        self.start_writes();
         let mut slots = self.lock();
         loop {
             match slots.get(repodata) {
@@ -103,7 +145,7 @@ impl Pending {
     }
 
     /// Waits for every write behind; the number that failed.
-    pub fn flush_all(&self) -> usize {
+    pub fn flush_all(self: &Arc<Self>) -> usize {
         let dirs: Vec<PathBuf> = self.lock().keys().cloned().collect();
         dirs.iter().filter(|d| self.flush(d).is_err()).count()
     }
@@ -183,7 +225,7 @@ mod tests {
 
     #[test]
     fn a_failed_write_stays_served_and_is_reported() {
-        let pending = Pending::default();
+        let pending = Arc::new(Pending::default());
         let dir = Path::new("/r/repodata");
         pending.insert(dir, generation("3"));
         pending.written(dir, "3", Err("disk full".into()));

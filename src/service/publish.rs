@@ -218,6 +218,9 @@ impl App {
             )?;
             Ok((number, record(tx)?))
         });
+        // Recorded: the files written behind may go to disk now (not earlier, so that the
+        // commit above did not wait for the journal behind megabytes of fresh metadata).
+        publisher.writer.start_writes();
         let (number, value) = match result {
             Ok(v) => v,
             Err(e) => {
