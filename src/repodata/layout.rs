@@ -134,6 +134,9 @@ pub(crate) struct Layout {
     next_id: u64,
     /// The extra files (updateinfo), by kind.
     pub(crate) extras: HashMap<String, super::pieces::Chain>,
+    /// Whether the packages are those of the last successful publication (the writer's
+    /// record, so that a caller's known change can stand in for comparing whole sets).
+    pub(crate) synced: bool,
 }
 
 /// A block to (re)build: replacing block `id`, or appended when None.

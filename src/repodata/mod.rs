@@ -269,6 +269,7 @@ impl RepoWriter {
         let sync = self.settle(repo_dir);
         let mut layouts = self.layouts.lock().unwrap_or_else(|e| e.into_inner());
         let layout = layouts.entry(repo_dir.to_path_buf()).or_default();
+        layout.synced = false;
         let removed: Vec<String> = layout
             .pkgids()
             .filter(|p| !given.contains_key(p))
@@ -316,31 +317,68 @@ impl RepoWriter {
         extras: &[ExtraData],
         signer: Option<&Signer<'_>>,
     ) -> Result<Published, RepodataError> {
+        self.publish_change(repo_dir, set, None, load, keep, now, extras, signer)
+    }
+
+    /// [`RepoWriter::publish_set`] given also the change (`added`, `removed`, sorted) from
+    /// the set of this writer's last successful publication into `repo_dir`, so that a
+    /// publication does not compare the whole set with the layout. Without one, or when the
+    /// layout is not at that set (a failed publication moved it), the sets are compared.
+    #[allow(clippy::too_many_arguments)]
+    pub fn publish_change(
+        &self,
+        repo_dir: &Path,
+        set: &[String],
+        change: Option<(&[String], &[String])>,
+        load: &mut Loader<'_>,
+        keep: usize,
+        now: i64,
+        extras: &[ExtraData],
+        signer: Option<&Signer<'_>>,
+    ) -> Result<Published, RepodataError> {
         debug_assert!(set.windows(2).all(|w| w[0] < w[1]), "publish_set takes a sorted set");
         let sync = self.settle(repo_dir);
         let mut layouts = self.layouts.lock().unwrap_or_else(|e| e.into_inner());
         let layout = layouts.entry(repo_dir.to_path_buf()).or_default();
-        // Both sides are sorted: one merge finds what leaves and what comes.
-        let mut removed = Vec::new();
-        let mut added = Vec::new();
-        let mut have = layout.pkgids().peekable();
-        for want in set {
-            while let Some(h) = have.next_if(|h| *h < want.as_str()) {
-                removed.push(h.to_owned());
+        let known = change.filter(|(added, removed)| {
+            layout.synced
+                && layout.len() + added.len() == set.len() + removed.len()
+                && removed.iter().all(|r| layout.contains(r))
+                && !added.iter().any(|a| layout.contains(a))
+        });
+        let (added, removed): (Vec<&str>, Vec<String>) = match known {
+            Some((added, removed)) => (added.iter().map(String::as_str).collect(), removed.to_vec()),
+            None => {
+                // Both sides are sorted: one merge finds what leaves and what comes.
+                let mut removed = Vec::new();
+                let mut added = Vec::new();
+                let mut have = layout.pkgids().peekable();
+                for want in set {
+                    while let Some(h) = have.next_if(|h| *h < want.as_str()) {
+                        removed.push(h.to_owned());
+                    }
+                    if have.next_if(|h| *h == want.as_str()).is_none() {
+                        added.push(want.as_str());
+                    }
+                }
+                removed.extend(have.map(str::to_owned));
+                (added, removed)
             }
-            if have.next_if(|h| *h == want.as_str()).is_none() {
-                added.push(want.as_str());
-            }
-        }
-        removed.extend(have.map(str::to_owned));
+        };
         let removed: Vec<&str> = removed.iter().map(String::as_str).collect();
         let change = publish::Change {
             removed: &removed,
             added: &added,
         };
+        // Until this publication succeeds the layout may be ahead of the files.
+        layout.synced = false;
         let prepared = publish::publish(layout, repo_dir, change, load, keep, now, extras, signer)?;
         drop(layouts);
-        self.finish(prepared, sync)
+        let published = self.finish(prepared, sync)?;
+        if let Some(layout) = self.layouts.lock().unwrap_or_else(|e| e.into_inner()).get_mut(repo_dir) {
+            layout.synced = true;
+        }
+        Ok(published)
     }
 
     /// Number of packages laid out for `repo_dir` (0 before its first publication here).

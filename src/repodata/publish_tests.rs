@@ -445,3 +445,59 @@ fn a_generation_written_behind_is_in_memory_first_and_then_on_disk_byte_for_byte
     }
     assert!(super::verify(dir.path()));
 }
+
+#[test]
+fn a_known_change_gives_the_files_a_full_comparison_gives_and_a_wrong_one_is_not_trusted() {
+    let pkgs = synthetic(30);
+    let ids = |v: &[PackageXml]| -> Vec<String> {
+        let mut ids: Vec<String> = v.iter().map(|p| p.pkgid.clone()).collect();
+        ids.sort();
+        ids
+    };
+    let by_id: std::collections::HashMap<String, PackageXml> =
+        pkgs.iter().map(|p| (p.pkgid.clone(), p.clone())).collect();
+    let mut load =
+        |want: &[&str]| -> Result<Vec<PackageXml>, String> { Ok(want.iter().map(|w| by_id[*w].clone()).collect()) };
+    let (a, b) = (ids(&pkgs[..20]), ids(&pkgs[5..]));
+    let added: Vec<String> = b.iter().filter(|x| !a.contains(x)).cloned().collect();
+    let removed: Vec<String> = a.iter().filter(|x| !b.contains(x)).cloned().collect();
+
+    let full = tempfile::tempdir().unwrap();
+    let reference = RepoWriter::default();
+    reference
+        .publish_set(full.path(), &a, &mut load, 2, 10, &[], None)
+        .unwrap();
+    let expected = reference
+        .publish_set(full.path(), &b, &mut load, 2, 20, &[], None)
+        .unwrap();
+
+    let hinted = tempfile::tempdir().unwrap();
+    let writer = RepoWriter::default();
+    writer
+        .publish_set(hinted.path(), &a, &mut load, 2, 10, &[], None)
+        .unwrap();
+    let got = writer
+        .publish_change(hinted.path(), &b, Some((&added, &removed)), &mut load, 2, 20, &[], None)
+        .unwrap();
+    assert_eq!(got.files, expected.files);
+
+    // A change that does not match the layout (here: claimed against the wrong set) is
+    // checked and not followed.
+    let wrong = tempfile::tempdir().unwrap();
+    let writer = RepoWriter::default();
+    writer
+        .publish_set(wrong.path(), &b, &mut load, 2, 10, &[], None)
+        .unwrap();
+    let back = writer
+        .publish_change(wrong.path(), &a, Some((&added, &removed)), &mut load, 2, 20, &[], None)
+        .unwrap();
+    let check = RepoWriter::default();
+    let fresh = tempfile::tempdir().unwrap();
+    check
+        .publish_set(fresh.path(), &b, &mut load, 2, 10, &[], None)
+        .unwrap();
+    let want = check
+        .publish_set(fresh.path(), &a, &mut load, 2, 20, &[], None)
+        .unwrap();
+    assert_eq!(back.files, want.files);
+}

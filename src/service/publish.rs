@@ -190,8 +190,10 @@ impl App {
         let (added, removed) = sorted_diff(&current, &new_set);
         let fresh = self.fresh_links(&mut publisher, &added)?;
         let served_before = publisher.last_sha.clone();
-        if let Err(e) = self.write_repository(&mut publisher, &new_set, advisory) {
-            let restored = self.write_repository(&mut publisher, &current, None).is_ok();
+        // The files usually hold `current`: then this is also their change.
+        let known = Arc::ptr_eq(&publisher.written, &current).then_some((added.as_slice(), removed.as_slice()));
+        if let Err(e) = self.write_repository(&mut publisher, &new_set, known, advisory) {
+            let restored = self.write_repository(&mut publisher, &current, None, None).is_ok();
             // The failed write never got to replace repomd.xml when it is still the one before.
             if restored || (!served_before.is_empty() && served_repomd_sha(&publisher) == served_before) {
                 self.take_back_links(&mut publisher, &fresh);
@@ -225,7 +227,7 @@ impl App {
             Ok(v) => v,
             Err(e) => {
                 // Only once the files show the previous set again may its new links go.
-                if self.write_repository(&mut publisher, &current, None).is_ok() {
+                if self.write_repository(&mut publisher, &current, None, None).is_ok() {
                     self.take_back_links(&mut publisher, &fresh);
                 }
                 return Err(e.into());
@@ -287,10 +289,14 @@ impl App {
         &self,
         publisher: &mut Publisher,
         set: &Arc<Vec<String>>,
+        known: Option<(&[String], &[String])>,
         advisory: Option<&Advisory>,
     ) -> ServiceResult<()> {
         // Only packages new to the files can need a link; a first publication links them all.
-        let (added, removed) = sorted_diff(&publisher.written, set);
+        let (added, removed) = match known {
+            Some((added, removed)) => (added.to_vec(), removed.to_vec()),
+            None => sorted_diff(&publisher.written, set),
+        };
         let unlinked: Vec<&str> = added
             .iter()
             .map(String::as_str)
@@ -327,9 +333,10 @@ impl App {
                 .map(|id| self.db.package_xml(id).map_err(|e| format!("{id}: {e}")))
                 .collect()
         };
-        let published = publisher.writer.publish_set(
+        let published = publisher.writer.publish_change(
             &publisher.dir,
             set,
+            Some((&added, &removed)),
             &mut load,
             self.config.keep_generations,
             self.clock.now(),
@@ -448,7 +455,7 @@ impl App {
                             // Gone, they are written again (a same-size copy would pass as intact).
                             self.remove_corrupt_repodata(dist, *repo)?;
                         }
-                        self.write_repository(&mut publisher, &set, None)?;
+                        self.write_repository(&mut publisher, &set, None, None)?;
                         publisher.current = Some((rev.number, set));
                         // A replica's own copy (the database records the publisher's, and the
                         // bucket holds that): rewritten here only.
@@ -487,7 +494,7 @@ impl App {
             }
             // Rebuilt from the database, so the newest advisories are in.
             publisher.advisories.clear();
-            self.write_repository(&mut publisher, &set, None)?;
+            self.write_repository(&mut publisher, &set, None, None)?;
             tracing::info!(dist, %repo, revision = number, packages = set.len(), "caught up with another replica's publication");
             rewritten += 1;
         }
