@@ -153,9 +153,14 @@ impl Db {
     ) -> DbResult<std::sync::Arc<Vec<String>>> {
         let key = (dist.to_string(), repo, number);
         {
-            let sets = self.recent_sets.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((_, set)) = sets.iter().find(|(k, _)| *k == key) {
-                return Ok(set.clone());
+            // Least recently used goes first: production's set, read by every check, must not
+            // age out behind a run of beta publications.
+            let mut sets = self.recent_sets.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(i) = sets.iter().position(|(k, _)| *k == key) {
+                let hit = sets.remove(i);
+                let set = hit.1.clone();
+                sets.push(hit);
+                return Ok(set);
             }
         }
         let set = std::sync::Arc::new(self.read_revision_packages(dist, repo, number)?);
