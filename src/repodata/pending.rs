@@ -122,10 +122,16 @@ impl Pending {
         let Some(job) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() else {
             return;
         };
-        let (repodata, revision) = (job.repodata.clone(), job.revision.clone());
+        let (repodata, revision, bytes) = (job.repodata.clone(), job.revision.clone(), job.bytes());
+        let started = std::time::Instant::now();
         let result = job.run().map_err(|e| e.to_string());
-        if let Err(e) = &result {
-            tracing::error!(dir = %repodata.display(), revision, error = %e, "writing a generation behind failed; it is served from memory until the next publication");
+        match &result {
+            Ok(()) => {
+                tracing::info!(dir = %repodata.display(), revision, bytes, ms = started.elapsed().as_millis() as u64, "wrote a generation behind")
+            }
+            Err(e) => {
+                tracing::error!(dir = %repodata.display(), revision, error = %e, "writing a generation behind failed; it is served from memory until the next publication")
+            }
         }
         self.written(&repodata, &revision, result);
     }
