@@ -194,6 +194,7 @@ impl App {
         let known = Arc::ptr_eq(&publisher.written, &current).then_some((added.as_slice(), removed.as_slice()));
         if let Err(e) = self.write_repository(&mut publisher, &new_set, known, advisory) {
             let restored = self.write_repository(&mut publisher, &current, None, None).is_ok();
+            publisher.writer.start_writes();
             // The failed write never got to replace repomd.xml when it is still the one before.
             if restored || (!served_before.is_empty() && served_repomd_sha(&publisher) == served_before) {
                 self.take_back_links(&mut publisher, &fresh);
@@ -230,6 +231,7 @@ impl App {
                 if self.write_repository(&mut publisher, &current, None, None).is_ok() {
                     self.take_back_links(&mut publisher, &fresh);
                 }
+                publisher.writer.start_writes();
                 return Err(e.into());
             }
         };
@@ -456,6 +458,8 @@ impl App {
                             self.remove_corrupt_repodata(dist, *repo)?;
                         }
                         self.write_repository(&mut publisher, &set, None, None)?;
+                        // On disk before anything reads it there (the bucket copy below).
+                        publisher.writer.flush(&publisher.dir)?;
                         publisher.current = Some((rev.number, set));
                         // A replica's own copy (the database records the publisher's, and the
                         // bucket holds that): rewritten here only.
@@ -495,6 +499,7 @@ impl App {
             // Rebuilt from the database, so the newest advisories are in.
             publisher.advisories.clear();
             self.write_repository(&mut publisher, &set, None, None)?;
+            publisher.writer.start_writes();
             tracing::info!(dist, %repo, revision = number, packages = set.len(), "caught up with another replica's publication");
             rewritten += 1;
         }
