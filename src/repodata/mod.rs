@@ -221,6 +221,18 @@ impl RepoWriter {
         Ok(published)
     }
 
+    /// Drops a parked (not started) write into `repo_dir` and stops serving its generation:
+    /// for a publication refused after its files were prepared (e.g. by the database).
+    pub fn discard_writes(&self, repo_dir: &Path) {
+        if let Some((pending, _)) = &self.behind {
+            pending.discard(&repo_dir.join("repodata"));
+        }
+        // The layout went ahead to the refused set.
+        if let Some(layout) = self.layouts.lock().unwrap_or_else(|e| e.into_inner()).get_mut(repo_dir) {
+            layout.synced = false;
+        }
+    }
+
     /// Starts the writes behind that publications left parked, each on a thread of its own.
     pub fn start_writes(&self) {
         if let Some((pending, _)) = &self.behind {

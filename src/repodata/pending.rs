@@ -100,6 +100,17 @@ impl Pending {
         self.parked.lock().unwrap_or_else(|p| p.into_inner()).push(job);
     }
 
+    /// Forgets the parked write of `repodata` and its generation (the publication was
+    /// refused after all): what the disk holds is served again.
+    pub(crate) fn discard(&self, repodata: &Path) {
+        let mut parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
+        let before = parked.len();
+        parked.retain(|job| job.repodata != repodata);
+        if parked.len() != before {
+            self.remove(repodata);
+        }
+    }
+
     /// Starts the parked writes, each on a thread of its own.
     pub fn start_writes(self: &Arc<Self>) {
         let jobs = std::mem::take(&mut *self.parked.lock().unwrap_or_else(|p| p.into_inner()));

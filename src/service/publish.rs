@@ -193,6 +193,7 @@ impl App {
         // The files usually hold `current`: then this is also their change.
         let known = Arc::ptr_eq(&publisher.written, &current).then_some((added.as_slice(), removed.as_slice()));
         if let Err(e) = self.write_repository(&mut publisher, &new_set, known, advisory) {
+            publisher.writer.discard_writes(&publisher.dir);
             let restored = self.write_repository(&mut publisher, &current, None, None).is_ok();
             publisher.writer.start_writes();
             // The failed write never got to replace repomd.xml when it is still the one before.
@@ -221,12 +222,16 @@ impl App {
             )?;
             Ok((number, record(tx)?))
         });
-        // Recorded: the files written behind may go to disk now (not earlier, so that the
-        // commit above did not wait for the journal behind megabytes of fresh metadata).
-        publisher.writer.start_writes();
         let (number, value) = match result {
-            Ok(v) => v,
+            Ok(v) => {
+                // Recorded: the files written behind may go to disk now (not earlier, so that
+                // the commit did not wait for the journal behind megabytes of fresh metadata).
+                publisher.writer.start_writes();
+                v
+            }
             Err(e) => {
+                // Refused: its generation is neither written nor served any longer.
+                publisher.writer.discard_writes(&publisher.dir);
                 // Only once the files show the previous set again may its new links go.
                 if self.write_repository(&mut publisher, &current, None, None).is_ok() {
                     self.take_back_links(&mut publisher, &fresh);
