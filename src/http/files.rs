@@ -402,8 +402,8 @@ fn load(
     let modified = meta.modified().unwrap_or(UNIX_EPOCH);
     let immutable = is_immutable(rel);
     let etag = match (&body, immutable, name_etag(rel)) {
-        // Checksum-named repodata: by its name, the same from memory, from disk and from
-        // every replica.
+        // Checksum-named repodata: by its name, the same from memory and from disk (and on
+        // any replica holding the file).
         (_, _, Some(tag)) => tag,
         // Mutable names: by content, so that an unchanged repomd.xml keeps its ETag.
         (Some(b), false, None) => content_etag(b),
