@@ -162,15 +162,18 @@ impl RepoFiles {
         let Some(generation) = self.app.pending.get(&self.root.join(dir)) else {
             return Ok(None);
         };
-        let (bytes, parts, len, modified) = if name == "repomd.xml" {
-            let b = generation.repomd.clone();
-            (Some(b.clone()), None, b.len() as u64, generation.modified)
+        let whole = if name == "repomd.xml" {
+            Some(generation.repomd.clone())
         } else if name == "repomd.xml.asc" || name == crate::repodata::signature_name(&generation.revision) {
             // An unsigned generation has no signature, whatever an older one left on disk.
-            let Some(b) = generation.signature.clone() else {
-                return Err(ServiceError::NotFound(format!("no file /repo/{rel}")));
-            };
-            (Some(b.clone()), None, b.len() as u64, generation.modified)
+            let signature = generation.signature.clone();
+            Some(signature.ok_or_else(|| ServiceError::NotFound(format!("no file /repo/{rel}")))?)
+        } else {
+            None
+        };
+        let (bytes, parts, len, modified) = if let Some(b) = whole {
+            let len = b.len() as u64;
+            (Some(b), None, len, generation.modified)
         } else if let Some(file) = generation.files.get(name) {
             (None, Some(file.parts.clone()), file.len, file.modified)
         } else {

@@ -89,21 +89,20 @@ pub(crate) fn publish(
     let mut to_write = Vec::new();
     let streams = KINDS.iter().enumerate().map(|(s, kind)| {
         let name = format!("{}-{kind}.xml.gz", hex::encode(digests[s].sha256));
-        (kind.to_string(), name, digests[s].clone(), s)
+        (kind.to_string(), name, digests[s].clone(), Source::Stream(s))
     });
     let extra_files = extras.iter().map(|e| {
         let d = layout.extras[&e.kind].digest();
         let name = format!("{}-{}.xml.gz", hex::encode(d.sha256), e.kind);
-        (e.kind.clone(), name, d, STREAMS)
+        (e.kind.clone(), name, d, Source::Extra(&e.kind))
     });
-    for (i, (kind, name, digest, s)) in streams.chain(extra_files).enumerate() {
+    for (kind, name, digest, source) in streams.chain(extra_files) {
         let timestamp = match intact_mtime(&repodata, &name, digest.size) {
             Some(t) => t,
             None => {
-                let parts = if s < STREAMS {
-                    layout.shared_pieces(s)
-                } else {
-                    layout.extras[&extras[i - STREAMS].kind].shared_members()
+                let parts = match source {
+                    Source::Stream(s) => layout.shared_pieces(s),
+                    Source::Extra(kind) => layout.extras[kind].shared_members(),
                 };
                 to_write.push(FileToWrite {
                     name: name.clone(),
@@ -114,14 +113,10 @@ pub(crate) fn publish(
                 now as i64
             }
         };
-        let open_checksum = match s {
-            STREAMS => extra_digests[i - STREAMS].0.clone(),
-            _ => hex::encode(digest.open_sha256),
-        };
         records.push(Record {
             kind,
             checksum: hex::encode(digest.sha256),
-            open_checksum: Some(open_checksum),
+            open_checksum: Some(hex::encode(digest.open_sha256)),
             href: format!("repodata/{name}"),
             timestamp,
             size: digest.size,
@@ -170,6 +165,14 @@ pub(crate) fn publish(
         now,
     };
     Ok((published, Some(job)))
+}
+
+/// Where a metadata file's compressed pieces come from.
+enum Source<'a> {
+    /// One of the layout's streams (primary, filelists, other).
+    Stream(usize),
+    /// An extra file (updateinfo), by kind.
+    Extra(&'a str),
 }
 
 /// A file of a new generation that is not on disk yet.

@@ -462,42 +462,21 @@ fn a_known_change_gives_the_files_a_full_comparison_gives_and_a_wrong_one_is_not
     let added: Vec<String> = b.iter().filter(|x| !a.contains(x)).cloned().collect();
     let removed: Vec<String> = a.iter().filter(|x| !b.contains(x)).cloned().collect();
 
-    let full = tempfile::tempdir().unwrap();
-    let reference = RepoWriter::default();
-    reference
-        .publish_set(full.path(), &a, &mut load, 2, 10, &[], None)
-        .unwrap();
-    let expected = reference
-        .publish_set(full.path(), &b, &mut load, 2, 20, &[], None)
-        .unwrap();
-
-    let hinted = tempfile::tempdir().unwrap();
-    let writer = RepoWriter::default();
-    writer
-        .publish_set(hinted.path(), &a, &mut load, 2, 10, &[], None)
-        .unwrap();
-    let got = writer
-        .publish_change(hinted.path(), &b, Some((&added, &removed)), &mut load, 2, 20, &[], None)
-        .unwrap();
-    assert_eq!(got.files, expected.files);
-
+    // Two publications into a fresh directory, the second with the change it is told of.
+    let mut twice = |first: &[String], second: &[String], change: Option<(&[String], &[String])>| {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = RepoWriter::default();
+        writer
+            .publish_set(dir.path(), first, &mut load, 2, 10, &[], None)
+            .unwrap();
+        writer
+            .publish_change(dir.path(), second, change, &mut load, 2, 20, &[], None)
+            .unwrap()
+            .files
+    };
+    let known = Some((added.as_slice(), removed.as_slice()));
+    assert_eq!(twice(&a, &b, known), twice(&a, &b, None));
     // A change that does not match the layout (here: claimed against the wrong set) is
     // checked and not followed.
-    let wrong = tempfile::tempdir().unwrap();
-    let writer = RepoWriter::default();
-    writer
-        .publish_set(wrong.path(), &b, &mut load, 2, 10, &[], None)
-        .unwrap();
-    let back = writer
-        .publish_change(wrong.path(), &a, Some((&added, &removed)), &mut load, 2, 20, &[], None)
-        .unwrap();
-    let check = RepoWriter::default();
-    let fresh = tempfile::tempdir().unwrap();
-    check
-        .publish_set(fresh.path(), &b, &mut load, 2, 10, &[], None)
-        .unwrap();
-    let want = check
-        .publish_set(fresh.path(), &a, &mut load, 2, 20, &[], None)
-        .unwrap();
-    assert_eq!(back.files, want.files);
+    assert_eq!(twice(&b, &a, known), twice(&b, &a, None));
 }
