@@ -239,6 +239,27 @@ fn readers_of_both_replicas_and_the_bucket_never_see_a_404_or_a_checksum_mismatc
             reads
         }));
     }
+    // Hosts behind a balancer without affinity: repomd.xml from one replica, the files it
+    // names from the other (which reads through to the bucket until it caught up).
+    for (meta, data) in [(a.url.clone(), b.url.clone()), (b.url.clone(), a.url.clone())] {
+        let stop = stop.clone();
+        readers.push(std::thread::spawn(move || {
+            let get = |rel: &str| -> Result<Vec<u8>, String> {
+                let base = if rel.ends_with("repomd.xml") { &meta } else { &data };
+                let (status, body) = support::ureq_get(&format!("{base}/repo/el9/beta/{rel}"))?;
+                if status != 200 {
+                    return Err(format!("{base} {rel}: {status}"));
+                }
+                Ok(body)
+            };
+            let mut reads = 0;
+            while !stop.load(Ordering::Relaxed) {
+                read_consistently(&get).unwrap_or_else(|e| panic!("reader of {meta} then {data}: {e}"));
+                reads += 1;
+            }
+            reads
+        }));
+    }
     {
         let stop = stop.clone();
         let store = weed.store(BUCKET);
@@ -286,7 +307,38 @@ fn readers_of_both_replicas_and_the_bucket_never_see_a_404_or_a_checksum_mismatc
     stop.store(true, Ordering::Relaxed);
     let reads: Vec<usize> = readers.into_iter().map(|r| r.join().unwrap()).collect();
     assert!(reads.iter().all(|n| *n > 0), "{reads:?}");
-    eprintln!("replicas: consistent reads during 6 publications (A, B, bucket): {reads:?}");
+    eprintln!("replicas: consistent reads during 6 publications (A, B, A then B, B then A, bucket): {reads:?}");
+
+    // One server: both replicas and the bucket hold the same generation, byte for byte.
+    use stagerepo::blob::BlobStore;
+    let store = weed.store(BUCKET);
+    let get = |base: &str, rel: &str| support::ureq_get(&format!("{base}/repo/el9/beta/{rel}")).unwrap();
+    let (_, repomd_a) = get(&a.url, "repodata/repomd.xml");
+    let (_, repomd_b) = get(&b.url, "repodata/repomd.xml");
+    assert_eq!(repomd_a, repomd_b, "the replicas serve different repomd.xml");
+    assert_eq!(store.get("repos/el9/beta/repodata/repomd.xml").unwrap(), repomd_a);
+    for (href, _) in repomd_files(&String::from_utf8(repomd_a).unwrap()) {
+        let (status_a, file_a) = get(&a.url, &href);
+        let (status_b, file_b) = get(&b.url, &href);
+        assert_eq!((status_a, status_b), (200, 200), "{href}");
+        assert!(file_a == file_b, "{href} differs between the replicas");
+    }
+    for server in [&a, &b] {
+        let log = server.log();
+        assert!(log.contains("serving another replica's publication"), "{log}");
+        assert!(!log.contains("the bucket lacked"), "{log}");
+    }
+    // The bucket keeps the newest keep_generations + 1 = 3 generations, no more.
+    let kept: Vec<String> = store
+        .list("repos/el9/beta/repodata/")
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.ends_with("-primary.xml.gz"))
+        .collect();
+    assert!(
+        !kept.is_empty() && kept.len() <= 3,
+        "primary files in the bucket after 6 publications: {kept:?}"
+    );
 }
 
 /// `bytes` gunzipped when they are gzip, else as they are.

@@ -148,8 +148,44 @@ impl RepoFiles {
             }
             _ => self.file(rel, generation).await?,
         };
-        let entry = entry.ok_or_else(not_found)?;
+        let entry = match entry {
+            Some(entry) => entry,
+            None => Arc::new(self.from_bucket(rel).await?.ok_or_else(not_found)?),
+        };
         respond(&entry, method, headers)
+    }
+
+    /// Repodata of a generation another replica published and this one does not serve yet,
+    /// read through from the shared bucket (see [`crate::service::mirror::Mirror::shared_repodata`]).
+    async fn from_bucket(&self, rel: &str) -> ServiceResult<Option<Entry>> {
+        let Some(mirror) = self.app.mirror.clone() else {
+            return Ok(None);
+        };
+        let key = rel.to_string();
+        let bytes = tokio::task::spawn_blocking(move || mirror.shared_repodata(&key))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("task failed: {e}")))?;
+        let Some(bytes) = bytes.map(Bytes::from) else {
+            return Ok(None);
+        };
+        let name = rel.rsplit('/').next().unwrap_or("");
+        let etag = name_etag(rel).unwrap_or_else(|| content_etag(&bytes));
+        let modified = whole_seconds(SystemTime::now());
+        let len = bytes.len() as u64;
+        Ok(Some(Entry {
+            generation: 0,
+            len,
+            identity: (0, 0, 0),
+            modified,
+            etag: value(&etag)?,
+            last_modified: value(&httpdate::fmt_http_date(modified))?,
+            content_type: HeaderValue::from_static(content_type(name)),
+            content_length: HeaderValue::from(len),
+            cache_control: if is_immutable(rel) { IMMUTABLE } else { NO_CACHE },
+            body: Some(bytes),
+            parts: None,
+            path: self.root.join(rel),
+        }))
     }
 
     /// The file from a generation that is served from memory while it is written to disk:

@@ -76,8 +76,38 @@ impl Generations {
     }
 }
 
+/// The generations a shared copy (a bucket several replicas publish into) keeps once
+/// `repomd` is published there: the new record and what it keeps.
+pub struct Window {
+    /// The record to store beside the generations (this module's `generations.json` format).
+    pub record: Vec<u8>,
+    /// The repodata/ file names the kept generations reference.
+    pub files: HashSet<String>,
+    /// The revisions kept, whose per-generation signatures stay.
+    pub revisions: HashSet<String>,
+}
+
+/// The window after `repomd` is added to the record `previous` (None when there is none yet),
+/// keeping the newest `keep + 1` generations; None when `repomd` does not parse.
+pub fn next_window(previous: Option<&[u8]>, repomd: &[u8], keep: usize) -> Option<Window> {
+    let repomd = super::repomd::Repomd::parse(std::str::from_utf8(repomd).ok()?)?;
+    let mut generations: Generations = previous
+        .and_then(|bytes| serde_json::from_slice(bytes).ok())
+        .unwrap_or_default();
+    generations.push(Generation {
+        revision: repomd.revision.clone(),
+        files: super::publish::file_names(&repomd),
+    });
+    generations.truncate(keep.saturating_add(1));
+    Some(Window {
+        record: serde_json::to_vec_pretty(&generations).ok()?,
+        files: generations.referenced(),
+        revisions: generations.generations.iter().map(|g| g.revision.clone()).collect(),
+    })
+}
+
 /// Whether `name` is a metadata file this writer produces: `<sha256 hex>-<kind>.xml.gz`.
-pub(crate) fn is_managed_name(name: &str) -> bool {
+pub fn is_managed_name(name: &str) -> bool {
     let Some((hash, rest)) = name.split_once('-') else {
         return false;
     };

@@ -4,6 +4,7 @@
 //! [`PackageMeta`]; publication writes `--no-database`, `--unique-md-filenames`, gzip, sha256
 //! repodata, so that clients see what they would see from `createrepo_c`.
 
+mod adopt;
 mod filelists;
 mod fsutil;
 mod generations;
@@ -13,10 +14,11 @@ mod pending;
 mod pieces;
 mod primary;
 mod publish;
-pub use generations::remove_leftovers;
+pub use adopt::Fetch;
+pub use generations::{is_managed_name, next_window, remove_leftovers, Window};
 pub use layout::Loader;
 pub use pending::{MemFile, Pending, PendingGeneration};
-pub use publish::{resign, signature_name, verify, SignatureCheck};
+pub use publish::{resign, signature_name, signature_revision, verify, SignatureCheck};
 
 /// A data file a repomd.xml names: where, and the sha256 (hex) and size it must have.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +43,11 @@ pub fn repomd_files(text: &str) -> Option<Vec<ListedFile>> {
             .collect(),
     )
 }
+/// The `<revision>` of a repomd.xml; `None` when it does not parse.
+pub fn repomd_revision(text: &str) -> Option<String> {
+    Some(repomd::Repomd::parse(text)?.revision)
+}
+
 #[cfg(test)]
 mod publish_tests;
 mod repomd;
@@ -114,7 +121,16 @@ pub enum RepodataError {
     /// The fragments of a package could not be had; nothing was replaced.
     #[error("package metadata for the repository: {0}")]
     Load(String),
+    /// The new files could not be copied where other replicas read them; nothing was replaced.
+    #[error("copying the new repodata to the object store: {0}")]
+    Share(String),
 }
+
+/// Makes sure a file of a new generation (by its name inside repodata/; its contents through
+/// the loader, asked only when needed) is where other replicas read it, before any client can
+/// see the repomd.xml naming it.
+pub type Share =
+    dyn Fn(&str, &mut dyn FnMut() -> std::io::Result<Vec<bytes::Bytes>>) -> Result<(), String> + Send + Sync;
 
 /// What one publication wrote.
 #[derive(Debug, Clone)]
@@ -172,6 +188,8 @@ pub struct RepoWriter {
     layouts: Mutex<HashMap<PathBuf, layout::Layout>>,
     /// Where generations wait while written behind, and from what size they are.
     behind: Option<(Arc<Pending>, u64)>,
+    /// Where the new files of each generation go first (a bucket shared by replicas).
+    share: Option<Arc<Share>>,
 }
 
 impl RepoWriter {
@@ -185,6 +203,13 @@ impl RepoWriter {
             behind: Some((pending, threshold)),
             ..RepoWriter::default()
         }
+    }
+
+    /// This writer with `share` called on every new file of a generation (and on its
+    /// per-generation signature) before the generation is served.
+    pub fn sharing(mut self, share: Arc<Share>) -> RepoWriter {
+        self.share = Some(share);
+        self
     }
 
     /// Waits until the files of every publication into `repo_dir` are on disk; returns the
@@ -205,6 +230,20 @@ impl RepoWriter {
         let Some(job) = job else {
             return Ok(published);
         };
+        if let Some(share) = &self.share {
+            // Every file the generation names: one kept from an older generation may have
+            // left the shared copy's window meanwhile.
+            for name in &job.file_names {
+                let mut load = || match job.files.iter().find(|f| f.name == *name) {
+                    Some(file) => Ok(file.parts.clone()),
+                    None => Ok(vec![std::fs::read(job.repodata.join(name))?.into()]),
+                };
+                share(name, &mut load).map_err(RepodataError::Share)?;
+            }
+            if let Some(sig) = &job.signature {
+                share(&signature_name(&job.revision), &mut || Ok(vec![sig.clone()])).map_err(RepodataError::Share)?;
+            }
+        }
         match &self.behind {
             Some((pending, threshold)) if !sync && job.bytes() >= *threshold => {
                 pending.park(job);
@@ -391,6 +430,28 @@ impl RepoWriter {
             layout.synced = true;
         }
         Ok(published)
+    }
+
+    /// Serves the generation another writer published into a copy of `repo_dir` (a replica's,
+    /// from the bucket): `repomd` and its `signature` as they are, the files it names fetched
+    /// through `fetch` unless already here, each checked against repomd.xml. The next
+    /// publication through this writer compares the whole set with its layout, which no longer
+    /// describes the files.
+    pub fn adopt(
+        &self,
+        repo_dir: &Path,
+        repomd: bytes::Bytes,
+        signature: Option<bytes::Bytes>,
+        fetch: &mut Fetch<'_>,
+        keep: usize,
+        now: i64,
+    ) -> Result<Published, RepodataError> {
+        let sync = self.settle(repo_dir);
+        if let Some(layout) = self.layouts.lock().unwrap_or_else(|e| e.into_inner()).get_mut(repo_dir) {
+            layout.synced = false;
+        }
+        let prepared = adopt::adopt(repo_dir, repomd, signature, fetch, keep, now)?;
+        self.finish(prepared, sync)
     }
 
     /// Number of packages laid out for `repo_dir` (0 before its first publication here).

@@ -194,10 +194,10 @@ pub(crate) struct DiskJob {
     pub repomd: Bytes,
     pub signature: Option<Bytes>,
     /// The generation being replaced (the current repomd.xml on disk).
-    previous: Option<Generation>,
-    file_names: Vec<String>,
-    keep: usize,
-    now: u64,
+    pub previous: Option<Generation>,
+    pub file_names: Vec<String>,
+    pub keep: usize,
+    pub now: u64,
 }
 
 impl DiskJob {
@@ -286,7 +286,7 @@ impl DiskJob {
 /// The timestamp of `name` when an intact copy is already on disk (an older generation with
 /// the same content, e.g. after a rollback): like createrepo_c's, a file's timestamp is its
 /// mtime. The name carries the file's sha256.
-fn intact_mtime(repodata: &Path, name: &str, size: u64) -> Option<i64> {
+pub(crate) fn intact_mtime(repodata: &Path, name: &str, size: u64) -> Option<i64> {
     let path = repodata.join(name);
     let meta = std::fs::metadata(&path).ok().filter(|m| m.len() == size)?;
     let mtime = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
@@ -325,7 +325,7 @@ pub fn signature_name(revision: &str) -> String {
 }
 
 /// The revision a per-generation signature file is named after.
-fn signature_revision(name: &str) -> Option<u64> {
+pub fn signature_revision(name: &str) -> Option<u64> {
     name.strip_prefix("repomd-")?.strip_suffix(".xml.asc")?.parse().ok()
 }
 
@@ -404,7 +404,7 @@ fn prune_signatures(repodata: &Path, keep: usize) -> std::io::Result<()> {
 }
 
 /// The file names (inside repodata/) a repomd.xml references.
-fn file_names(repomd: &Repomd) -> Vec<String> {
+pub(crate) fn file_names(repomd: &Repomd) -> Vec<String> {
     repomd
         .records
         .iter()

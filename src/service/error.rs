@@ -104,6 +104,9 @@ impl From<crate::repodata::RepodataError> for ServiceError {
             crate::repodata::RepodataError::Io(io) if crate::store::is_disk_full(&io) => {
                 ServiceError::DiskFull(format!("writing repodata: {io}"))
             }
+            crate::repodata::RepodataError::Share(e) => {
+                ServiceError::Busy(format!("the object store is unavailable, retry later: {e}"))
+            }
             other => ServiceError::Internal(other.to_string()),
         }
     }

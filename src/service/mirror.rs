@@ -30,6 +30,8 @@ pub struct Mirror {
     ttl: Duration,
     /// Other replicas (on the same PostgreSQL database) publish into this bucket too.
     shared: bool,
+    /// `keep_generations`: how many generations before the newest stay in the bucket.
+    keep: usize,
 }
 
 /// The bucket key of a stored package.
@@ -45,7 +47,13 @@ pub fn repository_prefix(dist: &str, repo: RepoKind) -> String {
 impl Mirror {
     /// Opens the mirror over `blob`, learning which objects it already holds.
     /// With `shared`, other replicas publish into the same bucket: see [`Mirror::repository`].
-    pub fn open(blob: Arc<dyn BlobStore>, redirect: bool, ttl: Duration, shared: bool) -> BlobResult<Mirror> {
+    pub fn open(
+        blob: Arc<dyn BlobStore>,
+        redirect: bool,
+        ttl: Duration,
+        shared: bool,
+        keep: usize,
+    ) -> BlobResult<Mirror> {
         let known = blob.list("")?.into_iter().collect();
         Ok(Mirror {
             blob,
@@ -55,6 +63,7 @@ impl Mirror {
             redirect,
             ttl,
             shared,
+            keep,
         })
     }
 
@@ -112,15 +121,23 @@ impl Mirror {
 
     fn sync(&self, dist: &str, repo: RepoKind, dir: &Path, sha_of: &dyn Fn(&str) -> Option<String>) -> BlobResult<()> {
         let prefix = repository_prefix(dist, repo);
-        let local = local_files(dir)?;
+        let mut local = local_files(dir)?;
+        if self.shared {
+            // The older generations in the working copy are in the bucket already (whoever
+            // published them copied them), or left its window: only the newest one is copied.
+            let newest = newest_generation(dir)?;
+            local.retain(|rel| !rel.starts_with("repodata/") || newest.contains(rel));
+        }
         // 1. Immutable objects: packages, checksum-named repodata, per-generation signatures.
         let mut replaceable = Vec::new();
         for rel in &local {
             let key = format!("{prefix}{rel}");
-            if matches!(
-                rel.as_str(),
-                "repodata/repomd.xml" | "repodata/repomd.xml.asc" | "repodata/generations.json"
-            ) {
+            if rel == "repodata/generations.json" {
+                // Shared, the bucket keeps its own record of its generations (below).
+                if !self.shared {
+                    replaceable.push(rel.as_str());
+                }
+            } else if matches!(rel.as_str(), "repodata/repomd.xml" | "repodata/repomd.xml.asc") {
                 replaceable.push(rel.as_str());
             } else if !self.is_known(&key) {
                 let stored = rel
@@ -150,10 +167,10 @@ impl Mirror {
             }
             self.note(key);
         }
-        // 3. Shared with other replicas, the bucket's older generations may be ones another
-        // replica's readers still follow: they stay (see README "Two replicas").
+        // 3. Shared with other replicas, the bucket's window is its own: a replica's working
+        // copy may have skipped generations other replicas served.
         if self.shared {
-            return Ok(());
+            return self.prune_shared(&prefix, dir);
         }
         // What left the working copy's generations leaves the bucket. The known keys (the
         // bucket's listing at start plus what was written since) say what is there, without
@@ -172,6 +189,162 @@ impl Mirror {
             self.known.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
         }
         Ok(())
+    }
+
+    /// Keeps the newest `keep + 1` generations of a shared bucket's repository: its record
+    /// `repodata/generations.json` gains the generation just copied, and the repodata (and
+    /// per-generation signatures) no kept generation names leave. Called by the publisher of
+    /// the newest revision, under the repository's lock (`Db::lock_repository`).
+    fn prune_shared(&self, prefix: &str, dir: &Path) -> BlobResult<()> {
+        let repomd = std::fs::read(dir.join("repodata/repomd.xml")).map_err(|source| BlobError::Io {
+            path: dir.join("repodata/repomd.xml").display().to_string(),
+            source,
+        })?;
+        let record_key = format!("{prefix}repodata/generations.json");
+        let previous = match self.blob.get(&record_key) {
+            Ok(bytes) => Some(bytes),
+            Err(BlobError::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let window = crate::repodata::next_window(previous.as_deref(), &repomd, self.keep)
+            .ok_or_else(|| BlobError::Store(format!("{prefix}repodata/repomd.xml does not parse")))?;
+        self.blob.put(&record_key, window.record)?;
+        for key in self.blob.list(&format!("{prefix}repodata/"))? {
+            let Some(name) = key.strip_prefix(prefix).and_then(|k| k.strip_prefix("repodata/")) else {
+                continue;
+            };
+            let stale = if crate::repodata::is_managed_name(name) {
+                !window.files.contains(name)
+            } else if let Some(revision) = crate::repodata::signature_revision(name) {
+                !window.revisions.contains(&revision.to_string())
+            } else {
+                false
+            };
+            if stale {
+                self.blob.delete(&key)?;
+                self.known.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies the stored packages `(sha256, file name)` into `dist/repo`'s `Packages/` in a
+    /// shared bucket, whatever this replica remembers (another may have removed a copy since):
+    /// the packages a publication adds, before its metadata is served.
+    /// `local` is the package's path in the local store, uploaded when the bucket's store
+    /// lacks it (a package the daemon made itself, such as the release package).
+    pub fn share_packages(
+        &self,
+        dist: &str,
+        repo: RepoKind,
+        packages: &[(String, String)],
+        local: &dyn Fn(&str) -> std::path::PathBuf,
+    ) -> BlobResult<()> {
+        if !self.shared {
+            return Ok(());
+        }
+        let prefix = repository_prefix(dist, repo);
+        for (sha, name) in packages {
+            let key = format!("{prefix}Packages/{name}");
+            let stored = package_key(sha);
+            // The store's objects are never removed: one known (or found) is there.
+            if !self.is_known(&stored) {
+                match self.blob.etag(&stored)? {
+                    Some(_) => self.note(stored.clone()),
+                    None => self.package(sha, &local(sha))?,
+                }
+            }
+            self.blob.copy(&stored, &key)?;
+            self.note(key);
+        }
+        Ok(())
+    }
+
+    /// Removes the bucket copies of `filenames` from `dist/repo`'s `Packages/`: packages no
+    /// kept generation names any more (shared buckets; see [`Mirror::prune_shared`]).
+    pub fn remove_packages(&self, dist: &str, repo: RepoKind, filenames: &[String]) -> BlobResult<()> {
+        if !self.shared {
+            // Alone, the working copy's listing says what leaves (see `sync`).
+            return Ok(());
+        }
+        let prefix = repository_prefix(dist, repo);
+        for name in filenames {
+            let key = format!("{prefix}Packages/{name}");
+            self.blob.delete(&key)?;
+            self.known.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+        }
+        Ok(())
+    }
+
+    /// The bucket's repomd.xml of `dist/repo`, if there is one.
+    pub fn published_repomd(&self, dist: &str, repo: RepoKind) -> BlobResult<Option<Vec<u8>>> {
+        match self
+            .blob
+            .get(&format!("{}repodata/repomd.xml", repository_prefix(dist, repo)))
+        {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(BlobError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The bucket copy of repository file `rel` (e.g. `repodata/<name>`) of `dist/repo`.
+    pub fn repository_file(&self, dist: &str, repo: RepoKind, rel: &str) -> BlobResult<Vec<u8>> {
+        let key = format!("{}{rel}", repository_prefix(dist, repo));
+        let bytes = self.blob.get(&key)?;
+        self.note(key);
+        Ok(bytes)
+    }
+
+    /// The bucket copy of repository file `rel` (`<dist>/<repo>/repodata/<name>`) when the
+    /// bucket is shared and `rel` is checksum-named repodata or a per-generation signature:
+    /// what a replica that has not caught up yet answers for a generation another replica
+    /// published (a host may hold that one's repomd.xml). None when absent or not such a file.
+    pub fn shared_repodata(&self, rel: &str) -> Option<Vec<u8>> {
+        let name = rel.rsplit_once("/repodata/").map(|(_, n)| n)?;
+        let immutable = crate::repodata::is_managed_name(name) || crate::repodata::signature_revision(name).is_some();
+        if !self.shared || !immutable || rel.split('/').count() != 4 {
+            return None;
+        }
+        match self.blob.get(&format!("repos/{rel}")) {
+            Ok(bytes) => Some(bytes),
+            Err(BlobError::NotFound { .. }) => None,
+            Err(e) => {
+                tracing::warn!(file = rel, error = %e, "cannot read repodata from the bucket");
+                None
+            }
+        }
+    }
+
+    /// With a shared bucket, what copies each new repodata file of `dist/repo` into it before
+    /// its generation is served anywhere (a host may ask another replica for it at once).
+    pub fn share(self: &Arc<Self>, dist: &str, repo: RepoKind) -> Option<Arc<crate::repodata::Share>> {
+        if !self.shared {
+            return None;
+        }
+        let mirror = self.clone();
+        let prefix = format!("{}repodata/", repository_prefix(dist, repo));
+        Some(Arc::new(
+            move |name: &str, load: &mut dyn FnMut() -> std::io::Result<Vec<bytes::Bytes>>| {
+                // Asked, not remembered: another replica may have pruned it since.
+                let key = format!("{prefix}{name}");
+                if mirror.blob.etag(&key).map_err(|e| e.to_string())?.is_none() {
+                    let parts = load().map_err(|e| format!("reading {name}: {e}"))?;
+                    mirror.blob.put(&key, parts.concat()).map_err(|e| e.to_string())?;
+                }
+                mirror.note(key);
+                Ok(())
+            },
+        ))
+    }
+
+    /// Forgets that the last sync of `dist/repo` failed: another replica published since, and
+    /// the bucket holds its generation.
+    pub fn clear_dirty(&self, dist: &str, repo: RepoKind) {
+        self.dirty
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(dist.to_string(), repo));
     }
 
     /// Replaces repomd.xml only over the version this daemon wrote (or found at its first sync).
@@ -252,6 +425,27 @@ impl Mirror {
             }
         }
     }
+}
+
+/// The repodata/ files of the working copy's newest generation (relative to the repository):
+/// repomd.xml, its signatures and the files it names.
+fn newest_generation(dir: &Path) -> BlobResult<HashSet<String>> {
+    let path = dir.join("repodata/repomd.xml");
+    let text = std::fs::read_to_string(&path).map_err(|source| BlobError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let mut files: HashSet<String> = crate::repodata::repomd_files(&text)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| f.href)
+        .collect();
+    let revision = crate::repodata::repomd_revision(&text).unwrap_or_default();
+    files.insert(format!("repodata/{}", crate::repodata::signature_name(&revision)));
+    for name in ["repomd.xml", "repomd.xml.asc", "generations.json"] {
+        files.insert(format!("repodata/{name}"));
+    }
+    Ok(files)
 }
 
 /// The files of a repository's working copy, relative to it: `Packages/*` and `repodata/*`,

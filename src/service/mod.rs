@@ -22,6 +22,7 @@ pub mod problems;
 pub mod publish;
 pub mod release_rpm;
 pub mod releases;
+mod replica;
 mod repo_signing;
 pub mod rollout;
 pub mod site_view;
@@ -78,8 +79,14 @@ fn open_mirror(config: &Config) -> ServiceResult<Option<Arc<mirror::Mirror>>> {
     let blob = crate::blob::S3Store::new(s3).map_err(|e| ServiceError::Invalid(format!("[s3]: {e}")))?;
     // A PostgreSQL database may have other replicas publishing into the same bucket.
     let shared = config.database_url.is_some();
-    let mirror = mirror::Mirror::open(Arc::new(blob), config.redirect_downloads, ttl, shared)
-        .map_err(|e| ServiceError::Internal(format!("cannot reach the bucket {}: {e}", s3.bucket)))?;
+    let mirror = mirror::Mirror::open(
+        Arc::new(blob),
+        config.redirect_downloads,
+        ttl,
+        shared,
+        config.keep_generations,
+    )
+    .map_err(|e| ServiceError::Internal(format!("cannot reach the bucket {}: {e}", s3.bucket)))?;
     tracing::info!(bucket = %s3.bucket, endpoint = s3.endpoint.as_deref().unwrap_or("AWS"), "packages and repositories are copied to the bucket");
     Ok(Some(Arc::new(mirror)))
 }
@@ -140,6 +147,7 @@ impl App {
             }
             None => None,
         };
+        let mirror = open_mirror(&config)?;
         let pending = Arc::new(crate::repodata::Pending::default());
         let mut publishers = HashMap::new();
         for dist in config.dist.keys() {
@@ -147,17 +155,18 @@ impl App {
                 let dir = repos_dir.join(dist).join(repo.as_str());
                 publishers.insert(
                     (dist.clone(), repo),
-                    Mutex::new(publish::Publisher::new(
-                        dir,
-                        dist,
-                        repo,
-                        crate::repodata::RepoWriter::writing_behind(pending.clone(), config.write_behind_bytes()),
-                    )),
+                    Mutex::new(publish::Publisher::new(dir, dist, repo, {
+                        let writer =
+                            crate::repodata::RepoWriter::writing_behind(pending.clone(), config.write_behind_bytes());
+                        match mirror.as_ref().and_then(|m| m.share(dist, repo)) {
+                            Some(share) => writer.sharing(share),
+                            None => writer,
+                        }
+                    })),
                 );
             }
         }
         let temp_budget = crate::store::TempBudget::new(config.max_temp_bytes);
-        let mirror = open_mirror(&config)?;
         let app = App {
             config,
             db,
@@ -201,7 +210,21 @@ impl App {
             let Some(lock) = self.publishers.get(&(dist.clone(), repo)) else {
                 continue;
             };
-            let _publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
+            let publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
+            // Shared, only the generation the database records for the newest revision goes
+            // to the bucket, by the replica holding the repository's lock: one that is behind
+            // adopts the bucket's instead (see `replica`).
+            let _across = match self.db.may_be_shared() {
+                true => Some(self.db.lock_repository(&dist, repo.as_str())?),
+                false => None,
+            };
+            if self.db.may_be_shared() {
+                let recorded = self.db.latest_revision(&dist, repo)?.map(|r| r.repomd_sha256);
+                if recorded.as_deref() != Some(publish::served_repomd_sha(&publisher).as_str()) {
+                    mirror.clear_dirty(&dist, repo);
+                    continue;
+                }
+            }
             mirror.repository(&dist, repo, &self.repos_dir.join(&dist).join(repo.as_str()), &|name| {
                 self.stored_sha(name)
             })?;

@@ -23,24 +23,24 @@ use crate::store::link_into;
 /// package metadata (the writer's layout holds the compressed blocks), only names and sets,
 /// so that a publication touches what changes.
 pub struct Publisher {
-    dir: PathBuf,
-    dist: String,
-    repo: RepoKind,
-    writer: RepoWriter,
+    pub(super) dir: PathBuf,
+    pub(super) dist: String,
+    pub(super) repo: RepoKind,
+    pub(super) writer: RepoWriter,
     /// File names of the packages published here, loaded when first needed.
-    filenames: HashMap<String, String>,
+    pub(super) filenames: HashMap<String, String>,
     /// The package set of the newest revision (sorted) and its number, read once.
-    current: Option<(i64, Arc<Vec<String>>)>,
+    pub(super) current: Option<(i64, Arc<Vec<String>>)>,
     /// The set the repository's files hold (sorted): the last one written.
-    written: Arc<Vec<String>>,
-    last_revision: u64,
-    last_sha: String,
+    pub(super) written: Arc<Vec<String>>,
+    pub(super) last_revision: u64,
+    pub(super) last_sha: String,
     /// Bytes of the repodata files the last publication references.
-    last_bytes: u64,
+    pub(super) last_bytes: u64,
     /// Packages known to be linked into `Packages/`, so a publication only touches new ones.
-    linked: HashSet<String>,
+    pub(super) linked: HashSet<String>,
     /// The advisories rendered into this repository's updateinfo, by id.
-    advisories: HashMap<String, super::advisories::RenderedAdvisory>,
+    pub(super) advisories: HashMap<String, super::advisories::RenderedAdvisory>,
 }
 
 impl Publisher {
@@ -85,7 +85,7 @@ impl Publisher {
     }
 
     /// The newest revision's number and set, from memory when it is still the newest.
-    fn current_set(&mut self, db: &Db) -> ServiceResult<(i64, Arc<Vec<String>>)> {
+    pub(super) fn current_set(&mut self, db: &Db) -> ServiceResult<(i64, Arc<Vec<String>>)> {
         let number = db.latest_revision(&self.dist, self.repo)?.map_or(0, |r| r.number);
         match &self.current {
             Some((n, set)) if *n == number => Ok((number, set.clone())),
@@ -99,7 +99,7 @@ impl Publisher {
 }
 
 /// `(in b not a, in a not b)` of two sorted sets, in one merge.
-fn sorted_diff(a: &[String], b: &[String]) -> (Vec<String>, Vec<String>) {
+pub(super) fn sorted_diff(a: &[String], b: &[String]) -> (Vec<String>, Vec<String>) {
     let (mut added, mut removed) = (Vec::new(), Vec::new());
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
@@ -170,6 +170,12 @@ impl App {
         // Other replicas on the same database publish too: one at a time per repository, and
         // each starts from the newest revision, whoever recorded it.
         let _across = self.db.lock_repository(dist, repo.as_str())?;
+        if self.mirror.is_some() && self.db.may_be_shared() {
+            // The files first show the newest generation, whichever replica published it.
+            if let Err(e) = self.follow_locked(&mut publisher, dist, repo) {
+                tracing::warn!(dist, %repo, error = %e, "cannot adopt another replica's newest generation before publishing");
+            }
+        }
         let (current_number, current) = publisher.current_set(&self.db)?;
         let mut new_set = change(&current)?;
         // Nearly sorted (the current set plus a few): the sort is one merge.
@@ -189,6 +195,13 @@ impl App {
         }
         let (added, removed) = sorted_diff(&current, &new_set);
         let fresh = self.fresh_links(&mut publisher, &added)?;
+        if let Some(mirror) = &self.mirror {
+            // Shared, the bucket holds the packages before any replica serves metadata naming them.
+            let shas: Vec<&str> = added.iter().map(String::as_str).collect();
+            let names = publisher.filenames_of(&self.db, &shas)?;
+            let pairs: Vec<(String, String)> = added.iter().cloned().zip(names).collect();
+            mirror.share_packages(dist, repo, &pairs, &|sha| self.store.path(sha))?;
+        }
         let served_before = publisher.last_sha.clone();
         // The files usually hold `current`: then this is also their change.
         let known = Arc::ptr_eq(&publisher.written, &current).then_some((added.as_slice(), removed.as_slice()));
@@ -292,7 +305,7 @@ impl App {
     }
 
     /// Links packages and writes repodata for exactly `set` (sorted).
-    fn write_repository(
+    pub(super) fn write_repository(
         &self,
         publisher: &mut Publisher,
         set: &Arc<Vec<String>>,
@@ -304,19 +317,7 @@ impl App {
             Some((added, removed)) => (added.to_vec(), removed.to_vec()),
             None => sorted_diff(&publisher.written, set),
         };
-        let unlinked: Vec<&str> = added
-            .iter()
-            .map(String::as_str)
-            .filter(|s| !publisher.linked.contains(*s))
-            .collect();
-        let names = publisher.filenames_of(&self.db, &unlinked)?;
-        let packages_dir = publisher.dir.join("Packages");
-        std::fs::create_dir_all(&packages_dir)?;
-        for (sha, filename) in unlinked.iter().zip(&names) {
-            self.fetch_missing_package(sha)?;
-            link_into(&self.store.path(sha), &packages_dir.join(filename))?;
-            publisher.linked.insert(sha.to_string());
-        }
+        self.link_packages(publisher, &added)?;
         // Beta carries updateinfo too, so sites testing early can `dnf upgrade --advisory`.
         let changed = (!publisher.advisories.is_empty()).then_some((added.as_slice(), removed.as_slice()));
         let extras = vec![self.updateinfo_for(
@@ -364,11 +365,30 @@ impl App {
         Ok(())
     }
 
+    /// Links the packages of `added` not linked yet into `Packages/`, fetching from the bucket
+    /// those another replica took.
+    pub(super) fn link_packages(&self, publisher: &mut Publisher, added: &[String]) -> ServiceResult<()> {
+        let unlinked: Vec<&str> = added
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !publisher.linked.contains(*s))
+            .collect();
+        let names = publisher.filenames_of(&self.db, &unlinked)?;
+        let packages_dir = publisher.dir.join("Packages");
+        std::fs::create_dir_all(&packages_dir)?;
+        for (sha, filename) in unlinked.iter().zip(&names) {
+            self.fetch_missing_package(sha)?;
+            link_into(&self.store.path(sha), &packages_dir.join(filename))?;
+            publisher.linked.insert(sha.to_string());
+        }
+        Ok(())
+    }
+
     /// Removes package links that no kept generation of metadata names any more. Only the
     /// packages of the revision that just left the window can be affected: those the revision
     /// after it removed and no later one added back, so this reads the changes of the
     /// revisions in the window, not their sets.
-    fn prune_packages(&self, publisher: &mut Publisher, dist: &str, repo: RepoKind) -> ServiceResult<()> {
+    pub(super) fn prune_packages(&self, publisher: &mut Publisher, dist: &str, repo: RepoKind) -> ServiceResult<()> {
         let latest = self.db.latest_revision(dist, repo)?.map_or(0, |r| r.number);
         let dropped = latest - self.config.keep_generations as i64 - 1;
         if dropped < 1 {
@@ -405,13 +425,19 @@ impl App {
         let gone_refs: Vec<&str> = gone.iter().map(String::as_str).collect();
         let names = publisher.filenames_of(&self.db, &gone_refs)?;
         let packages_dir = publisher.dir.join("Packages");
-        for (sha, filename) in gone.iter().zip(names) {
+        for (sha, filename) in gone.iter().zip(&names) {
             publisher.linked.remove(sha);
-            let removed = std::fs::remove_file(packages_dir.join(&filename));
+            let removed = std::fs::remove_file(packages_dir.join(filename));
             self.files_changed();
             match removed {
                 Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err.into()),
                 _ => {}
+            }
+        }
+        if let Some(mirror) = &self.mirror {
+            // Shared, the bucket's Packages/ follows the database's window, like the links.
+            if let Err(e) = mirror.remove_packages(dist, repo, &names) {
+                tracing::warn!(dist, %repo, error = %e, "cannot remove packages that left the window from the bucket");
             }
         }
         Ok(())
@@ -457,6 +483,20 @@ impl App {
                         tracing::warn!(dist, %repo, revision = rev.number, corrupt, "repository files differ from the database; rewriting them");
                         let lock = &self.publishers[&(dist.clone(), *repo)];
                         let mut publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
+                        if self.db.may_be_shared() && self.mirror.is_some() {
+                            // Replicas serve the bucket's generation: adopted again, every file
+                            // checked (nothing of this copy is trusted).
+                            if corrupt {
+                                self.remove_corrupt_repodata(dist, *repo)?;
+                            }
+                            match std::fs::remove_file(&repomd) {
+                                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                                _ => {}
+                            }
+                            self.follow(&mut publisher, dist, *repo)?;
+                            publisher.writer.flush(&publisher.dir)?;
+                            continue;
+                        }
                         let set = Arc::new(self.db.revision_packages(dist, *repo, rev.number)?);
                         if corrupt {
                             // Gone, they are written again (a same-size copy would pass as intact).
@@ -488,32 +528,8 @@ impl App {
     }
 }
 
-impl App {
-    /// Brings every working copy whose files are behind the database's newest revision (another
-    /// replica published) up to date: the packages come from the bucket when missing, the
-    /// repodata is written here; the bucket and the recorded revision stay the publisher's.
-    /// Returns how many repositories were rewritten.
-    pub fn catch_up(&self) -> ServiceResult<usize> {
-        let mut rewritten = 0;
-        for ((dist, repo), lock) in &self.publishers {
-            let mut publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
-            let (number, set) = publisher.current_set(&self.db)?;
-            if number == 0 || *publisher.written == *set {
-                continue;
-            }
-            // Rebuilt from the database, so the newest advisories are in.
-            publisher.advisories.clear();
-            self.write_repository(&mut publisher, &set, None, None)?;
-            publisher.writer.start_writes();
-            tracing::info!(dist, %repo, revision = number, packages = set.len(), "caught up with another replica's publication");
-            rewritten += 1;
-        }
-        Ok(rewritten)
-    }
-}
-
 /// sha256 of the repomd.xml a repository serves now ("" when it cannot be read).
-fn served_repomd_sha(publisher: &Publisher) -> String {
+pub(super) fn served_repomd_sha(publisher: &Publisher) -> String {
     use sha2::{Digest, Sha256};
     let _ = publisher.writer.flush(&publisher.dir);
     std::fs::read(publisher.dir.join("repodata/repomd.xml"))
