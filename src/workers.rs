@@ -177,10 +177,15 @@ async fn deliver_due(app: &Arc<App>, http: &reqwest::Client) -> Option<i64> {
         }
         let a = app.clone();
         let err = error.clone();
-        let _ = tokio::task::spawn_blocking(move || {
+        let recorded = tokio::task::spawn_blocking(move || {
             a.db.record_attempt(d.id, now, status, err.as_deref(), delivered, next_attempt)
         })
         .await;
+        if let Ok(Err(e)) = recorded {
+            // Not recorded, the delivery stays due: it is tried again (receivers dedupe by
+            // X-Stagerepo-Delivery).
+            tracing::error!(delivery = d.id, error = %e, "cannot record a webhook delivery attempt");
+        }
     }
     next
 }
@@ -217,9 +222,12 @@ async fn send_mail_due(app: &Arc<App>, mailer: &Mailer) -> Option<i64> {
             None => tracing::info!(mail = m.id, event = %m.event, to = ?m.recipients, "e-mail sent"),
         }
         let a = app.clone();
-        let _ =
+        let recorded =
             tokio::task::spawn_blocking(move || a.db.record_mail_attempt(m.id, now, error.as_deref(), next_attempt))
                 .await;
+        if let Ok(Err(e)) = recorded {
+            tracing::error!(mail = m.id, error = %e, "cannot record an e-mail attempt");
+        }
     }
     next
 }

@@ -263,6 +263,46 @@ fn storage_calls_answer_alike_on_sqlite_and_postgresql() {
             .into_iter()
             .map(|e| e.id)
             .collect();
+        // The outboxes: a failed attempt retried, then delivered; a message given up.
+        let site = db
+            .insert_site(
+                "SITE-P",
+                None,
+                Some("http://127.0.0.1:9/hook"),
+                None,
+                "site-hash",
+                "sealed",
+                500,
+            )
+            .unwrap();
+        db.write(|tx| Db::queue_delivery(tx, site.id, "announce", "http://127.0.0.1:9/hook", "{}", 500))
+            .unwrap();
+        db.write(|tx| Db::queue_mail(tx, "announce", None, &["a@example.org".into()], "s", "b", 500))
+            .unwrap();
+        let delivery = db.pending_deliveries().unwrap()[0].id;
+        db.record_attempt(delivery, 501, Some(503), Some("answered 503"), false, Some(506))
+            .unwrap();
+        let retried = db.pending_deliveries().unwrap();
+        assert_eq!(
+            (retried[0].attempts, retried[0].next_attempt_at),
+            (1, 506),
+            "{}",
+            db.engine()
+        );
+        db.record_attempt(delivery, 506, Some(200), None, true, None).unwrap();
+        assert!(db.pending_deliveries().unwrap().is_empty(), "{}", db.engine());
+        let mail = db.pending_mail().unwrap()[0].id;
+        db.record_mail_attempt(mail, 501, Some("relay down"), Some(506))
+            .unwrap();
+        assert_eq!(db.pending_mail().unwrap()[0].attempts, 1, "{}", db.engine());
+        db.record_mail_attempt(mail, 506, Some("relay down"), None).unwrap();
+        assert!(db.pending_mail().unwrap().is_empty(), "{}", db.engine());
+        let attempts: Vec<_> = db
+            .delivery_attempts(10)
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.delivery, a.site, a.event, a.at, a.status, a.error))
+            .collect();
         answers.push((
             team.id,
             db.teams().unwrap().len(),
@@ -271,6 +311,7 @@ fn storage_calls_answer_alike_on_sqlite_and_postgresql() {
             db.setting("missing").unwrap(),
             entries,
             since,
+            attempts,
         ));
     }
     assert_eq!(answers[0], answers[1]);

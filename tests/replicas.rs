@@ -446,3 +446,145 @@ fn one_leader_at_a_time_and_a_promotion_decided_twice_at_once_applies_once() {
         .count();
     assert_eq!(promotions, 1);
 }
+
+/// A webhook receiver on loopback that answers `status` (settable) and records the delivery
+/// id and event of every POST with the status it answered.
+struct FlakyReceiver {
+    url: String,
+    status: Arc<std::sync::atomic::AtomicU16>,
+    received: Arc<std::sync::Mutex<Vec<(String, String, u16)>>>,
+}
+
+impl FlakyReceiver {
+    fn start(status: u16) -> FlakyReceiver {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let status = Arc::new(std::sync::atomic::AtomicU16::new(status));
+        let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (answer, log) = (status.clone(), received.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let (mut line, mut headers) = (String::new(), Vec::new());
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).is_err() || line.trim_end().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = line.trim_end().split_once(':') {
+                        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+                    }
+                }
+                let get = |k: &str| {
+                    headers
+                        .iter()
+                        .find(|(h, _)| h == k)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default()
+                };
+                let mut body = vec![0; get("content-length").parse().unwrap_or(0)];
+                let _ = reader.read_exact(&mut body);
+                let code = answer.load(std::sync::atomic::Ordering::SeqCst);
+                log.lock()
+                    .unwrap()
+                    .push((get("x-stagerepo-delivery"), get("x-stagerepo-event"), code));
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+            }
+        });
+        FlakyReceiver { url, status, received }
+    }
+
+    fn received(&self) -> Vec<(String, String, u16)> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn webhook_delivery_moves_to_the_new_leader_when_the_leader_dies() {
+    let (weed, _one) = Seaweed::start(&[BUCKET]);
+    let (name, url) = database();
+    let config = format!("database_url = \"{url}\"\n{}", weed.config(BUCKET));
+    let a = TestServer::start_with_config(&config);
+    let b = replica_of(&a, &config);
+    let leader = the_leader(&[&a, &b]);
+    let hook = FlakyReceiver::start(503);
+    let team = a.team_with_element("t", "wh");
+    a.add_site("SITE-W", Some(&hook.url));
+    a.add_rollout("wh", "SITE-W", "1h");
+    let work = tempfile::tempdir().unwrap();
+    let rpms = build_rpms(work.path(), &[SpecPackage::new("wh-app", "1.0", "1")]);
+    let id = b.submit(&team, "wh", "1.0.0", &rpms);
+    // Announced through the replica that does not lead: the leader delivers, and fails.
+    let (servers, follower) = ([&a, &b], 1 - leader);
+    servers[follower].cli_ok(None, &["admin", "release", "announce", &id.to_string()]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !hook.received().iter().any(|(_, event, _)| event == "announce") {
+        assert!(Instant::now() < deadline, "the leader never tried the webhook");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (delivery, _, _) = hook.received()[0].clone();
+    let delivery_id: i64 = delivery.parse().unwrap();
+    let mut db = Cluster::get().client(&name);
+    let mut state = move || {
+        let row = db
+            .query_one(
+                "SELECT attempts, delivered_at IS NOT NULL FROM webhook_deliveries WHERE id = $1",
+                &[&delivery_id],
+            )
+            .unwrap();
+        let state: (i64, bool) = (row.get(0), row.get(1));
+        state
+    };
+    // The failed attempt is recorded (the next one is due 5 s later).
+    while state().0 == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the failed attempt was never recorded: {:?}\n{}",
+            hook.received(),
+            servers[leader].log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // The leader dies with the delivery pending; the receiver comes back.
+    let (mut dead, survivor) = if leader == 0 { (a, b) } else { (b, a) };
+    kill_9(&dead);
+    dead.stop();
+    hook.status.store(200, std::sync::atomic::Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !hook.received().iter().any(|(_, _, code)| *code == 200) {
+        assert!(
+            Instant::now() < deadline,
+            "the survivor never delivered: {:?}\n{}",
+            hook.received(),
+            survivor.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let received = hook.received();
+    let delivered: Vec<_> = received.iter().filter(|(_, _, code)| *code == 200).collect();
+    assert_eq!(delivered.len(), 1, "{received:?}");
+    assert_eq!(delivered[0].0, delivery, "the same delivery, retried: {received:?}");
+    assert!(survivor.log().contains("took the leader lock"), "{}", survivor.log());
+    // Recorded as delivered, after the failed attempt.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !state().1 {
+        assert!(
+            Instant::now() < deadline,
+            "the delivery was never recorded as delivered"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(state(), (2, true));
+    // Nothing more is sent for it.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(hook.received().iter().filter(|(_, _, c)| *c == 200).count(), 1);
+}

@@ -65,8 +65,8 @@ impl Db {
         self.write(|tx| {
             tx.execute(
                 "UPDATE email_outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3,
-                    sent_at = CASE WHEN ?3 IS NULL THEN ?4 ELSE NULL END,
-                    given_up_at = CASE WHEN ?3 IS NOT NULL AND ?2 IS NULL THEN ?4 ELSE NULL END
+                    sent_at = CASE WHEN CAST(?3 AS TEXT) IS NULL THEN CAST(?4 AS BIGINT) ELSE NULL END,
+                    given_up_at = CASE WHEN CAST(?3 AS TEXT) IS NOT NULL AND CAST(?2 AS BIGINT) IS NULL THEN CAST(?4 AS BIGINT) ELSE NULL END
                  WHERE id = ?1",
                 params![id, next, error, at],
             )?;

@@ -259,7 +259,18 @@ impl PgConn<'_> {
 /// conversions either way.
 fn prepare(client: &mut Client, sql: &str, params: &[Value]) -> DbResult<Statement> {
     let text = dollar_placeholders(sql);
-    match client.prepare(&text) {
+    // Inside a transaction a refused prepare aborts it: a savepoint keeps it usable for the
+    // second try. Outside one there is nothing to keep (and SAVEPOINT is refused).
+    let in_transaction = client.batch_execute("SAVEPOINT stagerepo_prepare").is_ok();
+    let first = client.prepare(&text);
+    if in_transaction {
+        let undo = match first {
+            Ok(_) => "RELEASE SAVEPOINT stagerepo_prepare",
+            Err(_) => "ROLLBACK TO SAVEPOINT stagerepo_prepare",
+        };
+        client.batch_execute(undo)?;
+    }
+    match first {
         Err(e)
             if e.code() == Some(&SqlState::INDETERMINATE_DATATYPE)
                 || e.code() == Some(&SqlState::AMBIGUOUS_PARAMETER) =>

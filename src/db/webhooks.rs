@@ -79,8 +79,8 @@ impl Db {
             )?;
             tx.execute(
                 "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ?2,
-                    delivered_at = CASE WHEN ?3 THEN ?4 ELSE NULL END,
-                    given_up_at = CASE WHEN NOT ?3 AND ?2 IS NULL THEN ?4 ELSE NULL END
+                    delivered_at = CASE WHEN ?3 THEN CAST(?4 AS BIGINT) ELSE NULL END,
+                    given_up_at = CASE WHEN NOT ?3 AND CAST(?2 AS BIGINT) IS NULL THEN CAST(?4 AS BIGINT) ELSE NULL END
                  WHERE id = ?1",
                 params![id, next, delivered, at],
             )?;
