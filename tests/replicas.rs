@@ -588,3 +588,88 @@ fn webhook_delivery_moves_to_the_new_leader_when_the_leader_dies() {
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(hook.received().iter().filter(|(_, _, c)| *c == 200).count(), 1);
 }
+
+/// The bucket lost the newest generation (its publisher died between recording it and copying
+/// it): the next replica to start writes that revision's repository itself, copies it to the
+/// bucket and records it, and the other replica then serves that one too.
+#[test]
+fn a_replica_finding_the_bucket_without_the_newest_generation_records_its_own_and_the_other_adopts_it() {
+    use stagerepo::blob::BlobStore;
+    let (weed, _one) = Seaweed::start(&[BUCKET]);
+    let (_name, url) = database();
+    let config = format!("database_url = \"{url}\"\n{}", weed.config(BUCKET));
+    let a = TestServer::start_with_config(&config);
+    let team = a.team_with_element("t", "lost");
+    let work = tempfile::tempdir().unwrap();
+    let rpms = build_rpms(work.path(), &[SpecPackage::new("lost-app", "1.0", "1")]);
+    a.submit(&team, "lost", "1.0.0", &rpms);
+    let store = weed.store(BUCKET);
+    for name in ["repomd.xml", "repomd.xml.asc"] {
+        store.delete(&format!("repos/el9/beta/repodata/{name}")).unwrap();
+    }
+    // A later second: B's generation differs from A's lost one (its `<revision>` is the time).
+    std::thread::sleep(Duration::from_millis(1100));
+
+    let b = replica_of(&a, &config);
+    assert!(b.log().contains("the bucket lacked the generation"), "{}", b.log());
+    let repomd = |s: &TestServer| {
+        support::ureq_get(&format!("{}/repo/el9/beta/repodata/repomd.xml", s.url))
+            .unwrap()
+            .1
+    };
+    let recorded = repomd(&b);
+    assert_eq!(store.get("repos/el9/beta/repodata/repomd.xml").unwrap(), recorded);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while repomd(&a) != recorded {
+        assert!(
+            Instant::now() < deadline,
+            "A never adopted B's generation:\n{}",
+            a.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(a.log().contains("serving another replica's publication"), "{}", a.log());
+    // Both serve it whole; dnf installs through the one that adopted it.
+    let text = String::from_utf8(recorded).unwrap();
+    for (href, sha) in repomd_files(&text) {
+        for server in [&a, &b] {
+            let (status, body) = support::ureq_get(&format!("{}/repo/el9/beta/{href}", server.url)).unwrap();
+            assert_eq!(status, 200, "{href}");
+            assert_eq!(
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body)),
+                sha,
+                "{href}"
+            );
+        }
+    }
+    let root = DnfRoot::new(&[format!("{}/repo/el9/beta.repo", a.url)]);
+    root.dnf_ok(&["install", "lost-app"]);
+    assert_eq!(root.installed("lost-app").as_deref(), Some("lost-app-1.0-1.noarch"));
+
+    // A publishes next from the adopted files (its own layout no longer describes them); B
+    // adopts that generation, and hosts of B upgrade.
+    let rpms = build_rpms(work.path(), &[SpecPackage::new("lost-app", "1.1", "1")]);
+    a.submit(&team, "lost", "1.1.0", &rpms);
+    let newest = repomd(&a);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while repomd(&b) != newest {
+        assert!(
+            Instant::now() < deadline,
+            "B never adopted A's generation:\n{}",
+            b.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let root = DnfRoot::new(&[format!("{}/repo/el9/beta.repo", b.url)]);
+    root.dnf_ok(&["install", "lost-app"]);
+    assert_eq!(root.installed("lost-app").as_deref(), Some("lost-app-1.1-1.noarch"));
+    let text = String::from_utf8(newest).unwrap();
+    let primary = repomd_files(&text)
+        .into_iter()
+        .find(|(h, _)| h.contains("primary"))
+        .unwrap()
+        .0;
+    let (_, bytes) = support::ureq_get(&format!("{}/repo/el9/beta/{primary}", b.url)).unwrap();
+    let xml = String::from_utf8(flate2_or_raw(&bytes)).unwrap();
+    assert_eq!(xml.matches("<package ").count(), 2, "{xml}");
+}
