@@ -313,3 +313,64 @@ fn an_outage_of_the_bucket_refuses_uploads_and_the_copy_catches_up() {
     assert!(keys(&store).contains(&format!("repos/el9/beta/Packages/{name}")));
     assert!(server.log().contains("in sync again"), "{}", server.log());
 }
+
+/// An upload bigger than a part goes into the bucket while it is received (a multipart upload
+/// under `uploads/`, moved to the store's key once accepted); one refused after parts were
+/// sent leaves no object, neither in the store nor under `uploads/`.
+#[test]
+fn big_uploads_stream_into_the_bucket_and_a_refused_one_leaves_no_object() {
+    let (weed, _one) = Seaweed::start(&[BUCKET]);
+    let server = TestServer::start_with_config(&weed.config(BUCKET));
+    let store = weed.store(BUCKET);
+    let team = server.team_with_element("t", "big");
+    let work = tempfile::tempdir().unwrap();
+    let mut big = SpecPackage::new("big-data", "1.0", "1");
+    big.payload_bytes = 20 * 1024 * 1024; // random: three 8 MiB parts
+    let rpms = build_rpms(work.path(), &[big]);
+    let rpm = std::fs::read(&rpms[0]).unwrap();
+    assert!(rpm.len() > 16 * 1024 * 1024, "{}", rpm.len());
+    let put = |body: Vec<u8>| {
+        support::http(
+            reqwest::Method::PUT,
+            &format!("{}/api/v1/upload/big-data-1.0-1.noarch.rpm", server.url),
+            Some(&team),
+            Some(body),
+            &[],
+        )
+        .unwrap()
+    };
+
+    // Corrupt near the end: refused once the payload digest is checked, after parts were sent.
+    let before = keys(&store);
+    let mut corrupt = rpm.clone();
+    let at = corrupt.len() - 100;
+    corrupt[at] ^= 0xff;
+    let (status, body) = put(corrupt);
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(keys(&store), before, "a refused upload left objects");
+
+    let (status, body) = put(rpm.clone());
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let sha = hex::encode(Sha256::digest(&rpm));
+    let stored = format!("store/{}/{sha}", &sha[..2]);
+    assert_eq!(store.get(&stored).unwrap(), rpm, "the bucket holds the uploaded bytes");
+    let objects = keys(&store);
+    assert!(
+        !objects.iter().any(|k| k.starts_with("uploads/")),
+        "a staged upload stayed: {objects:#?}"
+    );
+    assert!(
+        !server.log().contains("streamed into the bucket failed"),
+        "{}",
+        server.log()
+    );
+    // The same bytes again: nothing new in the bucket.
+    let (status, _) = put(rpm.clone());
+    assert_eq!(status, 200);
+    assert_eq!(keys(&store), objects);
+    // Released, dnf installs it.
+    server.submit(&team, "big", "1.0.0", &rpms);
+    let root = DnfRoot::new(&[format!("{}/repo/el9/beta.repo", server.url)]);
+    root.dnf_ok(&["install", "big-data"]);
+    assert_eq!(root.installed("big-data").as_deref(), Some("big-data-1.0-1.noarch"));
+}

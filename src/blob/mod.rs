@@ -11,6 +11,9 @@ use std::time::Duration;
 
 pub use s3::S3Store;
 
+/// Size of the parts an [`ObjectWriter`] sends (and the largest object sent in one PUT).
+pub const PART: usize = 8 * 1024 * 1024;
+
 /// Why a bucket operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -31,8 +34,20 @@ pub enum BlobError {
 /// Result of a bucket operation.
 pub type BlobResult<T> = Result<T, BlobError>;
 
+/// An object written in parts as its bytes arrive. Dropped before [`ObjectWriter::finish`],
+/// it is abandoned: no object appears under its key.
+pub trait ObjectWriter: Send {
+    /// Adds bytes; each full part is handed to the store, waiting while the part before is
+    /// still on its way, so at most two parts are in memory.
+    fn write(&mut self, bytes: &[u8]) -> BlobResult<()>;
+    /// Sends what is left and completes the object.
+    fn finish(self: Box<Self>) -> BlobResult<()>;
+}
+
 /// A bucket of immutable and replaceable objects, addressed by `/`-separated keys.
 pub trait BlobStore: Send + Sync {
+    /// Starts writing the object `key` in parts (see [`ObjectWriter`]).
+    fn writer(&self, key: &str) -> BlobResult<Box<dyn ObjectWriter>>;
     /// Uploads a local file under `key`, in parts when it is big (memory stays flat).
     fn put_file(&self, key: &str, path: &Path) -> BlobResult<()>;
     /// Copies the object `from` to `to` inside the store (no bytes through the daemon).

@@ -14,11 +14,8 @@ use object_store::{
     WriteMultipart,
 };
 
-use super::{BlobError, BlobResult, BlobStore};
+use super::{BlobError, BlobResult, BlobStore, ObjectWriter, PART};
 use crate::config::S3Config;
-
-/// Files up to this size go in one PUT; bigger ones in parts of this size.
-const PART: usize = 8 * 1024 * 1024;
 
 /// A bucket on an S3-compatible store.
 pub struct S3Store {
@@ -134,57 +131,54 @@ impl BlobStore for S3Store {
                 Ok(())
             });
         }
-        // Parts are read on this thread and handed over one at a time: at most two parts in
-        // memory whatever the file's size.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(1);
-        let upload = self.runtime().spawn(async move {
-            let mut writer =
-                WriteMultipart::new_with_chunk_size(client.put_multipart(&location).await.map_err(store)?, PART);
-            while let Some(part) = rx.recv().await {
-                writer.wait_for_capacity(1).await.map_err(store)?;
-                writer.write(&part);
-            }
-            writer.finish().await.map_err(store)?;
-            Ok::<(), BlobError>(())
-        });
-        let mut failed = None;
+        let mut writer = self.writer(key)?;
+        let mut part = vec![0u8; PART];
         loop {
-            let mut part = vec![0u8; PART];
-            let mut filled = 0;
-            while filled < PART {
-                match file.read(&mut part[filled..]) {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) => {
-                        failed = Some(io(e));
-                        break;
+            let n = file.read(&mut part).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            writer.write(&part[..n])?;
+        }
+        writer.finish()
+    }
+
+    fn writer(&self, key: &str) -> BlobResult<Box<dyn ObjectWriter>> {
+        let (client, location) = (self.client.clone(), self.key(key));
+        // Parts go to the client's runtime one at a time: the channel holds one, the upload
+        // task another.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Part>(1);
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+        self.runtime().spawn(async move {
+            let result = async {
+                let mut writer =
+                    WriteMultipart::new_with_chunk_size(client.put_multipart(&location).await.map_err(store)?, PART);
+                loop {
+                    match rx.recv().await {
+                        Some(Part::Bytes(bytes)) => {
+                            if let Err(e) = writer.wait_for_capacity(1).await {
+                                writer.abort().await.ok();
+                                return Err(store(e));
+                            }
+                            writer.write(&bytes);
+                        }
+                        Some(Part::Finish) => return writer.finish().await.map(|_| ()).map_err(store),
+                        // Dropped unfinished: the parts sent so far are discarded by the store.
+                        None => {
+                            writer.abort().await.ok();
+                            return Err(BlobError::Store("abandoned".into()));
+                        }
                     }
                 }
             }
-            if failed.is_some() || filled == 0 {
-                break;
-            }
-            part.truncate(filled);
-            if tx.blocking_send(part).is_err() {
-                break;
-            }
-        }
-        drop(tx);
-        if let Some(e) = failed {
-            upload.abort();
-            return Err(e);
-        }
-        let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
-        self.runtime().spawn(async move {
-            let r = match upload.await {
-                Ok(r) => r,
-                Err(e) => Err(BlobError::Store(format!("upload task: {e}"))),
-            };
-            let _ = done_tx.send(r);
+            .await;
+            let _ = done_tx.send(result);
         });
-        done_rx
-            .recv()
-            .map_err(|_| BlobError::Store("the S3 client stopped".into()))?
+        Ok(Box::new(S3Writer {
+            tx: Some(tx),
+            buffer: Vec::with_capacity(PART),
+            done: done_rx,
+        }))
     }
 
     fn copy(&self, from: &str, to: &str) -> BlobResult<()> {
@@ -282,5 +276,62 @@ impl BlobStore for S3Store {
             let url = client.signed_url(Method::GET, &location, ttl).await.map_err(store)?;
             Ok(url.to_string())
         })
+    }
+}
+
+/// What an [`S3Writer`] hands to its upload task.
+enum Part {
+    Bytes(Vec<u8>),
+    Finish,
+}
+
+/// A multipart upload fed from any (non-async) thread.
+struct S3Writer {
+    tx: Option<tokio::sync::mpsc::Sender<Part>>,
+    buffer: Vec<u8>,
+    done: std::sync::mpsc::Receiver<BlobResult<()>>,
+}
+
+impl S3Writer {
+    fn send(&mut self, part: Part) -> BlobResult<()> {
+        let tx = self.tx.as_ref().expect("present until finished");
+        if tx.blocking_send(part).is_err() {
+            // The task ended early: its error says why.
+            self.tx = None;
+            return Err(self
+                .done
+                .recv()
+                .unwrap_or_else(|_| Err(BlobError::Store("the S3 client stopped".into())))
+                .err()
+                .unwrap_or_else(|| BlobError::Store("the upload ended early".into())));
+        }
+        Ok(())
+    }
+}
+
+impl ObjectWriter for S3Writer {
+    fn write(&mut self, mut bytes: &[u8]) -> BlobResult<()> {
+        while !bytes.is_empty() {
+            let take = (PART - self.buffer.len()).min(bytes.len());
+            self.buffer.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.buffer.len() == PART {
+                let full = std::mem::replace(&mut self.buffer, Vec::with_capacity(PART));
+                self.send(Part::Bytes(full))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> BlobResult<()> {
+        if !self.buffer.is_empty() {
+            let rest = std::mem::take(&mut self.buffer);
+            self.send(Part::Bytes(rest))?;
+        }
+        self.send(Part::Finish)?;
+        self.tx = None;
+        self.done
+            .recv()
+            .map_err(|_| BlobError::Store("the S3 client stopped".into()))?
     }
 }

@@ -66,6 +66,15 @@ pub async fn upload(
         started,
     );
     let mut size: u64 = 0;
+    // With a bucket, the bytes go there as they arrive, a part at a time.
+    let mut staged = match &app.mirror {
+        Some(mirror) => {
+            let mirror = mirror.clone();
+            Some(blocking(&app, move |_| Ok(mirror.stage_upload()?)).await?)
+        }
+        None => None,
+    };
+    let mut part: Vec<u8> = Vec::new();
     let mut stream = body.into_data_stream();
     loop {
         let next = match floor.deadline() {
@@ -90,6 +99,14 @@ pub async fn upload(
         // A chunked upload (or one longer than it said) reserves as it goes.
         reserved.cover(size).map_err(|e| temp_space_busy(e, size))?;
         file.write_all(&chunk).await.map_err(ServiceError::from)?;
+        if let Some(upload) = staged.take() {
+            part.extend_from_slice(&chunk);
+            staged = Some(if part.len() >= crate::blob::PART {
+                send_part(&app, upload, std::mem::take(&mut part)).await?
+            } else {
+                upload
+            });
+        }
     }
     file.flush().await.map_err(ServiceError::from)?;
     drop(file);
@@ -101,7 +118,10 @@ pub async fn upload(
     verifier.finish().map_err(refused)?;
     let sha256 = hex::encode(hasher.finalize());
     let outcome = blocking(&app, move |a| {
-        a.finish_upload(&actor, &filename, temp, &sha256, size, expected.as_deref())
+        if let Some(upload) = staged.as_mut() {
+            upload.write(&part)?;
+        }
+        a.finish_upload(&actor, &filename, temp, &sha256, size, expected.as_deref(), staged)
     })
     .await?;
     app.metrics.record_upload(size, started.elapsed());
@@ -111,6 +131,20 @@ pub async fn upload(
         StatusCode::OK
     };
     Ok((status, Json(outcome)))
+}
+
+/// Sends one part of a staged upload from a blocking thread (it waits while the part before
+/// is on its way to the bucket), handing the upload back.
+async fn send_part(
+    app: &AppState,
+    mut upload: crate::service::mirror::StagedUpload,
+    part: Vec<u8>,
+) -> ApiResult<crate::service::mirror::StagedUpload> {
+    Ok(blocking(app, move |_| {
+        upload.write(&part)?;
+        Ok(upload)
+    })
+    .await?)
 }
 
 /// An upload that does not fit in what is left of `max_temp_bytes`: a 503 to retry later.

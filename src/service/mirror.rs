@@ -34,6 +34,20 @@ pub struct Mirror {
     keep: usize,
 }
 
+/// An upload being sent into the bucket as it is received; dropped uncommitted (a refused
+/// upload), it is abandoned and no object remains.
+pub struct StagedUpload {
+    key: String,
+    writer: Option<Box<dyn crate::blob::ObjectWriter>>,
+}
+
+impl StagedUpload {
+    /// Sends the next bytes of the upload (blocking while the part before is on its way).
+    pub fn write(&mut self, bytes: &[u8]) -> BlobResult<()> {
+        self.writer.as_mut().expect("present until committed").write(bytes)
+    }
+}
+
 /// The bucket key of a stored package.
 pub fn package_key(sha256: &str) -> String {
     format!("store/{}/{sha256}", &sha256[..2.min(sha256.len())])
@@ -88,6 +102,45 @@ impl Mirror {
             self.note(key);
         }
         Ok(())
+    }
+
+    /// Starts sending an upload into the bucket while it is received, under a key of its own
+    /// in `uploads/` (its sha256, and so its key in the store, is known only at the end).
+    pub fn stage_upload(&self) -> BlobResult<StagedUpload> {
+        let key = format!("uploads/{:032x}", rand::random::<u128>());
+        Ok(StagedUpload {
+            writer: Some(self.blob.writer(&key)?),
+            key,
+        })
+    }
+
+    /// Completes a staged upload accepted as package `sha256`: moved to its key in the store
+    /// (inside the bucket) unless the store holds it already. `local` is the accepted file,
+    /// sent again should the staged copy have failed.
+    pub fn commit_staged(&self, mut staged: StagedUpload, sha256: &str, local: &Path) -> BlobResult<()> {
+        let key = package_key(sha256);
+        let writer = staged.writer.take().expect("present until committed");
+        if self.is_known(&key) {
+            // Dropped unfinished: abandoned, nothing is left under its key.
+            drop(writer);
+            return Ok(());
+        }
+        match writer.finish() {
+            Ok(()) => {
+                let moved = self.blob.copy(&staged.key, &key);
+                // The staged object goes either way: nothing is left under uploads/.
+                if let Err(e) = self.blob.delete(&staged.key) {
+                    tracing::warn!(key = %staged.key, error = %e, "cannot remove a staged upload from the bucket");
+                }
+                moved?;
+                self.note(key);
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(sha256, error = %e, "the upload streamed into the bucket failed; sending it again");
+                self.package(sha256, local)
+            }
+        }
     }
 
     /// Brings the bucket copy of one repository in line with its working copy `dir`;

@@ -61,6 +61,7 @@ impl App {
         sha256: &str,
         size: u64,
         expected_sha256: Option<&str>,
+        staged: Option<super::mirror::StagedUpload>,
     ) -> ServiceResult<UploadOutcome> {
         let (team_id, team) = actor.require_team()?;
         check_upload_filename(filename)?;
@@ -114,9 +115,13 @@ impl App {
         let signature = self.check_upload_signature(team, temp.path())?;
         let xml = crate::repodata::render(&meta, &format!("Packages/{filename}"));
         let stored = self.store.commit(temp, sha256)?;
-        // Into the bucket before the package exists for anyone: a refused upload never gets there.
+        // Into the bucket before the package exists for anyone: a refused upload never gets
+        // there (its staged copy is abandoned when `staged` is dropped on the way out).
         if let Some(mirror) = &self.mirror {
-            mirror.package(sha256, &stored)?;
+            match staged {
+                Some(staged) => mirror.commit_staged(staged, sha256, &stored)?,
+                None => mirror.package(sha256, &stored)?,
+            }
         }
         match self.db.insert_package(&NewPackage {
             meta: &meta,
