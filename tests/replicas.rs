@@ -279,6 +279,12 @@ fn readers_of_both_replicas_and_the_bucket_never_see_a_404_or_a_checksum_mismatc
         let server = if i % 2 == 0 { &a } else { &b };
         server.submit(&team, "rd", &format!("{version}.0"), std::slice::from_ref(rpm));
     }
+    // The package just published through B, asked of A at once: A catches up on the request
+    // (its worker would within 2 s).
+    let (status, body) =
+        support::ureq_get(&format!("{}/repo/el9/beta/Packages/rd-app-1.6-1.noarch.rpm", a.url)).unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(body, std::fs::read(&rpms[5]).unwrap());
     // Both serve the last one (the other replica catches up within its worker's period).
     let deadline = Instant::now() + Duration::from_secs(15);
     for server in [&a, &b] {

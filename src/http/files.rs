@@ -150,9 +150,39 @@ impl RepoFiles {
         };
         let entry = match entry {
             Some(entry) => entry,
-            None => Arc::new(self.from_bucket(rel).await?.ok_or_else(not_found)?),
+            None => self.missing(rel).await?.ok_or_else(not_found)?,
         };
         respond(&entry, method, headers)
+    }
+
+    /// A repository file this replica does not have: when other replicas publish, it may be
+    /// of a generation published since this one last looked. The replica catches up at once
+    /// (or reads repodata through from the bucket when it cannot).
+    async fn missing(self: &Arc<Self>, rel: &str) -> ServiceResult<Option<Arc<Entry>>> {
+        if !self.app.db.may_be_shared() {
+            return Ok(None);
+        }
+        let mut parts = rel.splitn(3, '/');
+        let (Some(dist), Some(repo), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+            return Ok(None);
+        };
+        let Some(repo) = crate::domain::repo::RepoKind::parse(repo) else {
+            return Ok(None);
+        };
+        let (app, dist_name) = (self.app.clone(), dist.to_string());
+        let caught_up = tokio::task::spawn_blocking(move || app.catch_up_repository(&dist_name, repo))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("task failed: {e}")))?;
+        match caught_up {
+            // Up to date now, by this request or by another one that got there first.
+            Ok(_) => {
+                if let Some(entry) = self.file(rel, self.app.files_generation()).await? {
+                    return Ok(Some(entry));
+                }
+            }
+            Err(e) => tracing::warn!(file = rel, error = %e, "cannot catch up with another replica's publication"),
+        }
+        Ok(self.from_bucket(rel).await?.map(Arc::new))
     }
 
     /// Repodata of a generation another replica published and this one does not serve yet,

@@ -35,6 +35,20 @@ impl App {
         Ok(changed)
     }
 
+    /// Brings the working copy of `dist/repo` to the newest revision now, when other replicas
+    /// may publish (PostgreSQL): what serving does for a file it lacks, which a host may know
+    /// from another replica's newer repomd.xml. True when the files changed.
+    pub fn catch_up_repository(&self, dist: &str, repo: RepoKind) -> ServiceResult<bool> {
+        let Some(lock) = self.publishers.get(&(dist.to_string(), repo)) else {
+            return Ok(false);
+        };
+        if !self.db.may_be_shared() {
+            return Ok(false);
+        }
+        let mut publisher = lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.follow(&mut publisher, dist, repo)
+    }
+
     /// Brings one working copy to the newest revision; true when its files changed.
     pub(super) fn follow(&self, publisher: &mut Publisher, dist: &str, repo: RepoKind) -> ServiceResult<bool> {
         let Some(latest) = self.db.latest_revision(dist, repo)? else {
