@@ -42,6 +42,22 @@ impl Seaweed {
     }
 
     fn start_alone(buckets: &[&str]) -> Seaweed {
+        // A port found free may be taken before SeaweedFS binds it (other tests start servers
+        // too): it then exits, and starts again on other ports.
+        for _ in 0..4 {
+            let mut s = Self::spawn_alone(buckets);
+            if s.wait_ready_or_exit(buckets) {
+                return s;
+            }
+            eprintln!(
+                "SeaweedFS exited while starting (a port was taken?); on other ports:\n{}",
+                s.log()
+            );
+        }
+        panic!("SeaweedFS did not start in four tries");
+    }
+
+    fn spawn_alone(buckets: &[&str]) -> Seaweed {
         super::require_tool("weed");
         let dir = tempfile::tempdir().unwrap();
         let identities = dir.path().join("s3.json");
@@ -72,14 +88,32 @@ impl Seaweed {
         let child = spawn(&args, dir.path());
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
         let endpoint = format!("http://127.0.0.1:{}", ports[3]);
-        let s = Seaweed {
+        Seaweed {
             child,
             args,
             dir,
             endpoint,
-        };
-        s.wait_ready(buckets);
-        s
+        }
+    }
+
+    /// Waits until every bucket can be listed: true, or false when the process exited first.
+    fn wait_ready_or_exit(&mut self, buckets: &[&str]) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        for bucket in buckets {
+            let store = self.store(bucket);
+            while let Err(e) = stagerepo::blob::BlobStore::list(&store, "") {
+                if self.child.try_wait().ok().flatten().is_some() {
+                    return false;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "SeaweedFS did not start ({e}): {}",
+                    self.log()
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        true
     }
 
     /// Stops the store (its data stays), as an outage.
