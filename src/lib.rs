@@ -1,6 +1,7 @@
 //! stagerepo: yum/dnf repositories with a staged rollout from beta to production.
 #![forbid(unsafe_code)]
 
+pub mod background;
 pub mod base;
 pub mod blob;
 pub mod cli;

@@ -180,6 +180,16 @@ impl Db {
         sets.push((key, set));
     }
 
+    /// Drops revision `number`'s set from the cache of recent sets (its publisher is about to
+    /// edit it into the next revision's).
+    pub fn forget_revision_set(&self, dist: &str, repo: RepoKind, number: i64) {
+        let key = (dist.to_string(), repo, number);
+        self.recent_sets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(k, _)| *k != key);
+    }
+
     /// [`Db::revision_packages`] from the tables.
     fn read_revision_packages(&self, dist: &str, repo: RepoKind, number: i64) -> DbResult<Vec<String>> {
         let conn = self.lock();

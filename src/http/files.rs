@@ -182,12 +182,12 @@ impl RepoFiles {
             }
             Err(e) => tracing::warn!(file = rel, error = %e, "cannot catch up with another replica's publication"),
         }
-        Ok(self.from_bucket(rel).await?.map(Arc::new))
+        Ok(self.read_through(rel).await?.map(Arc::new))
     }
 
     /// Repodata of a generation another replica published and this one does not serve yet,
     /// read through from the shared bucket (see [`crate::service::mirror::Mirror::shared_repodata`]).
-    async fn from_bucket(&self, rel: &str) -> ServiceResult<Option<Entry>> {
+    async fn read_through(&self, rel: &str) -> ServiceResult<Option<Entry>> {
         let Some(mirror) = self.app.mirror.clone() else {
             return Ok(None);
         };

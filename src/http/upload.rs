@@ -14,7 +14,7 @@ use super::limits::RateFloor;
 use super::{blocking, AppState};
 use crate::db::StoredPackage;
 use crate::rpmhdr::{IntegrityError, StreamVerifier};
-use crate::service::upload::{check_sha256_hex, check_upload_filename, UploadOutcome};
+use crate::service::upload::{check_sha256_hex, check_upload_filename, Received, UploadOutcome};
 use crate::service::ServiceError;
 use crate::store::OverBudget;
 
@@ -121,7 +121,14 @@ pub async fn upload(
         if let Some(upload) = staged.as_mut() {
             upload.write(&part)?;
         }
-        a.finish_upload(&actor, &filename, temp, &sha256, size, expected.as_deref(), staged)
+        let received = Received {
+            temp,
+            sha256,
+            size,
+            expected_sha256: expected,
+            staged,
+        };
+        a.finish_upload(&actor, &filename, received)
     })
     .await?;
     app.metrics.record_upload(size, started.elapsed());
@@ -140,11 +147,11 @@ async fn send_part(
     mut upload: crate::service::mirror::StagedUpload,
     part: Vec<u8>,
 ) -> ApiResult<crate::service::mirror::StagedUpload> {
-    Ok(blocking(app, move |_| {
+    blocking(app, move |_| {
         upload.write(&part)?;
         Ok(upload)
     })
-    .await?)
+    .await
 }
 
 /// An upload that does not fit in what is left of `max_temp_bytes`: a 503 to retry later.

@@ -120,7 +120,10 @@ impl Pending {
             let slot = Arc::new(Mutex::new(Some(job)));
             let write = {
                 let (pending, slot) = (self.clone(), slot.clone());
-                move || pending.write(&slot)
+                move || {
+                    crate::background::lower_priority();
+                    pending.write(&slot)
+                }
             };
             if let Err(e) = std::thread::Builder::new().name("repodata-writer".into()).spawn(write) {
                 tracing::warn!(error = %e, "no thread for writing repodata behind; writing it now");

@@ -33,12 +33,10 @@ impl App {
         if !matches!(release.state, ReleaseState::Beta | ReleaseState::Rollout) {
             return Ok(Vec::new());
         }
-        // The two checks are independent reads: one per core.
-        let (own, both) = std::thread::scope(|scope| {
-            let both = scope.spawn(|| self.both_repos_failures(release));
-            let own = self.consistency_failures(release);
-            (own, both.join().expect("dependency check panicked"))
-        });
+        // One after the other: a thread for one of them cost more to start and end (its
+        // allocator's teardown) than the shorter check takes.
+        let own = self.consistency_failures(release);
+        let both = self.both_repos_failures(release);
         let mut warnings = own?;
         warnings.extend(both?.into_iter().map(|f| format!("{BOTH}{f}")));
         Ok(warnings)

@@ -87,6 +87,7 @@ impl Snapshots {
         let spawned = std::thread::Builder::new().name("closure-rebase".into()).spawn({
             let dist = dist.clone();
             move || loop {
+                crate::background::lower_priority();
                 let next = {
                     let mut rebasing = this.rebasing.lock().unwrap_or_else(|p| p.into_inner());
                     match rebasing.get_mut(&dist).and_then(Option::take) {

@@ -11,6 +11,7 @@ use serde_json::json;
 use super::auth::Actor;
 use super::notify::Notice;
 use super::publish::Publication;
+use super::publish::SetChange;
 use super::undo::Undo;
 use super::{App, ServiceError, ServiceResult};
 use crate::db::{Db, StoredPackage};
@@ -180,7 +181,7 @@ impl App {
                 if !failures.is_empty() {
                     return Err(ServiceError::Conflict(format!("refused: production would break: {}", failures.join("; "))));
                 }
-                Ok(new_set.clone())
+                Ok(SetChange::Whole(new_set.clone()))
             },
             |tx| {
                 for r in &withdrawn {

@@ -126,6 +126,53 @@ pub(super) fn sorted_diff(a: &[String], b: &[String]) -> (Vec<String>, Vec<Strin
     (added, removed)
 }
 
+/// `set` (sorted) with `added` put in and `removed` taken out (both sorted; `added` not in
+/// `set`, `removed` in it). A few are inserted in place; more are merged in one pass that moves
+/// the strings rather than copying them.
+fn edited(mut set: Vec<String>, added: &[String], removed: &[String]) -> Vec<String> {
+    if added.len() + removed.len() <= 16 {
+        for r in removed {
+            if let Ok(i) = set.binary_search(r) {
+                set.remove(i);
+            }
+        }
+        set.reserve(added.len());
+        for a in added {
+            if let Err(i) = set.binary_search(a) {
+                set.insert(i, a.clone());
+            }
+        }
+        return set;
+    }
+    let mut out = Vec::with_capacity(set.len() + added.len());
+    let (mut add, mut remove) = (added.iter().peekable(), removed.iter().peekable());
+    for s in set {
+        while let Some(a) = add.next_if(|a| **a < s) {
+            out.push(a.clone());
+        }
+        while remove.next_if(|r| **r < s).is_some() {}
+        if remove.next_if(|r| **r == s).is_some() {
+            continue;
+        }
+        if add.next_if(|a| **a == s).is_some() {
+            // Already there: kept once.
+        }
+        out.push(s);
+    }
+    out.extend(add.cloned());
+    out
+}
+
+/// How a publication changes the newest set of its repository.
+pub enum SetChange {
+    /// Exactly this set (in any order, duplicates allowed).
+    Whole(Vec<String>),
+    /// The newest set with these packages too.
+    Add(Vec<String>),
+    /// The newest set without these packages.
+    Remove(Vec<String>),
+}
+
 /// Which repository a publication changes, who asked and why.
 pub struct Publication<'a> {
     pub dist: &'a str,
@@ -151,7 +198,7 @@ impl App {
     pub fn publish_with<T>(
         &self,
         target: Publication<'_>,
-        change: impl FnOnce(&[String]) -> ServiceResult<Vec<String>>,
+        change: impl FnOnce(&[String]) -> ServiceResult<SetChange>,
         record: impl FnOnce(&Tx<'_>) -> DbResult<T>,
     ) -> ServiceResult<(T, PublishOutcome)> {
         let Publication {
@@ -177,23 +224,38 @@ impl App {
             }
         }
         let (current_number, current) = publisher.current_set(&self.db)?;
-        let mut new_set = change(&current)?;
-        // Nearly sorted (the current set plus a few): the sort is one merge.
-        new_set.sort();
-        new_set.dedup();
-        let new_set = Arc::new(new_set);
-        if current_number > 0 && current == new_set {
+        let (added, removed) = match change(&current)? {
+            SetChange::Whole(mut whole) => {
+                whole.sort();
+                whole.dedup();
+                sorted_diff(&current, &whole)
+            }
+            SetChange::Add(mut add) => {
+                add.sort();
+                add.dedup();
+                add.retain(|s| current.binary_search(s).is_err());
+                (add, Vec::new())
+            }
+            SetChange::Remove(mut remove) => {
+                remove.sort();
+                remove.dedup();
+                remove.retain(|s| current.binary_search(s).is_ok());
+                (Vec::new(), remove)
+            }
+        };
+        if current_number > 0 && added.is_empty() && removed.is_empty() {
             let value = self.db.write(record)?;
             return Ok((
                 value,
                 PublishOutcome {
                     revision: None,
-                    packages: new_set.len(),
+                    packages: current.len(),
                     millis: 0,
                 },
             ));
         }
-        let (added, removed) = sorted_diff(&current, &new_set);
+        // The files usually hold `current`: then this is also their change.
+        let known_change = Arc::ptr_eq(&publisher.written, &current);
         let fresh = self.fresh_links(&mut publisher, &added)?;
         if let Some(mirror) = &self.mirror {
             // Shared, the bucket holds the packages before any replica serves metadata naming them.
@@ -203,10 +265,17 @@ impl App {
             mirror.share_packages(dist, repo, &pairs, &|sha| self.store.path(sha))?;
         }
         let served_before = publisher.last_sha.clone();
-        // The files usually hold `current`: then this is also their change.
-        let known = Arc::ptr_eq(&publisher.written, &current).then_some((added.as_slice(), removed.as_slice()));
+        let known = known_change.then_some((added.as_slice(), removed.as_slice()));
+        let new_set = Arc::new(self.take_edited(&mut publisher, current, current_number, &added, &removed));
+        // What a failed publication writes back (rebuilt only then).
+        let previous = |publisher: &mut Publisher| {
+            let set = Arc::new(edited(new_set.to_vec(), &removed, &added));
+            publisher.current = Some((current_number, set.clone()));
+            set
+        };
         if let Err(e) = self.write_repository(&mut publisher, &new_set, known, advisory) {
             publisher.writer.discard_writes(&publisher.dir);
+            let current = previous(&mut publisher);
             let restored = self.write_repository(&mut publisher, &current, None, None).is_ok();
             publisher.writer.start_writes();
             // The failed write never got to replace repomd.xml when it is still the one before.
@@ -246,6 +315,7 @@ impl App {
                 // Refused: its generation is neither written nor served any longer.
                 publisher.writer.discard_writes(&publisher.dir);
                 // Only once the files show the previous set again may its new links go.
+                let current = previous(&mut publisher);
                 if self.write_repository(&mut publisher, &current, None, None).is_ok() {
                     self.take_back_links(&mut publisher, &fresh);
                 }
@@ -273,6 +343,28 @@ impl App {
         }
         self.after_publication(dist, repo);
         Ok((value, outcome))
+    }
+
+    /// The newest set `current` (revision `number`) with `added` and without `removed`, edited
+    /// in place when nothing else holds it: the publisher and the cache of recent sets let go
+    /// of it first, so that a publication does not copy the whole set. (A reader holding it
+    /// meanwhile, such as a check, only costs that copy.)
+    fn take_edited(
+        &self,
+        publisher: &mut Publisher,
+        current: Arc<Vec<String>>,
+        number: i64,
+        added: &[String],
+        removed: &[String],
+    ) -> Vec<String> {
+        if Arc::ptr_eq(&publisher.written, &current) {
+            // Set again once the new set is written; a failed publication compares whole sets.
+            publisher.written = Arc::default();
+        }
+        publisher.current = None;
+        self.db.forget_revision_set(&publisher.dist, publisher.repo, number);
+        let whole = Arc::try_unwrap(current).unwrap_or_else(|shared| shared.to_vec());
+        edited(whole, added, removed)
     }
 
     /// The packages of `added` (sha256, file name) whose `Packages/` link does not exist yet:
@@ -463,7 +555,7 @@ impl App {
                             reason: "initial empty repository",
                             advisory: None,
                         },
-                        |_| Ok(Vec::new()),
+                        |_| Ok(SetChange::Whole(Vec::new())),
                         |_| Ok(()),
                     )?;
                 }
@@ -543,6 +635,39 @@ impl App {
         self.mirror_publication(dist, repo);
         if let Err(e) = self.recheck_repodata(dist, repo) {
             tracing::warn!(dist, %repo, error = %e, "checking the repodata again after a publication failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{edited, sorted_diff};
+
+    fn set(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn an_edited_set_is_the_set_the_change_makes_in_place_or_merged() {
+        let base: Vec<String> = (0..200).map(|i| format!("{:04}", i * 2)).collect();
+        // Few (inserted in place) and many (merged): both give the set a full sort gives.
+        for (added, removed) in [
+            (set(&["0001", "0399"]), set(&["0000", "0010"])),
+            (
+                (0..40).map(|i| format!("{:04}", i * 10 + 1)).collect(),
+                (0..30).map(|i| format!("{:04}", i * 6)).collect(),
+            ),
+            (set(&["9999"]), Vec::new()),
+            (Vec::new(), base.clone()),
+        ] {
+            let mut expected: Vec<String> = base.iter().filter(|s| !removed.contains(s)).cloned().collect();
+            expected.extend(added.iter().cloned());
+            expected.sort();
+            let got = edited(base.clone(), &added, &removed);
+            assert_eq!(got, expected);
+            // And back: the set before, as a failed publication rebuilds it.
+            assert_eq!(edited(got.clone(), &removed, &added), base);
+            assert_eq!(sorted_diff(&base, &got), (added.clone(), removed.clone()));
         }
     }
 }

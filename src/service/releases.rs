@@ -5,6 +5,7 @@ use serde::Deserialize;
 use super::auth::Actor;
 use super::beta_check::Submitted;
 use super::publish::Publication;
+use super::publish::SetChange;
 use super::{limit, App, ServiceError, ServiceResult};
 use crate::db::{Db, NewRelease};
 use crate::domain::limits::{self, check_count, check_len};
@@ -173,7 +174,7 @@ impl App {
                 reason: &reason,
                 advisory: Some(&advisory.0),
             },
-            |current| Ok(current.iter().chain(&shas).cloned().collect()),
+            |_| Ok(SetChange::Add(shas.clone())),
             |tx| {
                 let id = Db::insert_release(
                     tx,

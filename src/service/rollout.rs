@@ -7,6 +7,7 @@ use serde_json::json;
 use super::auth::Actor;
 use super::notify::Notice;
 use super::publish::Publication;
+use super::publish::SetChange;
 use super::{limit, App, ServiceError, ServiceResult};
 use crate::db::{Db, DbResult, Report};
 use crate::domain::limits::{self, check_len};
@@ -430,7 +431,7 @@ impl App {
                 reason: &format!("promotion of release {id} ({} {})", release.element, release.version),
                 advisory: Some(&advisory),
             },
-            |current| {
+            |_| {
                 let failures = self.consistency_failures(&release)?;
                 if !failures.is_empty() {
                     return Err(ServiceError::Conflict(format!(
@@ -443,7 +444,7 @@ impl App {
                         failures.join("; ")
                     )));
                 }
-                Ok(current.iter().chain(&shas).cloned().collect())
+                Ok(SetChange::Add(shas.clone()))
             },
             |tx| {
                 Self::record_transition(tx, &release, Transition::Promote, &label, &why, now)?;
@@ -537,12 +538,10 @@ impl App {
                 reason: &format!("rejection of release {id}"),
                 advisory: None,
             },
-            |current| {
-                Ok(current
-                    .iter()
-                    .filter(|s| !shas.contains(s) || still_needed.contains(*s))
-                    .cloned()
-                    .collect())
+            |_| {
+                Ok(SetChange::Remove(
+                    shas.iter().filter(|s| !still_needed.contains(*s)).cloned().collect(),
+                ))
             },
             |tx| {
                 Self::record_transition(tx, &release, Transition::Reject, &label, reason, now)?;

@@ -50,19 +50,31 @@ pub fn check_sha256_hex(value: &str) -> ServiceResult<String> {
     }
 }
 
+/// An upload as the HTTP layer received it.
+pub struct Received {
+    /// The bytes, in the store's temporary directory.
+    pub temp: NamedTempFile,
+    /// Their sha256 and size, computed while they arrived.
+    pub sha256: String,
+    pub size: u64,
+    /// The sha256 the client said they have (`X-Checksum-Sha256`).
+    pub expected_sha256: Option<String>,
+    /// Their copy on its way into the bucket, when there is one.
+    pub staged: Option<super::mirror::StagedUpload>,
+}
+
 impl App {
-    /// Validates an upload received into `temp` (whose sha256 and size the caller computed
-    /// while streaming) and stores it. On any refusal `temp` is dropped, which deletes it.
-    pub fn finish_upload(
-        &self,
-        actor: &Actor,
-        filename: &str,
-        temp: NamedTempFile,
-        sha256: &str,
-        size: u64,
-        expected_sha256: Option<&str>,
-        staged: Option<super::mirror::StagedUpload>,
-    ) -> ServiceResult<UploadOutcome> {
+    /// Validates an upload as received (see [`Received`]) and stores it. On any refusal its
+    /// temporary file is dropped, which deletes it, and its staged copy is abandoned.
+    pub fn finish_upload(&self, actor: &Actor, filename: &str, received: Received) -> ServiceResult<UploadOutcome> {
+        let Received {
+            temp,
+            sha256,
+            size,
+            expected_sha256,
+            staged,
+        } = received;
+        let (sha256, expected_sha256) = (sha256.as_str(), expected_sha256.as_deref());
         let (team_id, team) = actor.require_team()?;
         check_upload_filename(filename)?;
         if let Some(expected) = expected_sha256 {
