@@ -258,3 +258,50 @@ fn auto_announce_starts_the_rollout_at_submission() {
     assert_eq!(v["events"][1]["actor"], "stagerepo");
     server.wait_for_state(id, "promoted", std::time::Duration::from_secs(10));
 }
+
+/// The submission's check of beta plus production follows the revisions between two checks
+/// (their recorded changes), also when a revision took packages out: a provider rejected
+/// from beta leaves the next release of its user warned, and one submitted again clears it.
+#[test]
+fn beta_warnings_follow_rejections_and_resubmissions() {
+    let server = TestServer::start();
+    let team = server.team_with_element("t", "flib");
+    server.add_element("fapp", "t");
+    let work = tempfile::tempdir().unwrap();
+    let mut lib = SpecPackage::new("flib", "1.0", "1");
+    lib.provides.push("libflib = 1".into());
+    let lib_rpms = build_rpms(work.path(), &[lib]);
+    let app = |version: &str| {
+        let mut p = SpecPackage::new("fapp", version, "1");
+        p.requires.push("libflib = 1".into());
+        build_rpms(work.path(), &[p])
+    };
+    // The warnings of beta plus production (production alone lacks the provider throughout).
+    let warned = |id: i64| -> String {
+        let detail = server.get_json(&format!("/api/v1/releases/{id}"));
+        let both: Vec<&str> = detail["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|w| w.as_str())
+            .filter(|w| w.starts_with("with beta and production both enabled: "))
+            .collect();
+        both.join("\n")
+    };
+
+    let lib_id = server.submit(&team, "flib", "1.0.0", &lib_rpms);
+    let first = server.submit(&team, "fapp", "1.0.0", &app("1.0"));
+    assert!(!warned(first).contains("libflib"), "{}", warned(first));
+    server.cli_ok(
+        None,
+        &["admin", "release", "reject", &lib_id.to_string(), "--reason", "broken"],
+    );
+    let second = server.submit(&team, "fapp", "1.1.0", &app("1.1"));
+    assert!(warned(second).contains("libflib = 1"), "{}", warned(second));
+    // The provider again, under a new release: the next user is clean again.
+    let mut lib2 = SpecPackage::new("flib", "1.0", "2");
+    lib2.provides.push("libflib = 1".into());
+    server.submit(&team, "flib", "1.0.1", &build_rpms(work.path(), &[lib2]));
+    let third = server.submit(&team, "fapp", "1.2.0", &app("1.2"));
+    assert!(!warned(third).contains("libflib"), "{}", warned(third));
+}

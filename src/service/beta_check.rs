@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use super::closure_cache::SetSource;
 use super::{App, ServiceError, ServiceResult};
 use crate::domain::closure::Unmet;
 use crate::domain::release::{Release, ReleaseState};
@@ -46,9 +47,14 @@ impl App {
     /// release: its packages needing something, or its packages replacing a provider.
     fn both_repos_failures(&self, release: &Release) -> ServiceResult<Vec<String>> {
         let mut sets = Vec::with_capacity(2);
+        let mut source = SetSource {
+            revisions: Vec::with_capacity(2),
+            extra: Vec::new(),
+        };
         for kind in [RepoKind::Production, RepoKind::Beta] {
             let n = self.db.latest_revision(&release.dist, kind)?.map_or(0, |r| r.number);
             sets.push(self.db.revision_packages_shared(&release.dist, kind, n)?);
+            source.revisions.push((kind, n));
         }
         let set = merge_sorted(&sets[0], &sets[1]);
         let own_shas = self.db.release_package_shas(release.id)?;
@@ -58,7 +64,7 @@ impl App {
             .collect::<ServiceResult<_>>()?;
         let own = |nevra: &str| own.iter().any(|o| o == nevra);
         let involved = |u: &Unmet| own(&u.package) || u.lost.iter().any(|l| own(&l.replaced_by));
-        let unmet = self.newest_unmet_involving(&release.dist, &set, &own_shas, &involved)?;
+        let unmet = self.newest_unmet_involving(&release.dist, &set, Some(&source), &own_shas, &involved)?;
         Ok(unmet.iter().map(|u| u.to_string()).collect())
     }
 

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{App, ServiceResult};
 use crate::domain::closure::{DepPackage, ProviderIndex, Snapshot, Unmet};
+use crate::domain::repo::RepoKind;
 
 /// How many sets are kept per distribution (beta plus production, production, and one more,
 /// e.g. production plus the release being promoted).
@@ -22,13 +23,28 @@ const REBASE_AFTER: usize = 16;
 /// What a check found: the unmet requirements, and the conflict candidates when asked.
 type Checked = (Vec<Unmet>, Option<Vec<Arc<DepPackage>>>);
 
-/// A snapshot to bring up to date: from, the packages to add, the positions to remove.
-type Rebase = (Arc<Kept>, Vec<(String, Arc<DepPackage>)>, Vec<usize>);
+/// The most revisions a difference is followed through by their recorded changes.
+const FOLLOW_REVISIONS: i64 = 32;
 
-/// A snapshot and the base indexes it was checked against.
+/// A snapshot to bring up to date: from, the packages to add, the positions to remove, and
+/// where the set it becomes comes from.
+type Rebase = (Arc<Kept>, Vec<(String, Arc<DepPackage>)>, Vec<usize>, Option<SetSource>);
+
+/// Where a checked set comes from: the union of revisions of repositories (of the check's
+/// distribution) and some more packages (a release being promoted). A snapshot remembers its
+/// source, so that a check of later revisions finds its difference from their recorded
+/// changes instead of comparing the whole sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct SetSource {
+    pub revisions: Vec<(RepoKind, i64)>,
+    pub extra: Vec<String>,
+}
+
+/// A snapshot, the base indexes it was checked against, and where its set came from.
 struct Kept {
     bases: Vec<Arc<ProviderIndex>>,
     snap: Snapshot,
+    source: Option<SetSource>,
 }
 
 impl Kept {
@@ -74,10 +90,17 @@ impl Snapshots {
     /// and keeps it in place of `from`. While one is being built, a newer request waits as
     /// the next one (replacing any older waiting one), so the thread always ends on the set
     /// checked last.
-    fn rebase(&self, dist: &str, from: Arc<Kept>, added: Vec<(String, Arc<DepPackage>)>, removed: Vec<usize>) {
+    fn rebase(
+        &self,
+        dist: &str,
+        from: Arc<Kept>,
+        added: Vec<(String, Arc<DepPackage>)>,
+        removed: Vec<usize>,
+        source: Option<SetSource>,
+    ) {
         let mut rebasing = self.rebasing.lock().unwrap_or_else(|p| p.into_inner());
         let running = rebasing.contains_key(dist);
-        rebasing.insert(dist.to_string(), Some((from, added, removed)));
+        rebasing.insert(dist.to_string(), Some((from, added, removed, source)));
         if running {
             return;
         }
@@ -98,7 +121,7 @@ impl Snapshots {
                         }
                     }
                 };
-                let (from, added, removed) = next;
+                let (from, added, removed, source) = next;
                 let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     let (shas, packages) = from.snap.rebased(&added, &removed);
                     let refs: Vec<&ProviderIndex> = from.bases.iter().map(|b| b.as_ref()).collect();
@@ -109,6 +132,7 @@ impl Snapshots {
                         let new = Arc::new(Kept {
                             bases: from.bases.clone(),
                             snap,
+                            source,
                         });
                         this.keep(&dist, new, Some(&from));
                     }
@@ -134,7 +158,7 @@ impl App {
         set: &[&str],
         keep: &dyn Fn(&Unmet) -> bool,
     ) -> ServiceResult<Vec<Unmet>> {
-        Ok(self.closure_of(dist, set, keep, None, None)?.0)
+        Ok(self.closure_of(dist, set, None, keep, None, None)?.0)
     }
 
     /// [`App::newest_unmet`] for a `keep` that accepts only problems naming one of `own`
@@ -145,10 +169,11 @@ impl App {
         &self,
         dist: &str,
         set: &[&str],
+        source: Option<&SetSource>,
         own: &[String],
         keep: &dyn Fn(&Unmet) -> bool,
     ) -> ServiceResult<Vec<Unmet>> {
-        Ok(self.closure_of(dist, set, keep, Some(own), None)?.0)
+        Ok(self.closure_of(dist, set, source, keep, Some(own), None)?.0)
     }
 
     /// [`App::newest_unmet`] of `set` with everything accepted, and the packages of `set` a
@@ -159,16 +184,22 @@ impl App {
         &self,
         dist: &str,
         set: &[&str],
+        source: Option<&SetSource>,
         new: &[&DepPackage],
     ) -> ServiceResult<(Vec<Unmet>, Vec<Arc<DepPackage>>)> {
-        let (unmet, candidates) = self.closure_of(dist, set, &|_| true, None, Some(new))?;
+        let (unmet, candidates) = self.closure_of(dist, set, source, &|_| true, None, Some(new))?;
         Ok((unmet, candidates.unwrap_or_default()))
     }
 
+    /// The check itself: `set` (sorted, unique) from the kept snapshot it differs least from
+    /// (found through `source` when a snapshot of earlier revisions of it is kept), or from a
+    /// new one.
+    #[allow(clippy::too_many_arguments)]
     fn closure_of(
         &self,
         dist: &str,
         set: &[&str],
+        source: Option<&SetSource>,
         keep: &dyn Fn(&Unmet) -> bool,
         own: Option<&[String]>,
         conflicts_of: Option<&[&DepPackage]>,
@@ -184,12 +215,28 @@ impl App {
         // A difference past this costs more to follow than a fresh snapshot.
         let mut limit = (set.len() / 16).max(64);
         let mut near = None;
-        for k in snapshots.list(dist).into_iter().filter(|k| k.same_bases(&bases)) {
-            if let Some((added, removed)) = k.snap.delta(set, limit) {
-                limit = added.len() + removed.len();
-                near = Some((k, (added, removed)));
-                if limit == 0 {
+        let kept_list: Vec<Arc<Kept>> = snapshots
+            .list(dist)
+            .into_iter()
+            .filter(|k| k.same_bases(&bases))
+            .collect();
+        if let Some(source) = source {
+            for k in &kept_list {
+                if let Some(delta) = self.delta_by_revisions(dist, k, source, set)? {
+                    near = Some((k.clone(), delta));
                     break;
+                }
+            }
+        }
+        if near.is_none() {
+            for k in kept_list {
+                if let Some((added, removed)) = k.snap.delta(set, limit) {
+                    limit = added.len() + removed.len();
+                    let added = added.iter().map(|s| s.to_string()).collect();
+                    near = Some((k, (added, removed)));
+                    if limit == 0 {
+                        break;
+                    }
                 }
             }
         }
@@ -208,6 +255,7 @@ impl App {
                 let kept = Arc::new(Kept {
                     bases: bases.clone(),
                     snap: Snapshot::new(shas, packages, &refs),
+                    source: source.cloned(),
                 });
                 (kept, Vec::new(), Vec::new())
             }
@@ -224,9 +272,64 @@ impl App {
         let candidates = conflicts_of.map(|new| kept.snap.conflict_candidates(&added, &removed, new));
         snapshots.touch(dist, &kept);
         if added.len() + removed.len() > REBASE_AFTER {
-            snapshots.rebase(dist, kept, added, removed);
+            snapshots.rebase(dist, kept, added, removed, source.cloned());
         }
         Ok((unmet, candidates))
+    }
+
+    /// The difference of `set` (from `source`) from `kept`'s set, found from the changes the
+    /// revisions between theirs recorded: only the packages those changes (and either's
+    /// extra packages) name can differ. None when `kept` has no comparable source or is too
+    /// far away (or not behind).
+    fn delta_by_revisions(
+        &self,
+        dist: &str,
+        kept: &Kept,
+        source: &SetSource,
+        set: &[&str],
+    ) -> ServiceResult<Option<(Vec<String>, Vec<usize>)>> {
+        let Some(old) = &kept.source else {
+            return Ok(None);
+        };
+        if old.revisions.len() != source.revisions.len() {
+            return Ok(None);
+        }
+        let mut candidates: Vec<String> = old.extra.iter().chain(&source.extra).cloned().collect();
+        for ((repo, from), (same, to)) in old.revisions.iter().zip(&source.revisions) {
+            if repo != same || to < from || to - from > FOLLOW_REVISIONS {
+                return Ok(None);
+            }
+            for n in from + 1..=*to {
+                match self.db.revision_changes(dist, *repo, n)? {
+                    Some((added, removed)) => candidates.extend(added.into_iter().chain(removed)),
+                    // A revision from before changes were recorded.
+                    None => return Ok(None),
+                }
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let (mut added, mut removed) = (Vec::new(), Vec::new());
+        for sha in candidates {
+            let now = set.binary_search(&sha.as_str()).is_ok();
+            match (now, kept.snap.position(&sha)) {
+                (true, None) => added.push(sha),
+                (false, Some(at)) => removed.push(at),
+                _ => {}
+            }
+        }
+        removed.sort_unstable();
+        if cfg!(debug_assertions) {
+            // Every test run checks this against comparing the whole sets.
+            let (walked_added, walked_removed) = kept.snap.delta(set, usize::MAX).expect("no limit");
+            let walked: Vec<String> = walked_added.iter().map(|s| s.to_string()).collect();
+            assert_eq!(
+                (walked, walked_removed),
+                (added.clone(), removed.clone()),
+                "{source:?} from {old:?}"
+            );
+        }
+        Ok(Some((added, removed)))
     }
 
     /// Says which release brings each package that replaces a lost provider.

@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 use serde::Serialize;
 
 use super::auth::Actor;
+use super::closure_cache::SetSource;
 use super::{App, ServiceError, ServiceResult};
 use crate::base::BaseRepo;
 use crate::db::{BaseInfo, Db};
@@ -195,6 +196,17 @@ impl App {
         set: &[String],
         new: Option<(&str, &[String])>,
     ) -> ServiceResult<Vec<String>> {
+        self.closure_failures_from(dist, set, None, new)
+    }
+
+    /// [`App::closure_failures`] of a set whose source is known (see [`SetSource`]).
+    pub(super) fn closure_failures_from(
+        &self,
+        dist: &str,
+        set: &[String],
+        source: Option<&SetSource>,
+        new: Option<(&str, &[String])>,
+    ) -> ServiceResult<Vec<String>> {
         let mut names: Vec<&str> = set.iter().map(String::as_str).collect();
         // Sorted input (the usual case) costs one pass.
         names.sort_unstable();
@@ -208,7 +220,7 @@ impl App {
             .map(|s| self.dep_package(s))
             .collect::<ServiceResult<_>>()?;
         let new_refs: Vec<&DepPackage> = new_pkgs.iter().map(|p| p.as_ref()).collect();
-        let (unmet, candidates) = self.newest_unmet_and_conflict_candidates(dist, &names, &new_refs)?;
+        let (unmet, candidates) = self.newest_unmet_and_conflict_candidates(dist, &names, source, &new_refs)?;
         let mut failures: Vec<String> = unmet.iter().map(|u| u.to_string()).collect();
         let existing: Vec<&DepPackage> = candidates.iter().map(|p| p.as_ref()).collect();
         // Owners are asked for only where a conflict or obsolete shows up.

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::auth::Actor;
+use super::closure_cache::SetSource;
 use super::notify::Notice;
 use super::publish::Publication;
 use super::publish::SetChange;
@@ -158,7 +159,16 @@ impl App {
         let mut set: Vec<String> = production.iter().chain(&shas).cloned().collect();
         set.sort();
         set.dedup();
-        failures.extend(self.closure_failures(&release.dist, &set, Some((&release.element, &shas)))?);
+        let source = SetSource {
+            revisions: vec![(RepoKind::Production, prod_number)],
+            extra: shas.clone(),
+        };
+        failures.extend(self.closure_failures_from(
+            &release.dist,
+            &set,
+            Some(&source),
+            Some((&release.element, &shas)),
+        )?);
         Ok(failures)
     }
 

@@ -174,6 +174,11 @@ impl Snapshot {
         self.shas.is_empty()
     }
 
+    /// The position of package `sha` in the snapshot's set.
+    pub fn position(&self, sha: &str) -> Option<usize> {
+        self.shas.binary_search_by(|s| s.as_str().cmp(sha)).ok()
+    }
+
     /// The sums of `set` (sorted, unique) that the snapshot lacks, and the positions of the
     /// snapshot's packages that `set` lacks; `None` as soon as they number more than `limit`.
     pub fn delta<'s>(&self, set: &[&'s str], limit: usize) -> Option<(Vec<&'s str>, Vec<usize>)> {
