@@ -36,6 +36,7 @@ pub(crate) fn adopt(
     let text = std::str::from_utf8(&repomd)
         .ok()
         .and_then(Repomd::parse)
+        .filter(|r| !r.revision.is_empty() && !r.records.is_empty())
         .ok_or_else(|| RepodataError::Load("the generation to adopt has no readable repomd.xml".into()))?;
     let current = std::fs::read(repodata.join("repomd.xml")).ok();
     let published = Published {

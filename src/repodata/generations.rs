@@ -88,9 +88,14 @@ pub struct Window {
 }
 
 /// The window after `repomd` is added to the record `previous` (None when there is none yet),
-/// keeping the newest `keep + 1` generations; None when `repomd` does not parse.
+/// keeping the newest `keep + 1` generations; None when `repomd` is not a repomd.xml with a
+/// revision and data.
 pub fn next_window(previous: Option<&[u8]>, repomd: &[u8], keep: usize) -> Option<Window> {
     let repomd = super::repomd::Repomd::parse(std::str::from_utf8(repomd).ok()?)?;
+    // Not a generation (the parser is lenient): nothing may be pruned after it.
+    if repomd.revision.is_empty() || repomd.records.is_empty() {
+        return None;
+    }
     let mut generations: Generations = previous
         .and_then(|bytes| serde_json::from_slice(bytes).ok())
         .unwrap_or_default();
@@ -222,6 +227,37 @@ mod tests {
         assert!(!is_managed_name(&format!("{h}-primary.sqlite.bz2")));
         assert!(!is_managed_name("repomd.xml"));
         assert!(!is_managed_name("x-primary.xml.gz"));
+    }
+
+    #[test]
+    fn a_shared_window_keeps_the_newest_generations_it_was_told_of() {
+        let repomd = |revision: u64, name: &str| {
+            super::super::repomd::Repomd {
+                revision: revision.to_string(),
+                records: vec![super::super::repomd::Record {
+                    kind: "primary".into(),
+                    checksum: "c".into(),
+                    open_checksum: None,
+                    href: format!("repodata/{name}"),
+                    timestamp: 1,
+                    size: 1,
+                    open_size: None,
+                }],
+            }
+            .render()
+        };
+        let first = next_window(None, repomd(1, "a").as_bytes(), 1).unwrap();
+        let second = next_window(Some(&first.record), repomd(2, "b").as_bytes(), 1).unwrap();
+        let third = next_window(Some(&second.record), repomd(3, "c").as_bytes(), 1).unwrap();
+        let names = |w: &Window| {
+            let mut v: Vec<String> = w.files.iter().cloned().collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&second), ["a", "b"]);
+        assert_eq!(names(&third), ["b", "c"]);
+        assert!(third.revisions.contains("3") && third.revisions.contains("2") && !third.revisions.contains("1"));
+        assert!(next_window(None, b"not xml", 1).is_none());
     }
 
     #[test]

@@ -480,3 +480,135 @@ fn a_known_change_gives_the_files_a_full_comparison_gives_and_a_wrong_one_is_not
     // checked and not followed.
     assert_eq!(twice(&b, &a, known), twice(&b, &a, None));
 }
+
+/// What another writer published into `from`, as a fetch by href.
+fn fetch_from(from: &Path) -> impl FnMut(&str) -> Result<bytes::Bytes, String> + '_ {
+    move |href: &str| {
+        std::fs::read(from.join(href))
+            .map(bytes::Bytes::from)
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn an_adopted_generation_is_the_publisher_s_byte_for_byte_and_keeps_the_window() {
+    let (publisher_dir, replica_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let pkgs = synthetic(30);
+    let (publisher, replica) = (RepoWriter::default(), RepoWriter::default());
+    for (k, n) in [10, 20, 25, 30].into_iter().enumerate() {
+        let published = publisher
+            .publish(publisher_dir.path(), &refs(&pkgs[..n]), 1, 100 + k as i64)
+            .unwrap();
+        let repomd = std::fs::read(publisher_dir.path().join("repodata/repomd.xml")).unwrap();
+        let adopted = replica
+            .adopt(
+                replica_dir.path(),
+                repomd.clone().into(),
+                None,
+                &mut fetch_from(publisher_dir.path()),
+                1,
+                500,
+            )
+            .unwrap();
+        assert_eq!(adopted.repomd_sha256, published.repomd_sha256);
+        assert_eq!(adopted.revision, published.revision);
+        assert_eq!(
+            std::fs::read(replica_dir.path().join("repodata/repomd.xml")).unwrap(),
+            repomd
+        );
+        for name in &published.files {
+            let (a, b) = (
+                publisher_dir.path().join("repodata").join(name),
+                replica_dir.path().join("repodata").join(name),
+            );
+            assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "{name}");
+            // The timestamp repomd.xml records is the file's mtime, as on the publisher.
+            let mtime = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
+            assert_eq!(mtime(&a), mtime(&b), "{name}");
+        }
+        check(replica_dir.path(), &refs(&pkgs[..n]));
+        // The same again changes nothing.
+        let again = replica
+            .adopt(
+                replica_dir.path(),
+                repomd.into(),
+                None,
+                &mut |_: &str| Err("not asked".into()),
+                1,
+                600,
+            )
+            .unwrap();
+        assert!(!again.changed);
+    }
+    // keep = 1: the current generation and the one before, as on the publisher.
+    let data = |dir: &Path| -> BTreeSet<String> {
+        repodata_files(dir)
+            .into_iter()
+            .filter(|f| f.ends_with(".xml.gz"))
+            .collect()
+    };
+    assert_eq!(data(replica_dir.path()), data(publisher_dir.path()));
+    // The replica publishes next from the adopted files (its layout is not theirs): a valid
+    // generation after the adopted one.
+    let next = replica.publish(replica_dir.path(), &refs(&pkgs[..28]), 1, 700).unwrap();
+    assert!(next.changed);
+    check(replica_dir.path(), &refs(&pkgs[..28]));
+}
+
+#[test]
+fn a_generation_whose_copy_does_not_match_is_refused_and_nothing_is_replaced() {
+    let (publisher_dir, replica_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let pkgs = synthetic(12);
+    let (publisher, replica) = (RepoWriter::default(), RepoWriter::default());
+    publisher
+        .publish(publisher_dir.path(), &refs(&pkgs[..6]), 2, 100)
+        .unwrap();
+    let first = std::fs::read(publisher_dir.path().join("repodata/repomd.xml")).unwrap();
+    replica
+        .adopt(
+            replica_dir.path(),
+            first.clone().into(),
+            None,
+            &mut fetch_from(publisher_dir.path()),
+            2,
+            100,
+        )
+        .unwrap();
+    publisher.publish(publisher_dir.path(), &refs(&pkgs), 2, 200).unwrap();
+    let second = std::fs::read(publisher_dir.path().join("repodata/repomd.xml")).unwrap();
+    let before = repodata_files(replica_dir.path());
+    // A copy with a flipped byte (a bad bucket object): refused by its checksum.
+    let mut corrupt = |href: &str| {
+        let mut bytes = std::fs::read(publisher_dir.path().join(href)).map_err(|e| e.to_string())?;
+        bytes[20] ^= 1;
+        Ok(bytes::Bytes::from(bytes))
+    };
+    let err = replica
+        .adopt(replica_dir.path(), second.clone().into(), None, &mut corrupt, 2, 200)
+        .unwrap_err();
+    assert!(err.to_string().contains("sha256"), "{err}");
+    assert_eq!(
+        std::fs::read(replica_dir.path().join("repodata/repomd.xml")).unwrap(),
+        first
+    );
+    assert_eq!(repodata_files(replica_dir.path()), before);
+    // A repomd.xml naming a file outside repodata/ is refused before anything is fetched.
+    let text = String::from_utf8(second).unwrap();
+    let name = Repomd::parse(&text).unwrap().records[0].href.clone();
+    let evil = text.replace(&name, "../../etc/evil.xml.gz");
+    let err = replica
+        .adopt(
+            replica_dir.path(),
+            evil.into_bytes().into(),
+            None,
+            &mut |_: &str| Err("not asked".into()),
+            2,
+            200,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("outside repodata"), "{err}");
+    assert_eq!(
+        std::fs::read(replica_dir.path().join("repodata/repomd.xml")).unwrap(),
+        first
+    );
+}
