@@ -11,7 +11,7 @@ use serde_json::json;
 use super::auth::Actor;
 use super::notify::Notice;
 use super::publish::Publication;
-use super::publish::SetChange;
+use super::sets::SetChange;
 use super::undo::Undo;
 use super::{App, ServiceError, ServiceResult};
 use crate::db::{Db, StoredPackage};

@@ -25,6 +25,7 @@ pub mod releases;
 mod replica;
 mod repo_signing;
 pub mod rollout;
+mod sets;
 pub mod site_view;
 pub mod sites;
 pub mod teams;

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use super::auth::Actor;
 use super::beta_check::Submitted;
 use super::publish::Publication;
-use super::publish::SetChange;
+use super::sets::SetChange;
 use super::{limit, App, ServiceError, ServiceResult};
 use crate::db::{Db, NewRelease};
 use crate::domain::limits::{self, check_count, check_len};

@@ -16,7 +16,8 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use super::mirror::Mirror;
-use super::publish::{sorted_diff, Publisher};
+use super::publish::Publisher;
+use super::sets::sorted_diff;
 use super::{App, ServiceResult};
 use crate::domain::repo::RepoKind;
 use crate::domain::repo::Revision;

@@ -8,7 +8,7 @@ use super::auth::Actor;
 use super::closure_cache::SetSource;
 use super::notify::Notice;
 use super::publish::Publication;
-use super::publish::SetChange;
+use super::sets::SetChange;
 use super::{limit, App, ServiceError, ServiceResult};
 use crate::db::{Db, DbResult, Report};
 use crate::domain::limits::{self, check_len};
