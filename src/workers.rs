@@ -37,6 +37,16 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
             None
         }
     };
+    // Another replica's publication wakes this loop at once, so that it is served here within
+    // milliseconds instead of at the next look.
+    let wake = app.wake.clone();
+    let listening = app.db.listen(Box::new(move || {
+        tracing::info!("another replica announced a publication; catching up");
+        wake.notify_one();
+    }));
+    if listening {
+        tracing::info!("listening for other replicas' publications");
+    }
     loop {
         // Registered before the work so that a wake during the work is not lost.
         let notified = app.wake.notified();

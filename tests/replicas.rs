@@ -333,6 +333,8 @@ fn readers_of_both_replicas_and_the_bucket_never_see_a_404_or_a_checksum_mismatc
         let log = server.log();
         assert!(log.contains("serving another replica's publication"), "{log}");
         assert!(!log.contains("the bucket lacked"), "{log}");
+        // Woken by the other's announcements (PostgreSQL NOTIFY), not only by its 2 s look.
+        assert!(log.contains("another replica announced a publication"), "{log}");
     }
     // The bucket keeps the newest keep_generations + 1 = 3 generations, no more.
     let kept: Vec<String> = store

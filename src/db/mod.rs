@@ -140,6 +140,13 @@ trait Engine: Send + Sync {
     fn hold(&self, _key: i64) -> DbResult<Box<dyn Send>> {
         Ok(Box::new(()))
     }
+    /// Tells the other processes on the database that a publication was made.
+    fn announce_publication(&self) {}
+    /// Calls `on_announcement` (from a thread of its own) whenever another process announces
+    /// a publication; false when there are no other processes to hear from (SQLite).
+    fn listen(&self, _on_announcement: Box<dyn Fn() + Send>) -> bool {
+        false
+    }
 }
 
 /// The database handle shared by the service layer.
@@ -204,6 +211,18 @@ impl Db {
     /// when free and given up when that connection fails; on SQLite always.
     pub fn try_lead(&self) -> bool {
         self.engine.try_lead()
+    }
+
+    /// Tells the other replicas that this one published, so that they catch up at once rather
+    /// than at their next look (PostgreSQL `NOTIFY`; nothing on SQLite).
+    pub fn announce_publication(&self) {
+        self.engine.announce_publication();
+    }
+
+    /// Calls `on_announcement` whenever another replica announces a publication; false when
+    /// there are no other replicas to hear from (SQLite).
+    pub fn listen(&self, on_announcement: Box<dyn Fn() + Send>) -> bool {
+        self.engine.listen(on_announcement)
     }
 
     /// Holds the lock that serialises publications of `dist/repo` across replicas (a

@@ -10,6 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use bytes::BytesMut;
 use postgres::error::SqlState;
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use postgres::{Client, NoTls, Statement};
 
@@ -82,7 +83,12 @@ pub(super) struct Postgres {
     /// crashed process or a broken connection and another replica takes it.
     leader: Mutex<Option<Client>>,
     url: String,
+    /// This process among the replicas: its own announcements are not news to it.
+    id: String,
 }
+
+/// The channel replicas announce their publications on.
+const PUBLISHED: &str = "stagerepo_published";
 
 impl Postgres {
     /// Connects to `url` and runs pending migrations.
@@ -97,6 +103,7 @@ impl Postgres {
             }),
             leader: Mutex::new(None),
             url: url.to_string(),
+            id: format!("{:016x}", rand::random::<u64>()),
         })
     }
 }
@@ -196,6 +203,55 @@ impl Engine for Postgres {
 
     fn backup_to(&self, _dest: &Path) -> DbResult<()> {
         Err(DbError::Unsupported(self.backup_refusal().unwrap_or_default()))
+    }
+
+    fn announce_publication(&self) {
+        let sent = self.lock().execute(
+            &format!("SELECT pg_notify('{PUBLISHED}', ?1)"),
+            &[Value::Text(self.id.clone())],
+        );
+        if let Err(e) = sent {
+            // The others still look every few seconds.
+            tracing::warn!(error = %e, "cannot announce a publication to the other replicas");
+        }
+    }
+
+    fn listen(&self, on_announcement: Box<dyn Fn() + Send>) -> bool {
+        let (url, id) = (self.url.clone(), self.id.clone());
+        // Its own connection, reconnected after a failure; the workers' periodic look covers
+        // the gaps.
+        let listener = move || loop {
+            let connected = Client::connect(&url, NoTls).and_then(|mut client| {
+                client.batch_execute(&format!("LISTEN {PUBLISHED}"))?;
+                Ok(client)
+            });
+            match connected {
+                Ok(mut client) => {
+                    let mut notifications = client.notifications();
+                    let mut each = notifications.blocking_iter();
+                    loop {
+                        match each.next() {
+                            Ok(Some(n)) if n.payload() != id => {
+                                tracing::debug!("another replica announced a publication");
+                                on_announcement();
+                            }
+                            Ok(Some(_)) => {}
+                            Ok(None) => break,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "the connection listening for other replicas' publications failed");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot listen for other replicas' publications"),
+            }
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        };
+        std::thread::Builder::new()
+            .name("db-listen".into())
+            .spawn(listener)
+            .is_ok()
     }
 
     fn backup_refusal(&self) -> Option<String> {

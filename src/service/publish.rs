@@ -269,6 +269,8 @@ impl App {
             }
         }
         self.after_publication(dist, repo);
+        // Its generation is in the bucket now (when there is one): the others may adopt it.
+        self.db.announce_publication();
         Ok((value, outcome))
     }
 

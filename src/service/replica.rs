@@ -92,6 +92,7 @@ impl App {
             self.db
                 .update_revision_repomd(dist, repo, number, publisher.last_revision as i64, &publisher.last_sha)?;
             tracing::warn!(dist, %repo, revision = number, "the bucket lacked the generation of the newest revision; wrote and recorded this replica's");
+            self.db.announce_publication();
         } else {
             tracing::info!(dist, %repo, revision = number, packages = set.len(), "caught up with another replica's publication");
         }
