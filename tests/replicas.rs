@@ -221,27 +221,16 @@ fn readers_of_both_replicas_and_the_bucket_never_see_a_404_or_a_checksum_mismatc
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut readers = Vec::new();
-    for base in [a.url.clone(), b.url.clone()] {
-        let stop = stop.clone();
-        readers.push(std::thread::spawn(move || {
-            let get = |rel: &str| -> Result<Vec<u8>, String> {
-                let (status, body) = support::ureq_get(&format!("{base}/repo/el9/beta/{rel}"))?;
-                if status != 200 {
-                    return Err(format!("{base} {rel}: {status}"));
-                }
-                Ok(body)
-            };
-            let mut reads = 0;
-            while !stop.load(Ordering::Relaxed) {
-                read_consistently(&get).unwrap_or_else(|e| panic!("reader of {base}: {e}"));
-                reads += 1;
-            }
-            reads
-        }));
-    }
-    // Hosts behind a balancer without affinity: repomd.xml from one replica, the files it
-    // names from the other (which reads through to the bucket until it caught up).
-    for (meta, data) in [(a.url.clone(), b.url.clone()), (b.url.clone(), a.url.clone())] {
+    // One reader per replica, and hosts behind a balancer without affinity: repomd.xml from
+    // one replica, the files it names from the other (which catches up, or reads through to
+    // the bucket, when it lacks them).
+    let pairs = [
+        (a.url.clone(), a.url.clone()),
+        (b.url.clone(), b.url.clone()),
+        (a.url.clone(), b.url.clone()),
+        (b.url.clone(), a.url.clone()),
+    ];
+    for (meta, data) in pairs {
         let stop = stop.clone();
         readers.push(std::thread::spawn(move || {
             let get = |rel: &str| -> Result<Vec<u8>, String> {

@@ -81,6 +81,11 @@ impl Mirror {
         })
     }
 
+    /// Whether other replicas publish into this bucket too.
+    pub fn is_shared(&self) -> bool {
+        self.shared
+    }
+
     /// The bucket itself.
     pub fn blob(&self) -> &Arc<dyn BlobStore> {
         &self.blob
@@ -254,11 +259,7 @@ impl Mirror {
             source,
         })?;
         let record_key = format!("{prefix}repodata/generations.json");
-        let previous = match self.blob.get(&record_key) {
-            Ok(bytes) => Some(bytes),
-            Err(BlobError::NotFound { .. }) => None,
-            Err(e) => return Err(e),
-        };
+        let previous = self.get_if_present(&record_key)?;
         let window = crate::repodata::next_window(previous.as_deref(), &repomd, self.keep)
             .ok_or_else(|| BlobError::Store(format!("{prefix}repodata/repomd.xml does not parse")))?;
         self.blob.put(&record_key, window.record)?;
@@ -331,22 +332,27 @@ impl Mirror {
 
     /// The bucket's repomd.xml of `dist/repo`, if there is one.
     pub fn published_repomd(&self, dist: &str, repo: RepoKind) -> BlobResult<Option<Vec<u8>>> {
-        match self
-            .blob
-            .get(&format!("{}repodata/repomd.xml", repository_prefix(dist, repo)))
-        {
+        self.get_if_present(&format!("{}repodata/repomd.xml", repository_prefix(dist, repo)))
+    }
+
+    /// The bucket copy of repository file `rel` (e.g. `repodata/<name>`) of `dist/repo`, if
+    /// there is one.
+    pub fn repository_file(&self, dist: &str, repo: RepoKind, rel: &str) -> BlobResult<Option<Vec<u8>>> {
+        let key = format!("{}{rel}", repository_prefix(dist, repo));
+        let bytes = self.get_if_present(&key)?;
+        if bytes.is_some() {
+            self.note(key);
+        }
+        Ok(bytes)
+    }
+
+    /// The object under `key`, or None when there is none.
+    fn get_if_present(&self, key: &str) -> BlobResult<Option<Vec<u8>>> {
+        match self.blob.get(key) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(BlobError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
-    }
-
-    /// The bucket copy of repository file `rel` (e.g. `repodata/<name>`) of `dist/repo`.
-    pub fn repository_file(&self, dist: &str, repo: RepoKind, rel: &str) -> BlobResult<Vec<u8>> {
-        let key = format!("{}{rel}", repository_prefix(dist, repo));
-        let bytes = self.blob.get(&key)?;
-        self.note(key);
-        Ok(bytes)
     }
 
     /// The bucket copy of repository file `rel` (`<dist>/<repo>/repodata/<name>`) when the
@@ -359,14 +365,10 @@ impl Mirror {
         if !self.shared || !immutable || rel.split('/').count() != 4 {
             return None;
         }
-        match self.blob.get(&format!("repos/{rel}")) {
-            Ok(bytes) => Some(bytes),
-            Err(BlobError::NotFound { .. }) => None,
-            Err(e) => {
-                tracing::warn!(file = rel, error = %e, "cannot read repodata from the bucket");
-                None
-            }
-        }
+        self.get_if_present(&format!("repos/{rel}")).unwrap_or_else(|e| {
+            tracing::warn!(file = rel, error = %e, "cannot read repodata from the bucket");
+            None
+        })
     }
 
     /// With a shared bucket, what copies each new repodata file of `dist/repo` into it before

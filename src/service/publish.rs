@@ -184,7 +184,7 @@ impl App {
         // The files usually hold `current`: then this is also their change.
         let known_change = Arc::ptr_eq(&publisher.written, &current);
         let fresh = self.fresh_links(&mut publisher, &added)?;
-        if let Some(mirror) = &self.mirror {
+        if let Some(mirror) = self.mirror.as_ref().filter(|m| m.is_shared()) {
             // Shared, the bucket holds the packages before any replica serves metadata naming them.
             let shas: Vec<&str> = added.iter().map(String::as_str).collect();
             let names = publisher.filenames_of(&self.db, &shas)?;

@@ -119,19 +119,16 @@ impl App {
             "repodata/{}",
             crate::repodata::signature_name(&latest.repomd_revision.to_string())
         );
-        let signature = match mirror.repository_file(dist, repo, &signature_rel) {
-            Ok(bytes) => Some(Bytes::from(bytes)),
-            Err(crate::blob::BlobError::NotFound { .. }) => None,
-            Err(e) => return Err(e.into()),
-        };
+        let signature = mirror.repository_file(dist, repo, &signature_rel)?.map(Bytes::from);
         // The packages first: the metadata names them.
         let (added, _) = sorted_diff(&publisher.written, set);
         self.link_packages(publisher, &added)?;
         let mut fetch = |href: &str| -> Result<Bytes, String> {
-            mirror
-                .repository_file(dist, repo, href)
-                .map(Bytes::from)
-                .map_err(|e| e.to_string())
+            match mirror.repository_file(dist, repo, href) {
+                Ok(Some(bytes)) => Ok(Bytes::from(bytes)),
+                Ok(None) => Err(format!("the bucket has no {href} (the generation left its window?)")),
+                Err(e) => Err(e.to_string()),
+            }
         };
         let dir = publisher.dir.clone();
         let adopted = publisher.writer.adopt(

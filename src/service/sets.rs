@@ -57,9 +57,8 @@ pub(super) fn edited(mut set: Vec<String>, added: &[String], removed: &[String])
         if remove.next_if(|r| **r == s).is_some() {
             continue;
         }
-        if add.next_if(|a| **a == s).is_some() {
-            // Already there: kept once.
-        }
+        // One already there is kept once.
+        let _duplicate = add.next_if(|a| **a == s);
         out.push(s);
     }
     out.extend(add.cloned());

@@ -202,24 +202,38 @@ impl RepoFiles {
         let Some(bytes) = bytes.map(Bytes::from) else {
             return Ok(None);
         };
-        let name = rel.rsplit('/').next().unwrap_or("");
         let etag = name_etag(rel).unwrap_or_else(|| content_etag(&bytes));
-        let modified = whole_seconds(SystemTime::now());
         let len = bytes.len() as u64;
-        Ok(Some(Entry {
+        let modified = whole_seconds(SystemTime::now());
+        Ok(Some(self.held_entry(rel, &etag, len, modified, Some(bytes), None)?))
+    }
+
+    /// The entry of file `rel` whose contents are held in memory, whole or as pieces, rather
+    /// than on disk.
+    fn held_entry(
+        &self,
+        rel: &str,
+        etag: &str,
+        len: u64,
+        modified: SystemTime,
+        body: Option<Bytes>,
+        parts: Option<Arc<[Bytes]>>,
+    ) -> ServiceResult<Entry> {
+        let name = rel.rsplit('/').next().unwrap_or("");
+        Ok(Entry {
             generation: 0,
             len,
             identity: (0, 0, 0),
             modified,
-            etag: value(&etag)?,
+            etag: value(etag)?,
             last_modified: value(&httpdate::fmt_http_date(modified))?,
             content_type: HeaderValue::from_static(content_type(name)),
             content_length: HeaderValue::from(len),
             cache_control: if is_immutable(rel) { IMMUTABLE } else { NO_CACHE },
-            body: Some(bytes),
-            parts: None,
+            body,
+            parts,
             path: self.root.join(rel),
-        }))
+        })
     }
 
     /// The file from a generation that is served from memory while it is written to disk:
@@ -254,20 +268,7 @@ impl RepoFiles {
             (Some(b), None) => content_etag(b),
             (None, None) => return Ok(None),
         };
-        Ok(Some(Entry {
-            generation: 0,
-            len,
-            identity: (0, 0, 0),
-            modified,
-            etag: value(&etag)?,
-            last_modified: value(&httpdate::fmt_http_date(modified))?,
-            content_type: HeaderValue::from_static(content_type(name)),
-            content_length: HeaderValue::from(len),
-            cache_control: if is_immutable(rel) { IMMUTABLE } else { NO_CACHE },
-            body: bytes,
-            parts,
-            path: self.root.join(rel),
-        }))
+        Ok(Some(self.held_entry(rel, &etag, len, modified, bytes, parts)?))
     }
 
     async fn file(self: &Arc<Self>, rel: &str, generation: u64) -> ServiceResult<Option<Arc<Entry>>> {
